@@ -1,0 +1,437 @@
+//! One broker connection: framing, correlation ids, pipelining, and failure propagation.
+//!
+//! ```text
+//!  callers ──encode──► [mpsc: frames] ──► io task: writer ──► socket
+//!     ▲                                      io task: reader ◄── socket
+//!     └──── oneshot per correlation id ◄──────────┘
+//! ```
+//!
+//! Each request registers a waiter under its correlation id, then hands its encoded frame to
+//! the connection's single I/O task, which writes frames whole (so a caller that gives up
+//! cannot leave half a request on the wire) and routes every response to its waiter. A read
+//! or write error *poisons* the connection: every waiter fails at once with the cause, and
+//! later requests fail immediately, so nothing hangs on a dead socket. A semaphore bounds
+//! the requests in flight; every wait is bounded by the request timeout.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::transport::Transport;
+use super::versions::ApiVersionTable;
+use crate::error::{Error, Result};
+
+type Reply = std::result::Result<Bytes, String>;
+
+struct Waiter {
+    api: ApiKey,
+    reply: oneshot::Sender<Reply>,
+}
+
+enum Pending {
+    Open(HashMap<i32, Waiter>),
+    Closed(String),
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+}
+
+impl Shared {
+    /// Fails every waiter with `reason` and refuses new ones.
+    fn poison(&self, reason: String) {
+        let waiters = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            match std::mem::replace(&mut *p, Pending::Closed(reason.clone())) {
+                Pending::Open(w) => w,
+                Pending::Closed(r) => {
+                    *p = Pending::Closed(r);
+                    return;
+                }
+            }
+        };
+        for (_, w) in waiters {
+            let _ = w.reply.send(Err(format!(
+                "{reason} while a {:?} request was outstanding",
+                w.api
+            )));
+        }
+    }
+}
+
+/// A live connection to one broker, shared by every user of a client.
+pub struct Connection {
+    broker: String,
+    client_id: StrBytes,
+    frames: mpsc::Sender<Bytes>,
+    shared: Arc<Shared>,
+    next_correlation_id: AtomicI32,
+    in_flight: Arc<Semaphore>,
+    max_in_flight: usize,
+    request_timeout: Duration,
+    versions: OnceLock<ApiVersionTable>,
+    io_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.io_task.abort();
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("broker", &self.broker)
+            .field("in_flight", &self.in_flight())
+            .finish()
+    }
+}
+
+/// Options the messenger needs from the client configuration.
+pub(crate) struct MessengerOptions {
+    pub client_id: String,
+    pub max_in_flight: usize,
+    pub request_timeout: Duration,
+    pub max_response_size: usize,
+}
+
+impl Connection {
+    /// Starts the I/O task over an established transport.
+    pub(crate) fn start(broker: String, transport: Transport, opts: &MessengerOptions) -> Self {
+        let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(opts.max_in_flight.max(1) * 2);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::Open(HashMap::new())),
+        });
+        let io_task = tokio::spawn(run_io(
+            transport,
+            frames_rx,
+            shared.clone(),
+            opts.max_response_size,
+        ));
+        Connection {
+            broker,
+            client_id: StrBytes::from_string(opts.client_id.clone()),
+            frames: frames_tx,
+            shared,
+            next_correlation_id: AtomicI32::new(1),
+            in_flight: Arc::new(Semaphore::new(opts.max_in_flight)),
+            max_in_flight: opts.max_in_flight,
+            request_timeout: opts.request_timeout,
+            versions: OnceLock::new(),
+            io_task,
+        }
+    }
+
+    pub(crate) fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The broker this connection talks to (`host:port`).
+    pub fn broker(&self) -> &str {
+        &self.broker
+    }
+
+    /// Requests sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight - self.in_flight.available_permits()
+    }
+
+    /// False once the connection has failed; a new one must be opened.
+    pub fn is_alive(&self) -> bool {
+        let p = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        matches!(*p, Pending::Open(_))
+    }
+
+    /// The versions the broker advertised at connect time.
+    pub fn versions(&self) -> &ApiVersionTable {
+        static EMPTY: OnceLock<ApiVersionTable> = OnceLock::new();
+        self.versions
+            .get()
+            .unwrap_or_else(|| EMPTY.get_or_init(ApiVersionTable::default))
+    }
+
+    pub(crate) fn set_versions(&self, table: ApiVersionTable) {
+        let _ = self.versions.set(table);
+    }
+
+    /// The highest version of `R` both kafkit and this broker support, at most `cap`.
+    pub fn version_for<R: Request>(&self, cap: Option<i16>) -> Result<i16> {
+        let api = api_of::<R>();
+        let mut ours = R::VERSIONS;
+        if let Some(cap) = cap {
+            ours.max = ours.max.min(cap);
+        }
+        self.versions()
+            .highest_common(api, ours)
+            .ok_or_else(|| Error::UnsupportedVersion {
+                api,
+                broker: self.broker.clone(),
+                ours: format!("{}..={}", ours.min, ours.max),
+                theirs: self
+                    .versions()
+                    .range(api)
+                    .map_or("none".into(), |r| format!("{}..={}", r.min, r.max)),
+            })
+    }
+
+    /// Sends `request` at the highest common version and awaits its response.
+    pub async fn send<R: Request>(&self, request: &R) -> Result<R::Response> {
+        let version = self.version_for::<R>(None)?;
+        self.send_version(request, version).await
+    }
+
+    /// Sends `request` encoded at `version` and awaits its response, within the request
+    /// timeout.
+    pub async fn send_version<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
+        let deadline = Instant::now() + self.request_timeout;
+        let api = api_of::<R>();
+        let frame = self.encode(request, version, api)?;
+        let (correlation_id, frame) = frame;
+        let permit = self.acquire(api, deadline).await?;
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut p = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match &mut *p {
+                Pending::Open(w) => {
+                    w.insert(correlation_id, Waiter { api, reply: tx });
+                }
+                Pending::Closed(reason) => return Err(self.disconnected(reason.clone())),
+            }
+        }
+        let guard = WaiterGuard {
+            shared: &self.shared,
+            correlation_id,
+        };
+        self.push_frame(frame, api, deadline).await?;
+        let reply = tokio::time::timeout_at(deadline.into(), rx).await;
+        drop(guard);
+        drop(permit);
+        let body = match reply {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    api,
+                    broker: self.broker.clone(),
+                    after: self.request_timeout,
+                })
+            }
+            Ok(Err(_)) => return Err(self.disconnected("connection task ended".into())),
+            Ok(Ok(Err(reason))) => return Err(self.disconnected(reason)),
+            Ok(Ok(Ok(body))) => body,
+        };
+        self.decode::<R>(body, version, api)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    pub async fn send_oneway<R: Request>(&self, request: &R, version: i16) -> Result<()> {
+        let deadline = Instant::now() + self.request_timeout;
+        let api = api_of::<R>();
+        let (_, frame) = self.encode(request, version, api)?;
+        if let Pending::Closed(reason) = &*self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            return Err(self.disconnected(reason.clone()));
+        }
+        self.push_frame(frame, api, deadline).await
+    }
+
+    async fn acquire(
+        &self,
+        api: ApiKey,
+        deadline: Instant,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        match tokio::time::timeout_at(deadline.into(), self.in_flight.acquire()).await {
+            Ok(Ok(p)) => Ok(p),
+            Ok(Err(_)) => Err(self.disconnected("connection closed".into())),
+            Err(_) => Err(Error::Timeout {
+                api,
+                broker: self.broker.clone(),
+                after: self.request_timeout,
+            }),
+        }
+    }
+
+    async fn push_frame(&self, frame: Bytes, api: ApiKey, deadline: Instant) -> Result<()> {
+        match tokio::time::timeout_at(deadline.into(), self.frames.send(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(self.disconnected("connection task ended".into())),
+            Err(_) => Err(Error::Timeout {
+                api,
+                broker: self.broker.clone(),
+                after: self.request_timeout,
+            }),
+        }
+    }
+
+    fn encode<R: Request>(&self, request: &R, version: i16, api: ApiKey) -> Result<(i32, Bytes)> {
+        let correlation_id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed) & i32::MAX;
+        let header = RequestHeader::default()
+            .with_request_api_key(R::KEY)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(self.client_id.clone()));
+        let header_version = R::header_version(version);
+        let encode_err = |e: &dyn std::fmt::Display| Error::Encode {
+            api,
+            message: e.to_string(),
+        };
+        let size = header
+            .compute_size(header_version)
+            .and_then(|h| request.compute_size(version).map(|b| h + b))
+            .map_err(|e| encode_err(&e))?;
+        let mut buf = BytesMut::with_capacity(4 + size);
+        buf.put_i32(size as i32);
+        header
+            .encode(&mut buf, header_version)
+            .map_err(|e| encode_err(&e))?;
+        request
+            .encode(&mut buf, version)
+            .map_err(|e| encode_err(&e))?;
+        Ok((correlation_id, buf.freeze()))
+    }
+
+    fn decode<R: Request>(
+        &self,
+        mut body: Bytes,
+        version: i16,
+        api: ApiKey,
+    ) -> Result<R::Response> {
+        let protocol = |message: String| Error::Protocol {
+            api,
+            broker: self.broker.clone(),
+            message,
+        };
+        let header_version = api.response_header_version(version);
+        ResponseHeader::decode(&mut body, header_version)
+            .map_err(|e| protocol(format!("bad response header: {e}")))?;
+        let response = <R::Response as Decodable>::decode(&mut body, version)
+            .map_err(|e| protocol(format!("cannot decode version {version}: {e}")))?;
+        Ok(response)
+    }
+
+    fn disconnected(&self, reason: String) -> Error {
+        Error::Disconnected {
+            broker: self.broker.clone(),
+            reason,
+        }
+    }
+}
+
+/// Removes the waiter if the request future is dropped or finishes early.
+struct WaiterGuard<'a> {
+    shared: &'a Shared,
+    correlation_id: i32,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        if let Pending::Open(w) = &mut *self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            w.remove(&self.correlation_id);
+        }
+    }
+}
+
+/// The API key of a request type.
+pub(crate) fn api_of<R: Request>() -> ApiKey {
+    // Every Request impl of kafka-protocol has a key its ApiKey enum knows.
+    ApiKey::try_from(R::KEY).expect("kafka-protocol request keys are valid ApiKeys")
+}
+
+/// The connection's I/O task: writes queued frames, reads responses, poisons on failure.
+async fn run_io(
+    transport: Transport,
+    mut frames: mpsc::Receiver<Bytes>,
+    shared: Arc<Shared>,
+    max_response_size: usize,
+) {
+    let (read_half, write_half) = tokio::io::split(transport);
+    let mut writer = BufWriter::with_capacity(64 * 1024, write_half);
+    let write_loop = async {
+        while let Some(frame) = frames.recv().await {
+            writer.write_all(&frame).await?;
+            // Coalesce whatever else is queued into the same flush.
+            while let Ok(frame) = frames.try_recv() {
+                writer.write_all(&frame).await?;
+            }
+            writer.flush().await?;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let read_loop = read_responses(read_half, &shared, max_response_size);
+    let reason = tokio::select! {
+        r = write_loop => match r {
+            Ok(()) => "connection closed by client".to_string(),
+            Err(e) => format!("write failed: {e}"),
+        },
+        r = read_loop => r,
+    };
+    tracing::debug!(%reason, "connection closed");
+    shared.poison(reason);
+}
+
+async fn read_responses(
+    mut reader: tokio::io::ReadHalf<Transport>,
+    shared: &Shared,
+    max_response_size: usize,
+) -> String {
+    loop {
+        let size = match reader.read_i32().await {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return "connection closed by broker".into()
+            }
+            Err(e) => return format!("read failed: {e}"),
+        };
+        let Some(size) = usize::try_from(size)
+            .ok()
+            .filter(|&s| (4..=max_response_size).contains(&s))
+        else {
+            return format!("invalid response size {size} (limit {max_response_size})");
+        };
+        let mut buf = BytesMut::zeroed(size);
+        if let Err(e) = reader.read_exact(&mut buf).await {
+            return if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                "connection closed by broker in the middle of a response".into()
+            } else {
+                format!("read failed: {e}")
+            };
+        }
+        let body = buf.freeze();
+        let correlation_id = (&body[..4]).get_i32();
+        let waiter = match &mut *shared.pending.lock().unwrap_or_else(|e| e.into_inner()) {
+            Pending::Open(w) => w.remove(&correlation_id),
+            Pending::Closed(_) => None,
+        };
+        match waiter {
+            // The body still starts with the response header; the caller decodes it.
+            Some(w) => {
+                let _ = w.reply.send(Ok(body));
+            }
+            None => tracing::debug!(correlation_id, "response for a request nobody awaits"),
+        }
+    }
+}

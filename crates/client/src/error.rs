@@ -1,0 +1,244 @@
+//! The client's error type: what failed, where, and whether a retry can help.
+
+use std::time::Duration;
+
+use kafka_protocol::messages::ApiKey;
+pub use kafka_protocol::ResponseError as ErrorCode;
+
+/// An error code returned by a broker, with the request context it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerError {
+    /// The Kafka error code, by name (`ErrorCode::TopicAlreadyExists`, ...).
+    pub code: ErrorCode,
+    /// The API whose response carried it.
+    pub api: ApiKey,
+    /// The broker that answered (`id@host:port` or the address).
+    pub broker: String,
+    /// The topic concerned, if any.
+    pub topic: Option<String>,
+    /// The partition concerned, if any.
+    pub partition: Option<i32>,
+    /// The group concerned, if any.
+    pub group: Option<String>,
+    /// The broker's error message, if it sent one.
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?} error {:?} from broker {}",
+            self.api, self.code, self.broker
+        )?;
+        if let Some(topic) = &self.topic {
+            write!(f, " for topic '{topic}'")?;
+            if let Some(p) = self.partition {
+                write!(f, " partition {p}")?;
+            }
+        }
+        if let Some(group) = &self.group {
+            write!(f, " for group '{group}'")?;
+        }
+        if let Some(m) = self.message.as_deref().filter(|m| !m.is_empty()) {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong in the client.
+///
+/// [`Error::is_retriable`] says whether the same call may succeed later; [`Error::code`] gives
+/// the Kafka error code of broker-side failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The TCP connection could not be made.
+    #[error("cannot connect to {broker}: {source}")]
+    Connect {
+        /// The address tried.
+        broker: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// Connecting (TCP, TLS, ApiVersions and SASL together) took longer than the timeout.
+    #[error("connecting to {broker} timed out after {after:?}")]
+    ConnectTimeout {
+        /// The address tried.
+        broker: String,
+        /// The timeout in force.
+        after: Duration,
+    },
+    /// The TLS handshake failed (certificate not trusted, wrong host name, ...).
+    #[error("TLS handshake with {broker} failed: {message}")]
+    Tls {
+        /// The address tried.
+        broker: String,
+        /// What rustls reported.
+        message: String,
+    },
+    /// SASL authentication was refused or could not be completed.
+    #[error("SASL {mechanism} authentication with {broker} failed: {message}")]
+    Auth {
+        /// The broker.
+        broker: String,
+        /// The mechanism used.
+        mechanism: &'static str,
+        /// What went wrong.
+        message: String,
+    },
+    /// The connection closed or failed while a request was outstanding.
+    #[error("connection to {broker} lost: {reason}")]
+    Disconnected {
+        /// The broker.
+        broker: String,
+        /// Why (EOF, reset, ...).
+        reason: String,
+    },
+    /// No response arrived within the request timeout.
+    #[error("{api:?} request to {broker} timed out after {after:?}")]
+    Timeout {
+        /// The API of the request.
+        api: ApiKey,
+        /// The broker.
+        broker: String,
+        /// The timeout in force.
+        after: Duration,
+    },
+    /// The broker and kafkit share no version of an API.
+    #[error(
+        "broker {broker} does not support {api:?}: kafkit speaks versions {ours}, broker {theirs}"
+    )]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The broker.
+        broker: String,
+        /// The versions kafkit can send.
+        ours: String,
+        /// The versions the broker advertised ("none" when absent).
+        theirs: String,
+    },
+    /// A response could not be decoded, or broke the protocol.
+    #[error("malformed {api:?} response from {broker}: {message}")]
+    Protocol {
+        /// The API.
+        api: ApiKey,
+        /// The broker.
+        broker: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The broker answered with an error code.
+    #[error("{0}")]
+    Broker(Box<BrokerError>),
+    /// No bootstrap or known broker could be reached.
+    #[error("no broker reachable ({0})")]
+    NoBrokers(String),
+    /// The cluster view has no such broker id, topic or partition.
+    #[error("unknown {what} '{name}' in cluster metadata")]
+    Unknown {
+        /// "broker", "topic", "partition" or "leader".
+        what: &'static str,
+        /// Its name or id.
+        name: String,
+    },
+    /// The configuration is invalid.
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    /// A request could not be encoded.
+    #[error("cannot encode {api:?} request: {message}")]
+    Encode {
+        /// The API.
+        api: ApiKey,
+        /// Why.
+        message: String,
+    },
+    /// Record bytes could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] kafkit_record::DecodeError),
+}
+
+impl Error {
+    /// True when the same call may succeed if tried again (after a metadata refresh).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Connect { .. }
+            | Error::ConnectTimeout { .. }
+            | Error::Disconnected { .. }
+            | Error::Timeout { .. }
+            | Error::NoBrokers(_) => true,
+            Error::Broker(e) => e.code.is_retriable(),
+            Error::Unknown { what, .. } => *what == "leader",
+            _ => false,
+        }
+    }
+
+    /// The Kafka error code, when the broker returned one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Broker(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// True when the error means "connection-level trouble": reconnecting may help.
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect { .. }
+                | Error::ConnectTimeout { .. }
+                | Error::Disconnected { .. }
+                | Error::Timeout { .. }
+        )
+    }
+
+    pub(crate) fn broker(code: ErrorCode, api: ApiKey, broker: &str) -> BrokerErrorBuilder {
+        BrokerErrorBuilder(BrokerError {
+            code,
+            api,
+            broker: broker.to_string(),
+            topic: None,
+            partition: None,
+            group: None,
+            message: None,
+        })
+    }
+}
+
+/// Builds an [`Error::Broker`] with context.
+pub(crate) struct BrokerErrorBuilder(BrokerError);
+
+impl BrokerErrorBuilder {
+    pub(crate) fn topic(mut self, topic: impl Into<String>) -> Self {
+        self.0.topic = Some(topic.into());
+        self
+    }
+    pub(crate) fn partition(mut self, partition: i32) -> Self {
+        self.0.partition = Some(partition);
+        self
+    }
+    pub(crate) fn group(mut self, group: impl Into<String>) -> Self {
+        self.0.group = Some(group.into());
+        self
+    }
+    pub(crate) fn message(mut self, message: Option<impl ToString>) -> Self {
+        self.0.message = message.map(|m| m.to_string());
+        self
+    }
+    pub(crate) fn build(self) -> Error {
+        Error::Broker(Box::new(self.0))
+    }
+}
+
+/// Turns a response error code into `Ok(())` or a contextual error.
+pub(crate) fn check_code(code: i16, api: ApiKey, broker: &str) -> Result<(), BrokerErrorBuilder> {
+    match ErrorCode::try_from_code(code) {
+        None => Ok(()),
+        Some(e) => Err(Error::broker(e, api, broker)),
+    }
+}
+
+/// Result alias of the client.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,40 @@
+//! kafkit's pure-Rust async Kafka client.
+//!
+//! - [`Client`]: connects to a cluster, keeps one connection per broker, holds the
+//!   [`ClusterView`], and sends any protocol request ([`Client::send`]).
+//! - [`Admin`]: topics, configs, offsets, consumer groups and ACLs.
+//! - [`ClientConfig`], [`TlsConfig`], [`SaslConfig`]: how to reach the cluster.
+//! - [`Error`]: what failed, where, and whether a retry can help.
+//!
+//! ```no_run
+//! # async fn demo() -> kafkit_client::Result<()> {
+//! use kafkit_client::{Client, ClientConfig, NewTopic};
+//! let client = Client::connect(ClientConfig::new(["127.0.0.1:9092"])).await?;
+//! client.admin().create_topic(&NewTopic::new("events", 3)).await?;
+//! for (id, broker) in &client.cluster().await?.brokers {
+//!     println!("broker {id} at {}", broker.address());
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod admin;
+mod client;
+mod cluster;
+mod config;
+mod conn;
+mod error;
+
+pub use admin::{
+    AclBinding, AclFilter, AclOperation, AclPermission, Admin, AlterConfigOp, CommittedOffset,
+    ConfigEntry, ConfigResource, GroupDescription, GroupListing, GroupMember, NewTopic, OffsetSpec,
+    PartitionLag, PatternType, ResourceType, TopicPartitionOffset,
+};
+pub use client::{Client, Target};
+pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
+pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
+pub use conn::{ApiVersionTable, Connection};
+pub use error::{BrokerError, Error, ErrorCode, Result};
+
+/// The `kafka-protocol` crate, for building low-level requests to pass to [`Client::send`].
+pub use kafka_protocol as protocol;

@@ -1,0 +1,19 @@
+//! kafkit: the Kafka toolkit for Rust.
+//!
+//! This facade re-exports the kafkit crates under one name:
+//! - [`record`]: the RecordBatch v2 codec ([`kafkit_record`]).
+//! - [`client`]: the async client, cluster view and admin ([`kafkit_client`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafkit::client::Error> {
+//! let client = kafkit::client::Client::connect(
+//!     kafkit::client::ClientConfig::new(["127.0.0.1:9092"]),
+//! ).await?;
+//! let cluster = client.cluster().await?;
+//! println!("{} brokers", cluster.brokers.len());
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub use kafkit_client as client;
+pub use kafkit_record as record;
