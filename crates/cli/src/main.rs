@@ -1,1 +1,169 @@
-fn main() {}
+//! The `kafkit` binary: parse arguments, build library objects, dispatch, map errors to exit
+//! codes. All logic lives in the library crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kafkit::client::{Client, ClientConfig, Target};
+
+/// kafkit — the Kafka toolkit.
+#[derive(Parser, Debug)]
+#[command(name = "kafkit", version, about, long_about = None)]
+struct Cli {
+    /// Bootstrap broker(s), `host:port[,host:port...]`.
+    #[arg(short = 'b', long = "brokers", global = true, env = "KAFKIT_BROKERS")]
+    brokers: Option<String>,
+
+    /// Client property `key=value` (Java/librdkafka names, e.g. security.protocol=SSL).
+    #[arg(
+        short = 'X',
+        long = "property",
+        global = true,
+        value_name = "KEY=VALUE"
+    )]
+    properties: Vec<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show the cluster: brokers, controller, topics with partitions, leaders and ISR.
+    Cluster {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the API versions a broker supports, and which kafkit will use.
+    ApiVersions,
+}
+
+fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
+    let brokers = cli.brokers.clone().ok_or_else(|| {
+        anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS")
+    })?;
+    let mut config = ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()));
+    for p in &cli.properties {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("-X {p}: expected KEY=VALUE"))?;
+        config = config.set(k.trim(), v.trim())?;
+    }
+    Ok(config)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = Client::connect(config(&cli)?).await?;
+    match cli.command {
+        Command::Cluster { json } => {
+            let view = client.refresh_metadata().await?;
+            if json {
+                let brokers: Vec<String> = view
+                    .brokers
+                    .values()
+                    .map(|b| {
+                        format!(
+                            r#"{{"id":{},"host":{:?},"port":{},"rack":{}}}"#,
+                            b.id,
+                            b.host,
+                            b.port,
+                            b.rack.as_ref().map_or("null".into(), |r| format!("{r:?}"))
+                        )
+                    })
+                    .collect();
+                let topics: Vec<String> = view
+                    .topics
+                    .values()
+                    .map(|t| {
+                        let parts: Vec<String> = t
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                format!(
+                                    r#"{{"partition":{},"leader":{},"replicas":{:?},"isr":{:?}}}"#,
+                                    p.id,
+                                    p.leader.map_or("null".into(), |l| l.to_string()),
+                                    p.replicas,
+                                    p.isr
+                                )
+                            })
+                            .collect();
+                        format!(
+                            r#"{{"name":{:?},"partitions":[{}]}}"#,
+                            t.name,
+                            parts.join(",")
+                        )
+                    })
+                    .collect();
+                println!(
+                    r#"{{"cluster_id":{},"controller":{},"brokers":[{}],"topics":[{}]}}"#,
+                    view.cluster_id
+                        .as_ref()
+                        .map_or("null".into(), |c| format!("{c:?}")),
+                    view.controller.map_or("null".into(), |c| c.to_string()),
+                    brokers.join(","),
+                    topics.join(",")
+                );
+            } else {
+                println!("cluster id: {}", view.cluster_id.as_deref().unwrap_or("-"));
+                println!(
+                    "controller: {}",
+                    view.controller.map_or("-".into(), |c| c.to_string())
+                );
+                for b in view.brokers.values() {
+                    println!(
+                        "broker {} at {} rack {}",
+                        b.id,
+                        b.address(),
+                        b.rack.as_deref().unwrap_or("-")
+                    );
+                }
+                for t in view.topics.values() {
+                    println!("topic {} ({} partitions)", t.name, t.partitions.len());
+                    for p in &t.partitions {
+                        println!(
+                            "  partition {} leader {} replicas {:?} isr {:?}",
+                            p.id,
+                            p.leader.map_or("-".into(), |l| l.to_string()),
+                            p.replicas,
+                            p.isr
+                        );
+                    }
+                }
+            }
+        }
+        Command::ApiVersions => {
+            let versions = client.api_versions(&Target::LeastLoaded).await?;
+            for (api, range) in versions.iter() {
+                println!("{api:?} ({}): {}..={}", api as i16, range.min, range.max);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("KAFKIT_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("kafkit: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kafkit: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

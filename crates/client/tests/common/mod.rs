@@ -1,0 +1,152 @@
+//! Helpers shared by the client's integration tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafkit_client::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafkit_client::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafkit_client::protocol::messages::{BrokerId, FetchRequest, ProduceRequest, TopicName};
+use kafkit_client::protocol::protocol::StrBytes;
+use kafkit_client::{Client, ClientConfig, NewTopic, Target};
+use kafkit_record::{BatchBuilder, BatchReader, Compression, DecodeOptions, Record};
+
+/// A config for `bootstrap` with short timeouts suited to tests.
+pub fn config(bootstrap: &str) -> ClientConfig {
+    ClientConfig::new([bootstrap])
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(10))
+}
+
+/// A client of the shared broker.
+pub async fn client() -> Client {
+    Client::connect(config(&kafkit_testkit::shared_broker()))
+        .await
+        .expect("the shared broker accepts clients")
+}
+
+/// Creates a fresh topic with `partitions` partitions on the client's cluster.
+pub async fn topic(client: &Client, prefix: &str, partitions: i32) -> String {
+    let name = kafkit_testkit::unique_topic(prefix);
+    client
+        .admin()
+        .create_topic(&NewTopic::new(&name, partitions))
+        .await
+        .expect("topic creation works");
+    name
+}
+
+/// Produces `records` as one batch to `topic`/`partition` with a raw Produce request.
+/// Returns the base offset the broker assigned.
+pub async fn produce_batch(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    records: &[Record],
+    compression: Compression,
+) -> i64 {
+    let mut b = BatchBuilder::new(0, records[0].timestamp);
+    for r in records {
+        b.push_record(r);
+    }
+    let batch = b.finish(compression, None).expect("the batch encodes");
+    produce_bytes(client, topic, partition, batch).await
+}
+
+/// Produces already-encoded batch bytes.
+pub async fn produce_bytes(client: &Client, topic: &str, partition: i32, batch: Bytes) -> i64 {
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(partition)
+                .with_records(Some(batch))])]);
+    let conn = client.connection(&Target::LeastLoaded).await.unwrap();
+    // Topic ids replace names from Produce v13; names are what this helper sends.
+    let version = conn.version_for::<ProduceRequest>(Some(12)).unwrap();
+    let response = conn
+        .send_version(&request, version)
+        .await
+        .expect("produce answered");
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(
+        p.error_code, 0,
+        "produce to {topic}/{partition} failed: {p:?}"
+    );
+    p.base_offset
+}
+
+/// Fetches from `offset` and decodes every record returned.
+pub async fn fetch_records(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Vec<Record> {
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(500)
+        .with_min_bytes(1)
+        .with_max_bytes(16 << 20)
+        .with_session_epoch(-1)
+        .with_topics(vec![FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(topic.into())))
+            .with_partitions(vec![FetchPartition::default()
+                .with_partition(partition)
+                .with_fetch_offset(offset)
+                .with_current_leader_epoch(-1)
+                .with_last_fetched_epoch(-1)
+                .with_log_start_offset(-1)
+                .with_partition_max_bytes(8 << 20)])]);
+    let conn = client.connection(&Target::LeastLoaded).await.unwrap();
+    // Topic ids replace names from Fetch v13.
+    let version = conn.version_for::<FetchRequest>(Some(12)).unwrap();
+    let response = conn
+        .send_version(&request, version)
+        .await
+        .expect("fetch answered");
+    let p = &response.responses[0].partitions[0];
+    assert_eq!(p.error_code, 0, "fetch from {topic}/{partition} failed");
+    let bytes = p.records.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for batch in BatchReader::new(bytes, DecodeOptions::default()) {
+        let batch = batch.expect("the broker serves well-formed batches");
+        for r in batch.records() {
+            let r = r.expect("records decode");
+            if r.offset >= offset {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// A broker reachable only through a fault proxy (it advertises the proxy's port), so every
+/// connection a client makes crosses the proxy. With `tls`, the proxy terminates TLS.
+pub struct Proxied {
+    pub proxy: kafkit_testkit::FaultProxy,
+    pub broker: kafkit_testkit::Broker,
+}
+
+impl Proxied {
+    pub async fn start(tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> Proxied {
+        let proxy_port = kafkit_testkit::free_port();
+        let broker = tokio::task::spawn_blocking(move || {
+            kafkit_testkit::Broker::start_with(kafkit_testkit::BrokerOptions {
+                advertised_port: Some(proxy_port),
+                ..Default::default()
+            })
+        })
+        .await
+        .unwrap();
+        let upstream = format!("127.0.0.1:{}", broker.port());
+        let proxy = kafkit_testkit::FaultProxy::start_on(proxy_port, &upstream, tls).await;
+        Proxied { proxy, broker }
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.proxy.address()
+    }
+}

@@ -1,0 +1,316 @@
+//! Starting and stopping Tansu brokers.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How to start a broker.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    /// Port to listen on (default: a free one).
+    pub port: Option<u16>,
+    /// Port to advertise in metadata (default: the listening port). Set it to a proxy's port
+    /// so that clients only ever talk through the proxy.
+    pub advertised_port: Option<u16>,
+    /// Storage URL (default `memory://tansu/`).
+    pub storage: Option<String>,
+    /// Require SASL authentication.
+    pub authentication: bool,
+    /// Working directory (sqlite paths are relative to it; default: a fresh temp dir).
+    pub dir: Option<PathBuf>,
+}
+
+/// A SCRAM user to create in a SASL-mode broker.
+#[derive(Debug, Clone)]
+pub struct ScramUser {
+    /// User name.
+    pub name: String,
+    /// Password.
+    pub password: String,
+    /// `scram256` or `scram512`.
+    pub mechanism: &'static str,
+}
+
+/// A running broker process, killed on drop.
+pub struct Broker {
+    child: Option<Child>,
+    port: u16,
+    advertised_port: u16,
+    dir: PathBuf,
+    _tempdir: Option<tempfile::TempDir>,
+    log: PathBuf,
+    options: BrokerOptions,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("port", &self.port)
+            .field("advertised_port", &self.advertised_port)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// The Tansu binary: `$TANSU`, else `tansu` on PATH, else `~/.cargo/bin/tansu`.
+pub fn tansu_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU") {
+        return PathBuf::from(p);
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join("tansu");
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".cargo/bin/tansu")
+}
+
+/// A topic name no other test in this process uses.
+pub fn unique_topic(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{prefix}-{}-{n}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+static SHARED: OnceLock<(u16, PathBuf)> = OnceLock::new();
+
+/// The bootstrap address of a broker shared by every test of this test binary. It lives
+/// as long as the process (the broker dies with it).
+pub fn shared_broker() -> String {
+    let (port, _) = SHARED.get_or_init(|| {
+        // Spawn from a thread that never ends: the broker is killed when its parent thread
+        // dies (PR_SET_PDEATHSIG), so that must be when the test process exits.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut broker = Broker::start_with(BrokerOptions::default());
+            tx.send((broker.port, broker.log.clone())).ok();
+            if let Some(child) = broker.child.as_mut() {
+                let _ = child.wait();
+            }
+            std::mem::forget(broker);
+        });
+        rx.recv().expect("the shared broker started")
+    });
+    format!("127.0.0.1:{port}")
+}
+
+fn spawn(options: &BrokerOptions, port: u16, advertised: u16, dir: &Path, log: &Path) -> Child {
+    let storage = options
+        .storage
+        .clone()
+        .unwrap_or_else(|| "memory://tansu/".to_string());
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("the broker log file can be created in the temp dir");
+    let mut cmd = Command::new(tansu_binary());
+    cmd.arg("broker")
+        .arg("--storage-engine")
+        .arg(&storage)
+        .arg("--listener-url")
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .arg("--advertised-listener-url")
+        .arg(format!("tcp://127.0.0.1:{advertised}"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log file handle can be cloned"))
+        .stderr(log_file);
+    if options.authentication {
+        cmd.arg("--authentication");
+    }
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when
+    // the spawning thread ends, so no broker outlives its tests.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot start the test broker {}: {e}. Install it with scripts/test (or \
+             `cargo install tansu --locked --features dynostore,libsql`), or set $TANSU",
+            tansu_binary().display()
+        )
+    })
+}
+
+/// Sends ApiVersions v0 and waits for any well-formed answer.
+fn answers_api_versions(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(500),
+    ) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    // size, api_key=18, api_version=0, correlation_id=7, client_id=null
+    let mut req = Vec::new();
+    req.extend_from_slice(&10i32.to_be_bytes());
+    req.extend_from_slice(&18i16.to_be_bytes());
+    req.extend_from_slice(&0i16.to_be_bytes());
+    req.extend_from_slice(&7i32.to_be_bytes());
+    req.extend_from_slice(&(-1i16).to_be_bytes());
+    if s.write_all(&req).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 10];
+    s.read_exact(&mut head).is_ok() && head[4..8] == 7i32.to_be_bytes() && head[8..10] == [0, 0]
+}
+
+impl Broker {
+    /// Starts a broker with memory storage on a free port.
+    pub fn start() -> Broker {
+        Self::start_with(BrokerOptions::default())
+    }
+
+    /// Starts a broker with `options`, waiting until it answers ApiVersions.
+    pub fn start_with(options: BrokerOptions) -> Broker {
+        let (dir, tempdir) = match &options.dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t = tempfile::tempdir().expect("a temp dir can be created");
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let log = dir.join("tansu.log");
+        for _attempt in 0..3 {
+            let port = options.port.unwrap_or_else(crate::free_port);
+            let advertised = options.advertised_port.unwrap_or(port);
+            let mut child = spawn(&options, port, advertised, &dir, &log);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited: port taken or bad arguments; try again
+                }
+                if answers_api_versions(port) {
+                    return Broker {
+                        child: Some(child),
+                        port,
+                        advertised_port: advertised,
+                        dir,
+                        _tempdir: tempdir,
+                        log,
+                        options,
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            if options.port.is_some() {
+                break;
+            }
+        }
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!(
+            "the test broker did not start; its log ({}):\n{}",
+            log.display(),
+            log_text
+                .chars()
+                .rev()
+                .take(3000)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>()
+        );
+    }
+
+    /// Starts a broker that requires SCRAM authentication, with `users` created.
+    ///
+    /// Tansu keeps SCRAM credentials only in SQL storage and its user tool cannot log in, so
+    /// this starts an open broker on sqlite storage, creates the users, then restarts the
+    /// same storage with `--authentication`.
+    pub fn start_sasl(users: &[ScramUser]) -> Broker {
+        let temp = tempfile::tempdir().expect("a temp dir can be created");
+        let options = BrokerOptions {
+            storage: Some("sqlite://tansu.db".into()),
+            dir: Some(temp.path().to_path_buf()),
+            ..Default::default()
+        };
+        let mut open = Broker::start_with(options.clone());
+        for u in users {
+            let out = Command::new(tansu_binary())
+                .args(["user", "create", "--broker"])
+                .arg(format!("tcp://127.0.0.1:{}", open.port))
+                .args(["--mechanism", u.mechanism, &u.name, &u.password])
+                .current_dir(temp.path())
+                .output()
+                .expect("tansu user create runs");
+            assert!(
+                out.status.success(),
+                "tansu user create {} failed: {}",
+                u.name,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let port = open.port;
+        open.stop();
+        let mut broker = Broker::start_with(BrokerOptions {
+            port: Some(port),
+            authentication: true,
+            ..options
+        });
+        broker._tempdir = Some(temp);
+        broker
+    }
+
+    /// The address clients should bootstrap from (the advertised one).
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.advertised_port)
+    }
+
+    /// The port the broker itself listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker's working directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Kills the broker (it can be started again with [`restart`](Self::restart)).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops and starts the broker on the same port and storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        let options = BrokerOptions {
+            port: Some(self.port),
+            advertised_port: Some(self.advertised_port),
+            dir: Some(self.dir.clone()),
+            ..self.options.clone()
+        };
+        let mut fresh = Broker::start_with(options);
+        self.child = fresh.child.take();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
