@@ -36,14 +36,14 @@ pub fn put_varlong(buf: &mut impl BufMut, value: i64) {
 pub fn varint_len(value: i32) -> usize {
     let v = ((value << 1) ^ (value >> 31)) as u32;
     // 1 byte per started group of 7 bits; zero still takes one byte.
-    ((32 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (32 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Number of bytes [`put_varlong`] writes for `value`.
 #[inline]
 pub fn varlong_len(value: i64) -> usize {
     let v = ((value << 1) ^ (value >> 63)) as u64;
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Reads a zig-zag varint from the front of `buf`, advancing `pos`.
