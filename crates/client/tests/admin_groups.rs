@@ -4,29 +4,19 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use kafkit_client::protocol::messages::ApiKey;
 use kafkit_client::{
     AclBinding, AclFilter, AclOperation, AclPermission, CommittedOffset, Error, PatternType,
     ResourceType,
 };
-use kafkit_record::{Compression, Record};
 
 #[tokio::test]
 async fn committed_offsets_lag_and_group_lifecycle() {
     let client = common::client().await;
     let admin = client.admin();
     let topic = common::topic(&client, "lag", 2).await;
-    let recs: Vec<Record> = (0..10)
-        .map(|i| Record {
-            offset: i,
-            timestamp: 1_700_000_000_000,
-            value: Some(Bytes::from_static(b"x")),
-            ..Default::default()
-        })
-        .collect();
-    common::produce_batch(&client, &topic, 0, &recs, Compression::None).await;
-    common::produce_batch(&client, &topic, 1, &recs[..4], Compression::None).await;
+    common::produce_one_by_one(&client, &topic, 0, 10).await;
+    common::produce_one_by_one(&client, &topic, 1, 4).await;
 
     let group = kafkit_testkit::unique_topic("group");
     let (coordinator, _) = admin.find_coordinator(&group).await.unwrap();
@@ -55,7 +45,14 @@ async fn committed_offsets_lag_and_group_lifecycle() {
 
     let fetched = admin.committed_offsets(&group, None).await.unwrap();
     assert_eq!(fetched[&(topic.clone(), 0)].offset, 6);
-    assert_eq!(fetched[&(topic.clone(), 0)].metadata.as_deref(), Some("m0"));
+    // Tansu drops commit metadata (its OffsetFetch answers None / ""); see docs/TESTING.md.
+    assert!(
+        matches!(
+            fetched[&(topic.clone(), 0)].metadata.as_deref(),
+            Some("m0") | None | Some("")
+        ),
+        "{fetched:?}"
+    );
     assert_eq!(fetched[&(topic.clone(), 1)].offset, 1);
     let only = admin
         .committed_offsets(&group, Some(&[&topic]))
@@ -109,10 +106,26 @@ async fn acls_create_describe_delete() {
         operation: AclOperation::Read,
         permission: AclPermission::Allow,
     };
-    // Tansu accepts CreateAcls and DescribeAcls but stores nothing (see docs/TESTING.md).
-    admin.create_acls(&[acl]).await.unwrap();
+    // Tansu's CreateAcls stub answers with a null `results` array, which the protocol does not
+    // allow: kafkit reports a malformed response naming the API (see docs/TESTING.md).
+    let err = admin.create_acls(&[acl]).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Protocol {
+                api: ApiKey::CreateAcls,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("malformed CreateAcls response"),
+        "{err}"
+    );
+    // DescribeAcls is a stub that always answers "no ACLs".
     let found = admin.describe_acls(&AclFilter::any()).await.unwrap();
-    assert!(found.is_empty() || found.iter().any(|a| a.principal == "User:alice"));
+    assert!(found.is_empty(), "{found:?}");
     // It does not route DeleteAcls.
     let err = admin.delete_acls(&[AclFilter::any()]).await.unwrap_err();
     assert!(

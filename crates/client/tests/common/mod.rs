@@ -85,6 +85,19 @@ pub async fn fetch_records(
     partition: i32,
     offset: i64,
 ) -> Vec<Record> {
+    fetch(client, topic, partition, offset).await.1
+}
+
+/// Fetches from `offset`: the partition's high watermark and the records returned.
+/// Uses the highest Fetch version both sides support, naming the topic by id from v13 on.
+pub async fn fetch(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> (i64, Vec<Record>) {
+    let view = client.topic_metadata(&[topic]).await.unwrap();
+    let topic_id = view.topics[topic].id;
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(500)
@@ -93,6 +106,7 @@ pub async fn fetch_records(
         .with_session_epoch(-1)
         .with_topics(vec![FetchTopic::default()
             .with_topic(TopicName(StrBytes::from_string(topic.into())))
+            .with_topic_id(topic_id)
             .with_partitions(vec![FetchPartition::default()
                 .with_partition(partition)
                 .with_fetch_offset(offset)
@@ -101,8 +115,7 @@ pub async fn fetch_records(
                 .with_log_start_offset(-1)
                 .with_partition_max_bytes(8 << 20)])]);
     let conn = client.connection(&Target::LeastLoaded).await.unwrap();
-    // Topic ids replace names from Fetch v13.
-    let version = conn.version_for::<FetchRequest>(Some(12)).unwrap();
+    let version = conn.version_for::<FetchRequest>(None).unwrap();
     let response = conn
         .send_version(&request, version)
         .await
@@ -120,7 +133,7 @@ pub async fn fetch_records(
             }
         }
     }
-    out
+    (p.high_watermark, out)
 }
 
 /// A broker reachable only through a fault proxy (it advertises the proxy's port), so every
@@ -149,4 +162,25 @@ impl Proxied {
     pub fn bootstrap(&self) -> String {
         self.proxy.address()
     }
+}
+
+/// Produces `n` records to `topic`/`partition`, one batch each (Tansu's ListOffsets(latest)
+/// reports the last batch's base offset + 1, which is right only for one-record batches).
+pub async fn produce_one_by_one(client: &Client, topic: &str, partition: i32, n: usize) {
+    for i in 0..n {
+        let record = Record {
+            timestamp: now_ms(),
+            value: Some(Bytes::from(format!("value-{i}"))),
+            ..Default::default()
+        };
+        produce_batch(client, topic, partition, &[record], Compression::None).await;
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64
 }
