@@ -12,8 +12,11 @@ fn golden(codec: &str) -> Bytes {
     Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
 }
 
+/// Key, value and timestamp of one golden record.
+type Expected = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
+
 /// What scripts/golden_produce.py wrote.
-fn expected() -> Vec<(Option<Vec<u8>>, Option<Vec<u8>>, i64)> {
+fn expected() -> Vec<Expected> {
     (0..5)
         .map(|i: i64| {
             let key = (i != 2).then(|| format!("k{i}").into_bytes());
