@@ -215,6 +215,10 @@ impl BrokerErrorBuilder {
         self.0.topic = Some(topic.into());
         self
     }
+    pub(crate) fn maybe_topic(mut self, topic: Option<&str>) -> Self {
+        self.0.topic = topic.map(str::to_string);
+        self
+    }
     pub(crate) fn partition(mut self, partition: i32) -> Self {
         self.0.partition = Some(partition);
         self

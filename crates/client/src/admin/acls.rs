@@ -125,6 +125,22 @@ pub struct AclBinding {
     pub permission: AclPermission,
 }
 
+impl AclBinding {
+    /// Builds a binding from wire fields: (resource type, name, pattern) and
+    /// (principal, host, operation, permission).
+    fn from_wire(resource: (i8, &StrBytes, i8), entry: (&StrBytes, &StrBytes, i8, i8)) -> Self {
+        AclBinding {
+            resource_type: ResourceType::from_code(resource.0),
+            resource_name: resource.1.to_string(),
+            pattern_type: PatternType::from_code(resource.2),
+            principal: entry.0.to_string(),
+            host: entry.1.to_string(),
+            operation: AclOperation::from_code(entry.2),
+            permission: AclPermission::from_code(entry.3),
+        }
+    }
+}
+
 /// A filter over ACLs: `None` fields match anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AclFilter {
@@ -217,15 +233,10 @@ impl Admin {
         let mut out = Vec::new();
         for r in response.resources {
             for a in r.acls {
-                out.push(AclBinding {
-                    resource_type: ResourceType::from_code(r.resource_type),
-                    resource_name: r.resource_name.to_string(),
-                    pattern_type: PatternType::from_code(r.pattern_type),
-                    principal: a.principal.to_string(),
-                    host: a.host.to_string(),
-                    operation: AclOperation::from_code(a.operation),
-                    permission: AclPermission::from_code(a.permission_type),
-                });
+                out.push(AclBinding::from_wire(
+                    (r.resource_type, &r.resource_name, r.pattern_type),
+                    (&a.principal, &a.host, a.operation, a.permission_type),
+                ));
             }
         }
         Ok(out)
@@ -259,15 +270,10 @@ impl Admin {
             check_code(r.error_code, ApiKey::DeleteAcls, &broker)
                 .map_err(|b| b.message(r.error_message.as_ref()).build())?;
             for m in r.matching_acls {
-                out.push(AclBinding {
-                    resource_type: ResourceType::from_code(m.resource_type),
-                    resource_name: m.resource_name.to_string(),
-                    pattern_type: PatternType::from_code(m.pattern_type),
-                    principal: m.principal.to_string(),
-                    host: m.host.to_string(),
-                    operation: AclOperation::from_code(m.operation),
-                    permission: AclPermission::from_code(m.permission_type),
-                });
+                out.push(AclBinding::from_wire(
+                    (m.resource_type, &m.resource_name, m.pattern_type),
+                    (&m.principal, &m.host, m.operation, m.permission_type),
+                ));
             }
         }
         Ok(out)

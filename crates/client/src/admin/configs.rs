@@ -87,11 +87,9 @@ impl Admin {
         let mut out = Vec::new();
         for r in response.results {
             check_code(r.error_code, ApiKey::DescribeConfigs, &broker).map_err(|b| {
-                let b = b.message(r.error_message.as_ref());
-                match resource.topic() {
-                    Some(t) => b.topic(t).build(),
-                    None => b.build(),
-                }
+                b.message(r.error_message.as_ref())
+                    .maybe_topic(resource.topic())
+                    .build()
             })?;
             out.extend(r.configs.into_iter().map(|c| ConfigEntry {
                 name: c.name.to_string(),
@@ -138,11 +136,9 @@ impl Admin {
         let broker = self.client.address_hint(&target);
         for r in response.responses {
             check_code(r.error_code, ApiKey::IncrementalAlterConfigs, &broker).map_err(|b| {
-                let b = b.message(r.error_message.as_ref());
-                match resource.topic() {
-                    Some(t) => b.topic(t).build(),
-                    None => b.build(),
-                }
+                b.message(r.error_message.as_ref())
+                    .maybe_topic(resource.topic())
+                    .build()
             })?;
         }
         Ok(())
