@@ -88,14 +88,9 @@ pub async fn fetch_records(
     fetch(client, topic, partition, offset).await.1
 }
 
-/// Fetches from `offset`: the partition's high watermark and the records returned.
+/// Fetches from `offset`: the partition's high watermark and the raw record-set bytes.
 /// Uses the highest Fetch version both sides support, naming the topic by id from v13 on.
-pub async fn fetch(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-    offset: i64,
-) -> (i64, Vec<Record>) {
+pub async fn fetch_raw(client: &Client, topic: &str, partition: i32, offset: i64) -> (i64, Bytes) {
     let view = client.topic_metadata(&[topic]).await.unwrap();
     let topic_id = view.topics[topic].id;
     let request = FetchRequest::default()
@@ -114,15 +109,23 @@ pub async fn fetch(
                 .with_last_fetched_epoch(-1)
                 .with_log_start_offset(-1)
                 .with_partition_max_bytes(8 << 20)])]);
-    let conn = client.connection(&Target::LeastLoaded).await.unwrap();
-    let version = conn.version_for::<FetchRequest>(None).unwrap();
-    let response = conn
-        .send_version(&request, version)
+    let response = client
+        .send(&Target::LeastLoaded, &request)
         .await
         .expect("fetch answered");
     let p = &response.responses[0].partitions[0];
     assert_eq!(p.error_code, 0, "fetch from {topic}/{partition} failed");
-    let bytes = p.records.clone().unwrap_or_default();
+    (p.high_watermark, p.records.clone().unwrap_or_default())
+}
+
+/// Fetches from `offset`: the partition's high watermark and the records returned.
+pub async fn fetch(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> (i64, Vec<Record>) {
+    let (high_watermark, bytes) = fetch_raw(client, topic, partition, offset).await;
     let mut out = Vec::new();
     for batch in BatchReader::new(bytes, DecodeOptions::default()) {
         let batch = batch.expect("the broker serves well-formed batches");
@@ -133,7 +136,7 @@ pub async fn fetch(
             }
         }
     }
-    (p.high_watermark, out)
+    (high_watermark, out)
 }
 
 /// A broker reachable only through a fault proxy (it advertises the proxy's port), so every
