@@ -250,7 +250,7 @@ impl RecordBatch {
     }
 
     /// Decodes all records into a vector, failing on the first malformed one.
-    pub fn into_records(&self) -> Result<Vec<Record>, DecodeError> {
+    pub fn collect_records(&self) -> Result<Vec<Record>, DecodeError> {
         self.records().collect()
     }
 
@@ -309,12 +309,15 @@ fn read_len(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<Option<us
     Ok(Some(len_usize))
 }
 
+/// Reads a length-prefixed field that must end within `window` (a prefix of `records`), and
+/// returns it as a zero-copy slice of `records`.
 fn read_bytes(
     records: &Bytes,
+    window: &[u8],
     pos: &mut usize,
     what: &'static str,
 ) -> Result<Option<Bytes>, DecodeError> {
-    Ok(read_len(records, pos, what)?.map(|len| {
+    Ok(read_len(window, pos, what)?.map(|len| {
         let slice = records.slice(*pos..*pos + len);
         *pos += len;
         slice
@@ -336,7 +339,7 @@ fn decode_record(
     };
     let end = *pos + len;
     // Parse inside the record's own bounds so a bad inner length cannot reach the next record.
-    let body = records.slice(..end);
+    let body = &records[..end];
     if *pos >= end {
         return Err(DecodeError::Truncated {
             what: "record attributes",
@@ -344,12 +347,12 @@ fn decode_record(
         });
     }
     *pos += 1; // attributes, unused
-    let timestamp_delta = read_varlong(&body, pos)?;
-    let offset_delta = read_varint(&body, pos)?;
-    let key = read_bytes(&body, pos, "key")?;
-    let value = read_bytes(&body, pos, "value")?;
+    let timestamp_delta = read_varlong(body, pos)?;
+    let offset_delta = read_varint(body, pos)?;
+    let key = read_bytes(records, body, pos, "key")?;
+    let value = read_bytes(records, body, pos, "value")?;
     let header_count_at = *pos;
-    let header_count = read_varint(&body, pos)?;
+    let header_count = read_varint(body, pos)?;
     // Each header takes at least 2 bytes.
     if header_count < 0 || (header_count as usize).saturating_mul(2) > end - *pos {
         return Err(DecodeError::BadLength {
@@ -361,12 +364,12 @@ fn decode_record(
     let mut headers = Vec::with_capacity(header_count as usize);
     for _ in 0..header_count {
         let key_at = *pos;
-        let key = read_bytes(&body, pos, "header key")?.ok_or(DecodeError::BadLength {
+        let key = read_bytes(records, body, pos, "header key")?.ok_or(DecodeError::BadLength {
             what: "header key",
             len: -1,
             at: key_at,
         })?;
-        let value = read_bytes(&body, pos, "header value")?;
+        let value = read_bytes(records, body, pos, "header value")?;
         headers.push(Header { key, value });
     }
     if *pos != end {
@@ -467,7 +470,7 @@ impl Iterator for BatchReader {
 /// b.push(1_700_000_000_005, None, None, &[]);
 /// let bytes = b.finish(Compression::Lz4, None).unwrap();
 /// let batch = BatchReader::new(bytes, DecodeOptions::default()).next().unwrap().unwrap();
-/// let records = batch.into_records().unwrap();
+/// let records = batch.collect_records().unwrap();
 /// assert_eq!(records[1].offset, 1);
 /// assert_eq!(records[1].value, None);
 /// ```

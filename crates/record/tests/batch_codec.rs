@@ -63,7 +63,7 @@ fn round_trip_every_codec() {
         assert_eq!(batch.header.record_count, 3);
         assert_eq!(batch.header.last_offset(), 102);
         assert_eq!(batch.header.max_timestamp, 1_700_000_000_500);
-        assert_eq!(batch.into_records().unwrap(), records, "{codec:?}");
+        assert_eq!(batch.collect_records().unwrap(), records, "{codec:?}");
     }
 }
 
@@ -213,7 +213,7 @@ proptest::proptest! {
         }
         let bytes = b.finish(codec, None).unwrap();
         let batch = RecordBatch::decode(&bytes, &DecodeOptions::default()).unwrap();
-        proptest::prop_assert_eq!(batch.into_records().unwrap(), records);
+        proptest::prop_assert_eq!(batch.collect_records().unwrap(), records);
     }
 
     #[test]

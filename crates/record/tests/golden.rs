@@ -49,7 +49,7 @@ fn librdkafka_batches_decode_exactly() {
         assert_eq!(batch.header.last_offset(), 4);
         assert_eq!(batch.header.max_timestamp, 1_700_000_000_004);
         assert!(!batch.header.is_transactional && !batch.header.is_control);
-        let records = batch.into_records().unwrap();
+        let records = batch.collect_records().unwrap();
         for (i, (r, (key, value, ts))) in records.iter().zip(expected()).enumerate() {
             assert_eq!(r.offset, i as i64, "{name}");
             assert_eq!(r.key.as_deref(), key.as_deref(), "{name} record {i}");

@@ -49,13 +49,12 @@ impl Shared {
     fn poison(&self, reason: String) {
         let waiters = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match std::mem::replace(&mut *p, Pending::Closed(reason.clone())) {
-                Pending::Open(w) => w,
-                Pending::Closed(r) => {
-                    *p = Pending::Closed(r);
-                    return;
-                }
-            }
+            let Pending::Open(w) = &mut *p else {
+                return; // already poisoned: keep the first cause
+            };
+            let waiters = std::mem::take(w);
+            *p = Pending::Closed(reason.clone());
+            waiters
         };
         for (_, w) in waiters {
             let _ = w.reply.send(Err(format!(
@@ -393,34 +392,64 @@ async fn run_io(
     shared.poison(reason);
 }
 
+/// How reading ended early.
+enum ReadEnd {
+    Eof,
+    Failed(std::io::Error),
+}
+
+/// Reads until `buf` holds at least `want` bytes. Reads ask for at least 64 KiB at a time, so
+/// small responses arrive many per syscall.
+async fn fill(
+    reader: &mut tokio::io::ReadHalf<Transport>,
+    buf: &mut BytesMut,
+    want: usize,
+) -> Result<(), ReadEnd> {
+    while buf.len() < want {
+        buf.reserve((want - buf.len()).max(64 * 1024));
+        match reader.read_buf(buf).await {
+            Ok(0) => return Err(ReadEnd::Eof),
+            Ok(_) => {}
+            Err(e) => return Err(ReadEnd::Failed(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Reads response frames into one buffer and hands each waiter its frame as a zero-copy
+/// slice. The buffer never holds more than one frame (bounded by `max_response_size`) plus
+/// one read's worth.
 async fn read_responses(
     mut reader: tokio::io::ReadHalf<Transport>,
     shared: &Shared,
     max_response_size: usize,
 ) -> String {
+    let mut buf = BytesMut::new();
     loop {
-        let size = match reader.read_i32().await {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return "connection closed by broker".into()
+        match fill(&mut reader, &mut buf, 4).await {
+            Ok(()) => {}
+            Err(ReadEnd::Eof) if buf.is_empty() => return "connection closed by broker".into(),
+            Err(ReadEnd::Eof) => {
+                return "connection closed by broker in the middle of a response".into()
             }
-            Err(e) => return format!("read failed: {e}"),
-        };
+            Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
+        }
+        let size = (&buf[..4]).get_i32();
         let Some(size) = usize::try_from(size)
             .ok()
             .filter(|&s| (4..=max_response_size).contains(&s))
         else {
             return format!("invalid response size {size} (limit {max_response_size})");
         };
-        let mut buf = BytesMut::zeroed(size);
-        if let Err(e) = reader.read_exact(&mut buf).await {
-            return if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                "connection closed by broker in the middle of a response".into()
-            } else {
-                format!("read failed: {e}")
-            };
+        match fill(&mut reader, &mut buf, 4 + size).await {
+            Ok(()) => {}
+            Err(ReadEnd::Eof) => {
+                return "connection closed by broker in the middle of a response".into()
+            }
+            Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
         }
-        let body = buf.freeze();
+        buf.advance(4);
+        let body = buf.split_to(size).freeze();
         let correlation_id = (&body[..4]).get_i32();
         let waiter = match &mut *shared.pending.lock().unwrap_or_else(|e| e.into_inner()) {
             Pending::Open(w) => w.remove(&correlation_id),
