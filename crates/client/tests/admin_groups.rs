@@ -77,16 +77,7 @@ async fn committed_offsets_lag_and_group_lifecycle() {
         .delete_committed_offsets(&group, &topic, &[0])
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::UnsupportedVersion {
-                api: ApiKey::OffsetDelete,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    common::assert_unsupported(&err, ApiKey::OffsetDelete);
 
     admin.delete_group(&group).await.unwrap();
     let after = admin.committed_offsets(&group, None).await.unwrap();
@@ -128,14 +119,5 @@ async fn acls_create_describe_delete() {
     assert!(found.is_empty(), "{found:?}");
     // It does not route DeleteAcls.
     let err = admin.delete_acls(&[AclFilter::any()]).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::UnsupportedVersion {
-                api: ApiKey::DeleteAcls,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    common::assert_unsupported(&err, ApiKey::DeleteAcls);
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use kafkit_client::protocol::messages::ApiKey;
-use kafkit_client::{AlterConfigOp, ConfigResource, Error, ErrorCode, NewTopic};
+use kafkit_client::{AlterConfigOp, ConfigResource, ErrorCode, NewTopic};
 
 #[tokio::test]
 async fn create_list_describe_delete() {
@@ -55,16 +55,7 @@ async fn create_partitions_is_reported_unsupported_by_tansu() {
         .create_partitions(&topic, 3)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::UnsupportedVersion {
-                api: ApiKey::CreatePartitions,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    common::assert_unsupported(&err, ApiKey::CreatePartitions);
 }
 
 #[tokio::test]

@@ -74,18 +74,7 @@ async fn an_api_the_broker_lacks_is_a_clear_error() {
         .send(&Target::LeastLoaded, &CreatePartitionsRequest::default())
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::UnsupportedVersion {
-                api: ApiKey::CreatePartitions,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("CreatePartitions"), "{err}");
-    assert!(!err.is_retriable());
+    common::assert_unsupported(&err, ApiKey::CreatePartitions);
 }
 
 #[tokio::test]

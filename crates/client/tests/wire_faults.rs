@@ -151,3 +151,31 @@ async fn a_broker_restart_is_survived() {
         }
     }
 }
+
+#[tokio::test]
+async fn requests_in_flight_are_bounded_per_connection() {
+    let p = common::Proxied::start(None).await;
+    let client = Client::connect(
+        config(&p.bootstrap())
+            .max_in_flight(2)
+            .request_timeout(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap();
+    let conn = client.connection(&Target::LeastLoaded).await.unwrap();
+    p.proxy.stall(true);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { describe(&c).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is answered while stalled: two requests are out, eight wait for a slot.
+    assert_eq!(conn.in_flight(), 2);
+    p.proxy.stall(false);
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 1);
+    }
+    assert_eq!(conn.in_flight(), 0);
+}

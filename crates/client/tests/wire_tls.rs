@@ -25,8 +25,13 @@ async fn tls_with_a_trusted_ca_works() {
     ))
     .await
     .unwrap();
-    let topics = client.admin().list_topics(false).await.unwrap();
-    let _ = topics;
+    let topic = common::topic(&client, "tls", 1).await;
+    assert!(client
+        .admin()
+        .list_topics(false)
+        .await
+        .unwrap()
+        .contains(&topic));
     assert_eq!(client.cached_view().brokers.len(), 1);
 }
 

@@ -85,7 +85,10 @@ impl FaultProxy {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
                     let _ = client.set_nodelay(true);
-                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                    let connect = TcpStream::connect(&upstream);
+                    let Ok(Ok(server)) =
+                        tokio::time::timeout(Duration::from_secs(5), connect).await
+                    else {
                         return;
                     };
                     let _ = server.set_nodelay(true);

@@ -1,6 +1,6 @@
 //! Consumer groups: list, describe, delete; committed offsets (fetch / alter / delete); lag.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::offset_commit_request::{
@@ -436,12 +436,9 @@ impl Admin {
     /// Lag of `group` on every partition it has committed offsets for.
     pub async fn lag(&self, group: &str) -> Result<Vec<PartitionLag>> {
         let committed = self.committed_offsets(group, None).await?;
-        let mut topics: BTreeMap<&str, ()> = BTreeMap::new();
-        for (t, _) in committed.keys() {
-            topics.insert(t, ());
-        }
+        let topics: BTreeSet<&str> = committed.keys().map(|(t, _)| t.as_str()).collect();
         let mut out = Vec::new();
-        for topic in topics.keys() {
+        for topic in topics {
             let ends = match self.list_offsets(topic, &[], OffsetSpec::Latest).await {
                 Ok(e) => e,
                 // A deleted topic can keep commits; it has no lag to show.

@@ -187,3 +187,16 @@ pub fn now_ms() -> i64 {
         .expect("the clock is after 1970")
         .as_millis() as i64
 }
+
+/// Asserts that `err` says the broker lacks `api`, naming it.
+pub fn assert_unsupported(
+    err: &kafkit_client::Error,
+    api: kafkit_client::protocol::messages::ApiKey,
+) {
+    assert!(
+        matches!(err, kafkit_client::Error::UnsupportedVersion { api: a, .. } if *a == api),
+        "expected UnsupportedVersion for {api:?}, got: {err}"
+    );
+    assert!(err.to_string().contains(&format!("{api:?}")), "{err}");
+    assert!(!err.is_retriable(), "{err}");
+}
