@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kafkit::client::{Client, ClientConfig, Target};
+use serde_json::json;
 
 /// kafkit — the Kafka toolkit.
 #[derive(Parser, Debug)]
@@ -59,52 +60,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster { json } => {
             let view = client.refresh_metadata().await?;
             if json {
-                let brokers: Vec<String> = view
+                let brokers: Vec<_> = view
                     .brokers
                     .values()
-                    .map(|b| {
-                        format!(
-                            r#"{{"id":{},"host":{:?},"port":{},"rack":{}}}"#,
-                            b.id,
-                            b.host,
-                            b.port,
-                            b.rack.as_ref().map_or("null".into(), |r| format!("{r:?}"))
-                        )
-                    })
+                    .map(|b| json!({"id": b.id, "host": b.host, "port": b.port, "rack": b.rack}))
                     .collect();
-                let topics: Vec<String> = view
+                let topics: Vec<_> = view
                     .topics
                     .values()
                     .map(|t| {
-                        let parts: Vec<String> = t
+                        let partitions: Vec<_> = t
                             .partitions
                             .iter()
                             .map(|p| {
-                                format!(
-                                    r#"{{"partition":{},"leader":{},"replicas":{:?},"isr":{:?}}}"#,
-                                    p.id,
-                                    p.leader.map_or("null".into(), |l| l.to_string()),
-                                    p.replicas,
-                                    p.isr
-                                )
+                                json!({
+                                    "partition": p.id,
+                                    "leader": p.leader,
+                                    "replicas": p.replicas,
+                                    "isr": p.isr,
+                                })
                             })
                             .collect();
-                        format!(
-                            r#"{{"name":{:?},"partitions":[{}]}}"#,
-                            t.name,
-                            parts.join(",")
-                        )
+                        json!({"name": t.name, "partitions": partitions})
                     })
                     .collect();
-                println!(
-                    r#"{{"cluster_id":{},"controller":{},"brokers":[{}],"topics":[{}]}}"#,
-                    view.cluster_id
-                        .as_ref()
-                        .map_or("null".into(), |c| format!("{c:?}")),
-                    view.controller.map_or("null".into(), |c| c.to_string()),
-                    brokers.join(","),
-                    topics.join(",")
-                );
+                let out = json!({
+                    "cluster_id": view.cluster_id,
+                    "controller": view.controller,
+                    "brokers": brokers,
+                    "topics": topics,
+                });
+                println!("{out}");
             } else {
                 println!("cluster id: {}", view.cluster_id.as_deref().unwrap_or("-"));
                 println!(

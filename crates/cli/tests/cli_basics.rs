@@ -27,9 +27,11 @@ fn cluster_shows_the_broker() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let port = bootstrap.rsplit(':').next().unwrap();
-    assert!(text.contains(&format!(r#""port":{port}"#)), "{text}");
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let port: u64 = bootstrap.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(view["brokers"][0]["port"], port, "{view}");
+    assert_eq!(view["brokers"][0]["host"], "127.0.0.1", "{view}");
+    assert_eq!(view["controller"], view["brokers"][0]["id"], "{view}");
 }
 
 #[test]
