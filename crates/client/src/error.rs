@@ -158,6 +158,54 @@ pub enum Error {
     /// Record bytes could not be decoded.
     #[error(transparent)]
     Decode(#[from] kafkit_record::DecodeError),
+    /// One failure shared by every record of a batch (see [`Error::source_error`]).
+    #[error("{0}")]
+    Shared(std::sync::Arc<Error>),
+    /// The producer's buffer stayed full for `max_block`.
+    #[error(
+        "producer buffer full: no room for {needed} more bytes within {waited:?} \
+         (buffer.memory is {limit} bytes; the broker is slower than the application)"
+    )]
+    BufferFull {
+        /// Bytes the record needed.
+        needed: usize,
+        /// The configured buffer memory.
+        limit: usize,
+        /// How long `send` waited.
+        waited: Duration,
+    },
+    /// A record is larger than a setting allows.
+    #[error("record of {size} bytes for topic '{topic}' is larger than {setting} ({limit} bytes)")]
+    RecordTooLarge {
+        /// The topic.
+        topic: String,
+        /// The record's encoded size (upper bound).
+        size: usize,
+        /// The limit.
+        limit: usize,
+        /// Which setting: `max.request.size` or `buffer.memory`.
+        setting: &'static str,
+    },
+    /// A batch could not be delivered within `delivery_timeout`.
+    #[error(
+        "delivery to topic '{topic}' partition {partition} timed out after {after:?} \
+         ({attempts} attempts; last error: {last_error})"
+    )]
+    DeliveryTimeout {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The delivery timeout in force.
+        after: Duration,
+        /// Produce attempts made.
+        attempts: u32,
+        /// The last failure seen, or why it was never sent.
+        last_error: String,
+    },
+    /// The producer was closed before the record could be sent.
+    #[error("producer closed: {0}")]
+    Closed(String),
 }
 
 impl Error {
@@ -171,6 +219,8 @@ impl Error {
             | Error::NoBrokers(_) => true,
             Error::Broker(e) => e.code.is_retriable(),
             Error::Unknown { what, .. } => *what == "leader",
+            Error::Shared(e) => e.is_retriable(),
+            Error::BufferFull { .. } => true,
             _ => false,
         }
     }
@@ -179,14 +229,23 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker(e) => Some(e.code),
+            Error::Shared(e) => e.code(),
             _ => None,
+        }
+    }
+
+    /// The error itself, looking through [`Error::Shared`].
+    pub fn source_error(&self) -> &Error {
+        match self {
+            Error::Shared(e) => e.source_error(),
+            e => e,
         }
     }
 
     /// True when the error means "connection-level trouble": reconnecting may help.
     pub fn is_connection_error(&self) -> bool {
         matches!(
-            self,
+            self.source_error(),
             Error::Connect { .. }
                 | Error::ConnectTimeout { .. }
                 | Error::Disconnected { .. }

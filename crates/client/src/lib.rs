@@ -3,6 +3,8 @@
 //! - [`Client`]: connects to a cluster, keeps one connection per broker, holds the
 //!   [`ClusterView`], and sends any protocol request ([`Client::send`]).
 //! - [`Admin`]: topics, configs, offsets, consumer groups and ACLs.
+//! - [`Producer`]: batched, compressed, idempotent writes ([`ProducerRecord`] in,
+//!   [`Delivery`] out).
 //! - [`ClientConfig`], [`TlsConfig`], [`SaslConfig`]: how to reach the cluster.
 //! - [`Error`]: what failed, where, and whether a retry can help.
 //!
@@ -24,6 +26,7 @@ mod cluster;
 mod config;
 mod conn;
 mod error;
+mod producer;
 
 pub use admin::{
     AclBinding, AclFilter, AclOperation, AclPermission, Admin, AlterConfigOp, CommittedOffset,
@@ -33,8 +36,12 @@ pub use admin::{
 pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
-pub use conn::{ApiVersionTable, Connection};
+pub use conn::{ApiVersionTable, Connection, PendingResponse};
 pub use error::{BrokerError, Error, ErrorCode, Result};
+pub use producer::{
+    Acks, Delivery, DeliveryFuture, Partitioner, Producer, ProducerConfig, ProducerMetrics,
+    ProducerRecord, SendError,
+};
 
 /// The `kafka-protocol` crate, for building low-level requests to pass to [`Client::send`].
 pub use kafka_protocol as protocol;

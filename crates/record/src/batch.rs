@@ -21,7 +21,7 @@
 //! Decoding never copies keys or values of an uncompressed batch: records are slices of the
 //! input `Bytes`. A compressed batch is inflated once into one buffer that its records share.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 
 use crate::compression::{self, Compression};
 use crate::error::{DecodeError, EncodeError};
@@ -476,7 +476,7 @@ impl Iterator for BatchReader {
 /// ```
 #[derive(Debug)]
 pub struct BatchBuilder {
-    buf: BytesMut,
+    buf: Vec<u8>,
     base_offset: i64,
     base_timestamp: i64,
     max_timestamp: i64,
@@ -499,8 +499,8 @@ impl BatchBuilder {
 
     /// Like [`new`](Self::new), reserving room for about `capacity` bytes of records.
     pub fn with_capacity(base_offset: i64, base_timestamp: i64, capacity: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(BATCH_HEADER_LEN + capacity);
-        buf.put_bytes(0, BATCH_HEADER_LEN);
+        let mut buf = Vec::with_capacity(BATCH_HEADER_LEN + capacity);
+        buf.resize(BATCH_HEADER_LEN, 0);
         BatchBuilder {
             buf,
             base_offset,
@@ -557,6 +557,17 @@ impl BatchBuilder {
     /// Bytes the uncompressed batch would take now.
     pub fn size(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Bytes allocated for the batch (at least [`size`](Self::size)).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Grows the allocation to hold at least `additional` more bytes, by exactly that much
+    /// when it must grow, so a caller that accounts for memory knows what is allocated.
+    pub fn reserve_exact(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
     }
 
     /// Bytes `push` would add for a record of this shape.
@@ -625,7 +636,7 @@ impl BatchBuilder {
             let header = self.header_for(compression, self.buf.len())?;
             let mut buf = self.buf;
             seal(&mut buf, &header);
-            return Ok(buf.freeze());
+            return Ok(Bytes::from(buf));
         }
         let mut out = Vec::with_capacity(BATCH_HEADER_LEN + self.buf.len() / 2);
         out.resize(BATCH_HEADER_LEN, 0);
@@ -690,6 +701,36 @@ pub fn set_base_offset(batch: &mut [u8], base_offset: i64) {
     batch[..8].copy_from_slice(&base_offset.to_be_bytes());
 }
 
+/// Rewrites the idempotent producer's id, epoch and base sequence of an encoded batch in
+/// place and recomputes its CRC. A producer encodes (and compresses) a batch once, then
+/// stamps the sequence when it first sends it and again only after an epoch bump.
+///
+/// ```
+/// use kafkit_record::{set_producer_state, BatchBuilder, BatchReader, Compression, DecodeOptions};
+/// let mut b = BatchBuilder::new(0, 1_700_000_000_000);
+/// b.push(1_700_000_000_000, None, Some(b"v"), &[]);
+/// let mut bytes = b.finish(Compression::None, None).unwrap().to_vec();
+/// set_producer_state(&mut bytes, 7, 1, 42).unwrap();
+/// let batch = BatchReader::new(bytes.into(), DecodeOptions::default()).next().unwrap().unwrap();
+/// assert_eq!((batch.header.producer_id, batch.header.producer_epoch, batch.header.base_sequence), (7, 1, 42));
+/// ```
+pub fn set_producer_state(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<(), EncodeError> {
+    if batch.len() < BATCH_HEADER_LEN {
+        return Err(EncodeError::TooShort { len: batch.len() });
+    }
+    batch[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    batch[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[53..57].copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crate::crc::crc32c(&batch[CRC_START..]);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 fn opt_len(b: Option<&[u8]>) -> usize {
     match b {
         None => varint_len(-1),
@@ -713,7 +754,7 @@ fn record_body_len(
     n
 }
 
-fn put_opt_bytes(buf: &mut BytesMut, b: Option<&[u8]>) {
+fn put_opt_bytes(buf: &mut Vec<u8>, b: Option<&[u8]>) {
     match b {
         None => put_varint(buf, -1),
         Some(b) => {

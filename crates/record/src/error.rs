@@ -96,6 +96,12 @@ pub enum EncodeError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The buffer is shorter than a batch header.
+    #[error("{len} bytes are too short for a record batch header")]
+    TooShort {
+        /// The buffer's length.
+        len: usize,
+    },
     /// A field does not fit its wire type (e.g. more than i32::MAX bytes).
     #[error("{what} too large for the wire format")]
     TooLarge {

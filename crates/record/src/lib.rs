@@ -18,8 +18,8 @@ mod record;
 pub mod varint;
 
 pub use batch::{
-    set_base_offset, BatchBuilder, BatchHeader, BatchReader, DecodeOptions, RecordBatch,
-    RecordIter, TimestampType, BATCH_HEADER_LEN, LOG_OVERHEAD,
+    set_base_offset, set_producer_state, BatchBuilder, BatchHeader, BatchReader, DecodeOptions,
+    RecordBatch, RecordIter, TimestampType, BATCH_HEADER_LEN, LOG_OVERHEAD,
 };
 pub use compression::{compress, decompress, Compression};
 pub use crc::crc32c;

@@ -195,10 +195,22 @@ impl Connection {
     /// Sends `request` encoded at `version` and awaits its response, within the request
     /// timeout.
     pub async fn send_version<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
+        self.dispatch(request, version).await?.response().await
+    }
+
+    /// Puts `request` on the wire and returns at once with the future of its response.
+    ///
+    /// Requests dispatched one after another from one task reach the broker in that order
+    /// (the producer relies on this to keep sequence numbers in order). The wait for an
+    /// in-flight slot and the response share one deadline: the request timeout.
+    pub async fn dispatch<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<PendingResponse<R>> {
         let deadline = Instant::now() + self.request_timeout;
         let api = api_of::<R>();
-        let frame = self.encode(request, version, api)?;
-        let (correlation_id, frame) = frame;
+        let (correlation_id, frame) = self.encode(request, version, api)?;
         let permit = self.acquire(api, deadline).await?;
         let (tx, rx) = oneshot::channel();
         {
@@ -215,26 +227,21 @@ impl Connection {
             }
         }
         let guard = WaiterGuard {
-            shared: &self.shared,
+            shared: self.shared.clone(),
             correlation_id,
         };
         self.push_frame(frame, api, deadline).await?;
-        let reply = tokio::time::timeout_at(deadline.into(), rx).await;
-        drop(guard);
-        drop(permit);
-        let body = match reply {
-            Err(_) => {
-                return Err(Error::Timeout {
-                    api,
-                    broker: self.broker.clone(),
-                    after: self.request_timeout,
-                })
-            }
-            Ok(Err(_)) => return Err(self.disconnected("connection task ended".into())),
-            Ok(Ok(Err(reason))) => return Err(self.disconnected(reason)),
-            Ok(Ok(Ok(body))) => body,
-        };
-        self.decode::<R>(body, version, api)
+        Ok(PendingResponse {
+            rx,
+            _guard: guard,
+            _permit: permit,
+            broker: self.broker.clone(),
+            request_timeout: self.request_timeout,
+            deadline,
+            version,
+            api,
+            _request: std::marker::PhantomData,
+        })
     }
 
     /// Sends a request that gets no response (Produce with acks=0).
@@ -257,8 +264,9 @@ impl Connection {
         &self,
         api: ApiKey,
         deadline: Instant,
-    ) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        match tokio::time::timeout_at(deadline.into(), self.in_flight.acquire()).await {
+    ) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout_at(deadline.into(), self.in_flight.clone().acquire_owned()).await
+        {
             Ok(Ok(p)) => Ok(p),
             Ok(Err(_)) => Err(self.disconnected("connection closed".into())),
             Err(_) => Err(Error::Timeout {
@@ -308,25 +316,6 @@ impl Connection {
         Ok((correlation_id, buf.freeze()))
     }
 
-    fn decode<R: Request>(
-        &self,
-        mut body: Bytes,
-        version: i16,
-        api: ApiKey,
-    ) -> Result<R::Response> {
-        let protocol = |message: String| Error::Protocol {
-            api,
-            broker: self.broker.clone(),
-            message,
-        };
-        let header_version = api.response_header_version(version);
-        ResponseHeader::decode(&mut body, header_version)
-            .map_err(|e| protocol(format!("bad response header: {e}")))?;
-        let response = <R::Response as Decodable>::decode(&mut body, version)
-            .map_err(|e| protocol(format!("cannot decode version {version}: {e}")))?;
-        Ok(response)
-    }
-
     fn disconnected(&self, reason: String) -> Error {
         Error::Disconnected {
             broker: self.broker.clone(),
@@ -335,13 +324,77 @@ impl Connection {
     }
 }
 
+/// A request on the wire whose response has not been read yet; see
+/// [`Connection::dispatch`]. Dropping it forgets the response (the stream stays in sync).
+pub struct PendingResponse<R: Request> {
+    rx: oneshot::Receiver<Reply>,
+    _guard: WaiterGuard,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    broker: String,
+    request_timeout: Duration,
+    deadline: Instant,
+    version: i16,
+    api: ApiKey,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Request> std::fmt::Debug for PendingResponse<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingResponse")
+            .field("api", &self.api)
+            .field("broker", &self.broker)
+            .finish()
+    }
+}
+
+impl<R: Request> PendingResponse<R> {
+    /// Awaits and decodes the response, within the request's deadline.
+    pub async fn response(self) -> Result<R::Response> {
+        let disconnected = |reason: String| Error::Disconnected {
+            broker: self.broker.clone(),
+            reason,
+        };
+        let body = match tokio::time::timeout_at(self.deadline.into(), self.rx).await {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    api: self.api,
+                    broker: self.broker.clone(),
+                    after: self.request_timeout,
+                })
+            }
+            Ok(Err(_)) => return Err(disconnected("connection task ended".into())),
+            Ok(Ok(Err(reason))) => return Err(disconnected(reason)),
+            Ok(Ok(Ok(body))) => body,
+        };
+        decode::<R>(body, self.version, self.api, &self.broker)
+    }
+}
+
+fn decode<R: Request>(
+    mut body: Bytes,
+    version: i16,
+    api: ApiKey,
+    broker: &str,
+) -> Result<R::Response> {
+    let protocol = |message: String| Error::Protocol {
+        api,
+        broker: broker.to_string(),
+        message,
+    };
+    let header_version = api.response_header_version(version);
+    ResponseHeader::decode(&mut body, header_version)
+        .map_err(|e| protocol(format!("bad response header: {e}")))?;
+    <R::Response as Decodable>::decode(&mut body, version)
+        .map_err(|e| protocol(format!("cannot decode version {version}: {e}")))
+}
+
 /// Removes the waiter if the request future is dropped or finishes early.
-struct WaiterGuard<'a> {
-    shared: &'a Shared,
+struct WaiterGuard {
+    shared: Arc<Shared>,
     correlation_id: i32,
 }
 
-impl Drop for WaiterGuard<'_> {
+impl Drop for WaiterGuard {
     fn drop(&mut self) {
         if let Pending::Open(w) = &mut *self
             .shared

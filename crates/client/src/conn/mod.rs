@@ -18,8 +18,8 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-pub use messenger::Connection;
 pub(crate) use messenger::MessengerOptions;
+pub use messenger::{Connection, PendingResponse};
 pub use versions::ApiVersionTable;
 
 use crate::config::{ClientConfig, SaslConfig, SaslMechanism};

@@ -200,3 +200,25 @@ pub fn assert_unsupported(
     assert!(err.to_string().contains(&format!("{api:?}")), "{err}");
     assert!(!err.is_retriable(), "{err}");
 }
+
+/// Fetches every record of `topic`/`partition` from offset 0 up to its high watermark.
+pub async fn fetch_all(client: &Client, topic: &str, partition: i32) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::new();
+    loop {
+        let next = out.last().map_or(0, |r| r.offset + 1);
+        let (high_watermark, records) = fetch(client, topic, partition, next).await;
+        if next >= high_watermark {
+            return out;
+        }
+        assert!(
+            !records.is_empty(),
+            "fetch at {next} below the high watermark {high_watermark} returned nothing"
+        );
+        out.extend(records);
+    }
+}
+
+/// A producer config for `bootstrap` with test timeouts.
+pub fn producer_config(bootstrap: &str) -> kafkit_client::ProducerConfig {
+    kafkit_client::ProducerConfig::new(config(bootstrap))
+}
