@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -142,13 +142,47 @@ fn spawn(options: &BrokerOptions, port: u16, advertised: u16, dir: &Path, log: &
             Ok(())
         });
     }
-    cmd.spawn().unwrap_or_else(|e| {
-        panic!(
-            "cannot start the test broker {}: {e}. Install it with scripts/test (or \
-             `cargo install tansu --locked --features dynostore,libsql`), or set $TANSU",
-            tansu_binary().display()
-        )
-    })
+    // The kernel kills the broker when the thread that spawned it ends. Callers may run on
+    // short-lived threads (tokio's blocking pool retires idle threads after 10 s), so spawn
+    // from a dedicated thread that lives until the returned guard is dropped.
+    let (child_tx, child_rx) = std::sync::mpsc::channel();
+    let (guard, stop) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        child_tx.send(cmd.spawn()).ok();
+        let _ = stop.recv(); // returns when the guard is dropped
+    });
+    let child = child_rx
+        .recv()
+        .expect("the spawning thread answers")
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start the test broker {}: {e}. Install it with scripts/test (or \
+                 `cargo install tansu --locked --features dynostore,libsql`), or set $TANSU",
+                tansu_binary().display()
+            )
+        });
+    Child {
+        child,
+        _parent: guard,
+    }
+}
+
+/// A broker process and the guard that keeps its parent thread alive.
+struct Child {
+    child: std::process::Child,
+    _parent: std::sync::mpsc::Sender<()>,
+}
+
+impl Child {
+    fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
+    }
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait()
+    }
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()
+    }
 }
 
 /// Sends ApiVersions v0 and waits for any well-formed answer.
@@ -275,6 +309,23 @@ impl Broker {
     /// The address clients should bootstrap from (the advertised one).
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.advertised_port)
+    }
+
+    /// The last `max` bytes of the broker's log, for test failure messages.
+    pub fn log_tail(&self, max: usize) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(max);
+        let start = (start..text.len())
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text[start..].to_string()
+    }
+
+    /// Whether the broker process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// The port the broker itself listens on.

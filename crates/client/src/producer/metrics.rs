@@ -64,7 +64,7 @@ impl Counters {
             request_latency_p99: if requests == 0 {
                 Duration::ZERO
             } else {
-                quantile(0.99)
+                quantile(0.99).min(Duration::from_micros(get(&self.latency_us_max)))
             },
             request_latency_max: Duration::from_micros(get(&self.latency_us_max)),
         }

@@ -222,3 +222,11 @@ pub async fn fetch_all(client: &Client, topic: &str, partition: i32) -> Vec<Reco
 pub fn producer_config(bootstrap: &str) -> kafkit_client::ProducerConfig {
     kafkit_client::ProducerConfig::new(config(bootstrap))
 }
+
+/// Sends the client's logs to the test output when `RUST_LOG` is set.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}

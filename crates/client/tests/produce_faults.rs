@@ -1,0 +1,235 @@
+//! The producer under faults: connections cut mid-flight, a stalled broker, a full buffer.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use kafkit_client::{Error, Producer, ProducerRecord};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connections() {
+    init_tracing();
+    let mut p = Proxied::start(None).await;
+    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
+        .await
+        .unwrap();
+    let topic = topic(&client, "p-exactly-once", 2).await;
+    let producer = Producer::connect(
+        producer_config(&p.bootstrap())
+            .batch_size(2048)
+            .retry_backoff(Duration::from_millis(10)),
+    )
+    .await
+    .unwrap();
+    let n: usize = std::env::var("KAFKIT_EXACTLY_ONCE_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let sender = {
+        let producer = producer.clone();
+        let topic = topic.clone();
+        tokio::spawn(async move {
+            let mut last = Vec::new();
+            for i in 0..n {
+                let partition = (i % 2) as i32;
+                let d = producer
+                    .send(
+                        ProducerRecord::new(topic.clone())
+                            .partition(partition)
+                            .value(format!("{i:08}")),
+                    )
+                    .await
+                    .unwrap();
+                if i >= n - 2 {
+                    last.push(d);
+                }
+            }
+            producer.flush().await;
+            last
+        })
+    };
+    // Cut responses in the middle (the broker wrote the batch; the client never hears)
+    // and drop whole connections, while records flow. After each fault, wait for the
+    // producer to make progress, so faults land on Produce traffic, not only on reconnects.
+    let mut cuts = 0;
+    while !sender.is_finished() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let before = producer.metrics().records_sent;
+        if cuts % 3 == 2 {
+            p.proxy.close_all();
+        } else {
+            p.proxy.cut_next_response(20);
+        }
+        cuts += 1;
+        let progress = async {
+            while producer.metrics().records_sent == before && !sender.is_finished() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), progress)
+            .await
+            .is_err()
+        {
+            panic!(
+                "no progress for 30 s after fault {cuts}; broker running: {}; {:?}\nbroker log tail:\n{}",
+                p.broker.is_running(),
+                producer.metrics(),
+                p.broker.log_tail(3000)
+            );
+        }
+    }
+    for d in sender.await.unwrap() {
+        d.await.expect("the last records are delivered");
+    }
+    let m = producer.metrics();
+    assert!(cuts >= 10, "only {cuts} faults were injected");
+    assert!(m.retries > 0, "the faults forced retries: {m:?}");
+    assert_eq!(m.records_failed, 0, "{m:?}");
+    for partition in 0..2 {
+        let got = fetch_all(&client, &topic, partition).await;
+        let expected: Vec<String> = (0..n)
+            .filter(|i| (i % 2) as i32 == partition)
+            .map(|i| format!("{i:08}"))
+            .collect();
+        let values: Vec<String> = got
+            .iter()
+            .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+            .collect();
+        assert_eq!(
+            values.len(),
+            expected.len(),
+            "partition {partition}: no loss, no duplicates"
+        );
+        assert!(values == expected, "partition {partition}: in order");
+    }
+    eprintln!("{cuts} faults injected; {m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_buffer_blocks_send_then_fails_clearly_and_memory_stays_bounded() {
+    let p = Proxied::start(None).await;
+    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
+        .await
+        .unwrap();
+    let topic = topic(&client, "p-buffer", 1).await;
+    let buffer = 256 * 1024;
+    let producer = Producer::connect(
+        producer_config(&p.bootstrap())
+            .buffer_memory(buffer)
+            .batch_size(32 * 1024)
+            .max_block(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    // Learn the topic's metadata first: with the broker stalled, send would wait for it.
+    producer
+        .send_and_wait(ProducerRecord::new(topic.clone()).value("first"))
+        .await
+        .unwrap();
+    p.proxy.stall(true);
+    let mut accepted = Vec::new();
+    let err = loop {
+        match producer
+            .send(ProducerRecord::new(topic.clone()).value(vec![b'x'; 1000]))
+            .await
+        {
+            Ok(d) => accepted.push(d),
+            Err(e) => break e,
+        }
+        assert!(
+            accepted.len() < 10_000,
+            "send never blocked: memory is unbounded"
+        );
+    };
+    assert!(
+        matches!(err.error, Error::BufferFull { .. }),
+        "{}",
+        err.error
+    );
+    assert!(
+        err.error.to_string().contains("buffer.memory"),
+        "{}",
+        err.error
+    );
+    // What was accepted fits the buffer.
+    assert!(
+        accepted.len() * 1000 <= buffer,
+        "{} records accepted",
+        accepted.len()
+    );
+    assert!(
+        accepted.len() * 1000 >= buffer / 2,
+        "{} records accepted",
+        accepted.len()
+    );
+    assert_eq!(producer.metrics().queued_records, accepted.len() as u64);
+    // Once the broker drains, everything accepted is delivered and room comes back.
+    p.proxy.stall(false);
+    let n = accepted.len();
+    for d in accepted {
+        d.await.unwrap();
+    }
+    producer
+        .send_and_wait(ProducerRecord::new(topic.clone()).value("after"))
+        .await
+        .unwrap();
+    assert_eq!(fetch_all(&client, &topic, 0).await.len(), n + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_timeout_fails_records_and_close_reports_what_was_left() {
+    let p = Proxied::start(None).await;
+    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
+        .await
+        .unwrap();
+    let topic = topic(&client, "p-timeout", 1).await;
+    let producer = Producer::connect(
+        kafkit_client::ProducerConfig::new(
+            config(&p.bootstrap()).request_timeout(Duration::from_millis(500)),
+        )
+        .delivery_timeout(Duration::from_secs(2)),
+    )
+    .await
+    .unwrap();
+    producer
+        .send_and_wait(ProducerRecord::new(topic.clone()).value("first"))
+        .await
+        .unwrap();
+    p.proxy.stall(true);
+    let d = producer
+        .send(ProducerRecord::new(topic.clone()).value("lost"))
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), d)
+        .await
+        .expect("delivery timeout bounds the wait")
+        .unwrap_err();
+    assert!(
+        matches!(err.source_error(), Error::DeliveryTimeout { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&topic), "{err}");
+    // close() with records stuck: they fail with Closed, and close says how many.
+    let d = producer
+        .send(ProducerRecord::new(topic.clone()).value("stuck"))
+        .await
+        .unwrap();
+    let err = producer
+        .close(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("1 records"), "{err}");
+    let err = d.await.unwrap_err();
+    assert!(matches!(err.source_error(), Error::Closed(_)), "{err}");
+    let err = producer
+        .send(ProducerRecord::new(topic.clone()).value("late"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.error.source_error(), Error::Closed(_)),
+        "{}",
+        err.error
+    );
+    p.proxy.stall(false);
+}
