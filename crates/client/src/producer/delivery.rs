@@ -63,7 +63,6 @@ impl BatchOutcome {
 ///
 /// Dropping it does not cancel the record; the producer still delivers it.
 #[derive(Debug)]
-#[must_use = "a DeliveryFuture does nothing unless awaited; drop it to ignore the result"]
 pub struct DeliveryFuture {
     outcome: Arc<BatchOutcome>,
     index: u32,
