@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kafkit::client::{Client, ClientConfig, Target};
+use kafkit::client::{Client, ClientConfig, ProducerConfig, Target};
+
+mod perf;
 use serde_json::json;
 
 /// kafkit — the Kafka toolkit.
@@ -38,6 +40,41 @@ enum Command {
     },
     /// Show the API versions a broker supports, and which kafkit will use.
     ApiVersions,
+    /// Load tests (figures comparable with the peers in ../shared/bench).
+    #[command(subcommand)]
+    Perf(PerfCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PerfCommand {
+    /// Produce N records of S bytes and report records/s, CPU per record, latency and RSS.
+    Produce(perf::ProduceArgs),
+}
+
+/// The -X properties as key/value pairs.
+fn properties(cli: &Cli) -> anyhow::Result<Vec<(&str, &str)>> {
+    cli.properties
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .ok_or_else(|| anyhow::anyhow!("-X {p}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
+/// A producer configuration: producer properties from -X, client ones passed through.
+fn producer_config(cli: &Cli) -> anyhow::Result<ProducerConfig> {
+    let brokers = cli.brokers.clone().ok_or_else(|| {
+        anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS")
+    })?;
+    let mut config = ProducerConfig::new(ClientConfig::new(
+        brokers.split(',').map(|s| s.trim().to_string()),
+    ));
+    for (k, v) in properties(cli)? {
+        config = config.set(k, v)?;
+    }
+    Ok(config)
 }
 
 fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
@@ -45,16 +82,18 @@ fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
         anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS")
     })?;
     let mut config = ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()));
-    for p in &cli.properties {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("-X {p}: expected KEY=VALUE"))?;
-        config = config.set(k.trim(), v.trim())?;
+    for (k, v) in properties(cli)? {
+        config = config.set(k, v)?;
     }
     Ok(config)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Perf(PerfCommand::Produce(args)) = &cli.command {
+        let config = producer_config(&cli)?;
+        let client = Client::connect(config.client.clone()).await?;
+        return perf::produce(client, config, args).await;
+    }
     let client = Client::connect(config(&cli)?).await?;
     match cli.command {
         Command::Cluster { json } => {
@@ -119,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Perf(_) => unreachable!("handled above"),
         Command::ApiVersions => {
             let versions = client.api_versions(&Target::LeastLoaded).await?;
             for (api, range) in versions.iter() {

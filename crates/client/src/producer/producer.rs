@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore};
 
 use super::accumulator::{
-    AppendContext, BatchRegistry, PartitionQueue, ProducerBatch, TopicMeta, TopicQueues,
+    AppendContext, Appended, BatchRegistry, PartitionQueue, ProducerBatch, TopicMeta, TopicQueues,
 };
 use super::config::ProducerConfig;
 use super::delivery::{Acked, DeliveryFuture};
@@ -170,7 +170,11 @@ impl Producer {
         &self,
         record: ProducerRecord,
     ) -> std::result::Result<DeliveryFuture, SendError> {
-        match self.handle.shared.enqueue(&record).await {
+        if let Some(delivery) = self.handle.shared.try_enqueue_now(&record) {
+            return Ok(delivery);
+        }
+        // Boxed: the slow path's future is large, and most sends never need it.
+        match Box::pin(self.handle.shared.enqueue(&record)).await {
             Ok(d) => Ok(d),
             Err(error) => Err(SendError { error, record }),
         }
@@ -220,6 +224,53 @@ impl Shared {
             compression_level: self.config.compression_level,
             batches: &self.batches,
         }
+    }
+
+    /// Appends without waiting when the topic is known and buffer memory is at hand;
+    /// `None` sends the caller down the slow path (which also reports every error).
+    fn try_enqueue_now(&self, record: &ProducerRecord) -> Option<DeliveryFuture> {
+        if self.closed.load(Ordering::Relaxed) || self.fatal.get().is_some() {
+            return None;
+        }
+        let size = record.max_encoded_size();
+        let limit = self
+            .config
+            .max_request_size
+            .saturating_sub(REQUEST_OVERHEAD);
+        if size + kafkit_record::BATCH_HEADER_LEN > limit {
+            return None;
+        }
+        let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
+        let topic = topics.get(&*record.topic)?;
+        let partition = self.choose_partition(topic, record).ok()?;
+        let queue = &topic.partitions[partition as usize];
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let ctx = self.append_context();
+        let appended = {
+            let mut st = queue.lock();
+            let need = PartitionQueue::permits_needed(&st, size, &ctx);
+            if need > 0 {
+                if need > self.config.buffer_memory {
+                    return None;
+                }
+                self.memory.try_acquire_many(need as u32).ok()?.forget();
+            }
+            queue.append(&mut st, record, timestamp, size, need, &ctx)
+        };
+        Some(self.appended(queue, appended))
+    }
+
+    /// Bookkeeping after an append: counters, a batch that failed to encode, sink wake-up.
+    fn appended(&self, queue: &PartitionQueue, appended: Appended) -> DeliveryFuture {
+        self.counters.queued_records.fetch_add(1, Ordering::Relaxed);
+        if let Some(failed) = appended.failed {
+            let (batch, error) = *failed;
+            self.fail_batch(queue, batch, Arc::new(error));
+        }
+        if appended.sealed || appended.opened {
+            self.wake_sink(queue.leader());
+        }
+        appended.delivery
     }
 
     async fn enqueue(&self, record: &ProducerRecord) -> Result<DeliveryFuture> {
@@ -307,15 +358,7 @@ impl Shared {
                     if credit > need {
                         self.memory.add_permits(credit - need);
                     }
-                    self.counters.queued_records.fetch_add(1, Ordering::Relaxed);
-                    if let Some(failed) = appended.failed {
-                        let (batch, error) = *failed;
-                        self.fail_batch(&queue, batch, Arc::new(error));
-                    }
-                    if appended.sealed || appended.opened {
-                        self.wake_sink(queue.leader());
-                    }
-                    return Ok(appended.delivery);
+                    return Ok(self.appended(&queue, appended));
                 }
             }
         }
@@ -621,14 +664,8 @@ impl Shared {
 /// One turn of the append loop in `enqueue`.
 enum Step {
     TooLarge,
-    Wait {
-        need: usize,
-        more: usize,
-    },
-    Appended {
-        appended: super::accumulator::Appended,
-        need: usize,
-    },
+    Wait { need: usize, more: usize },
+    Appended { appended: Appended, need: usize },
 }
 
 /// Room left in a Produce request for its header and topic/partition framing.

@@ -1,0 +1,182 @@
+//! `kafkit perf produce`: a producer load test in the shape of kafka-producer-perf-test,
+//! printing the same JSON line as the peer benchmarks in `../shared/bench/`.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafkit::client::{Client, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use serde_json::json;
+
+/// What to produce.
+#[derive(clap::Args, Debug)]
+pub struct ProduceArgs {
+    /// Topic to write to (created with --partitions if missing).
+    #[arg(long)]
+    pub topic: String,
+    /// Number of records.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Value size in bytes.
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+    /// Partitions of the topic when it has to be created.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: i32,
+    /// Give records keys, round robin over this many distinct keys (0: no keys).
+    #[arg(long, default_value_t = 0)]
+    pub keys: u64,
+    /// acks: 0, 1 or all.
+    #[arg(long, default_value = "all")]
+    pub acks: String,
+    /// Compression: none, gzip, snappy, lz4, zstd.
+    #[arg(long, default_value = "none")]
+    pub compression: String,
+    /// linger.ms.
+    #[arg(long)]
+    pub linger_ms: Option<u64>,
+    /// batch.size in bytes.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Print one JSON line (the peers' shape) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Process CPU seconds and peak resident memory.
+fn usage() -> (f64, i64) {
+    // SAFETY: getrusage only writes the struct we pass; zeroed is a valid rusage.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(u.ru_utime) + t(u.ru_stime), u.ru_maxrss)
+}
+
+/// Runs the produce benchmark with `config` (properties already applied).
+pub async fn produce(
+    client: Client,
+    mut config: ProducerConfig,
+    args: &ProduceArgs,
+) -> anyhow::Result<()> {
+    config = config.set("acks", &args.acks)?;
+    config = config.set("compression.type", &args.compression)?;
+    if let Some(l) = args.linger_ms {
+        config = config.linger(Duration::from_millis(l));
+    }
+    if let Some(b) = args.batch_size {
+        config = config.batch_size(b);
+    }
+    let view = client.topic_metadata(&[&args.topic]).await?;
+    if view
+        .topics
+        .get(&args.topic)
+        .is_none_or(|t| t.partitions.is_empty())
+    {
+        client
+            .admin()
+            .create_topic(&NewTopic::new(&args.topic, args.partitions))
+            .await?;
+    }
+    let producer = Producer::with_client(client, config).await?;
+    let topic: &'static str = Box::leak(args.topic.clone().into_boxed_str());
+    // Static bytes: cloning them per record costs nothing, like librdkafka's borrowed payload.
+    let leak = |v: Vec<u8>| Bytes::from_static(Box::leak(v.into_boxed_slice()));
+    let payload = leak(vec![b'x'; args.size]);
+    let keys: Vec<Bytes> = (0..args.keys)
+        .map(|k| leak(format!("key-{k}").into_bytes()))
+        .collect();
+
+    // Ack latency from a sample of records (at most ~100 k), awaited in order by a collector.
+    let every = (args.messages / 100_000).max(1);
+    let (tx, mut rx) =
+        tokio::sync::mpsc::unbounded_channel::<(Instant, kafkit::client::DeliveryFuture)>();
+    let collector = tokio::spawn(async move {
+        let mut latencies = Vec::new();
+        let mut failures = 0u64;
+        while let Some((sent, d)) = rx.recv().await {
+            match d.await {
+                Ok(_) => latencies.push(sent.elapsed()),
+                Err(_) => failures += 1,
+            }
+        }
+        (latencies, failures)
+    });
+
+    let (cpu0, _) = usage();
+    let t0 = Instant::now();
+    for i in 0..args.messages {
+        let mut record = ProducerRecord::new(topic).value(payload.clone());
+        if !keys.is_empty() {
+            record = record.key(keys[(i % args.keys) as usize].clone());
+        }
+        let sampled = i % every == 0;
+        let sent = sampled.then(Instant::now);
+        let delivery = producer.send(record).await.map_err(|e| e.error)?;
+        if let Some(sent) = sent {
+            let _ = tx.send((sent, delivery));
+        }
+    }
+    producer.flush().await;
+    let wall = t0.elapsed().as_secs_f64();
+    let (cpu1, max_rss_kib) = usage();
+    drop(tx);
+    let (mut latencies, failures) = collector.await?;
+    let metrics = producer.metrics();
+    if metrics.records_failed > 0 || failures > 0 {
+        anyhow::bail!(
+            "{} records failed (first failures are in the log with KAFKIT_LOG=debug)",
+            metrics.records_failed
+        );
+    }
+    latencies.sort();
+    let quantile = |q: f64| -> f64 {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3)
+    };
+    let n = args.messages;
+    let bytes = n * args.size as u64;
+    let cpu = cpu1 - cpu0;
+    let line = json!({
+        "client": "kafkit",
+        "op": "produce",
+        "messages": n,
+        "bytes": bytes,
+        "wall_s": round(wall, 4),
+        "cpu_s": round(cpu, 4),
+        "msgs_per_s": (n as f64 / wall).round(),
+        "mb_per_s": round(bytes as f64 / wall / 1e6, 2),
+        "cpu_us_per_msg": round(cpu * 1e6 / n as f64, 3),
+        "max_rss_kib": max_rss_kib,
+        "p50_ms": round(quantile(0.5), 3),
+        "p99_ms": round(quantile(0.99), 3),
+    });
+    if args.json {
+        println!("{line}");
+    } else {
+        println!(
+            "{n} records of {} bytes in {wall:.2} s: {:.0} records/s, {:.2} MB/s",
+            args.size,
+            n as f64 / wall,
+            bytes as f64 / wall / 1e6
+        );
+        println!(
+            "CPU {cpu:.2} s ({:.3} µs/record), ack latency p50 {:.2} ms p99 {:.2} ms, max RSS {} MiB",
+            cpu * 1e6 / n as f64,
+            quantile(0.5),
+            quantile(0.99),
+            max_rss_kib / 1024
+        );
+        println!(
+            "{} batches in {} requests, {} retries",
+            metrics.batches_sent, metrics.requests, metrics.retries
+        );
+    }
+    producer.close(Duration::from_secs(10)).await?;
+    Ok(())
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
