@@ -13,7 +13,7 @@ pub struct ProduceArgs {
     /// Topic to write to (created with --partitions if missing).
     #[arg(long)]
     pub topic: String,
-    /// Number of records.
+    /// Number of records (0: only create the topic).
     #[arg(long, default_value_t = 1_000_000)]
     pub messages: u64,
     /// Value size in bytes.
@@ -76,6 +76,9 @@ pub async fn produce(
             .admin()
             .create_topic(&NewTopic::new(&args.topic, args.partitions))
             .await?;
+    }
+    if args.messages == 0 {
+        return Ok(()); // only make sure the topic exists
     }
     let producer = Producer::with_client(client, config).await?;
     let topic: &'static str = Box::leak(args.topic.clone().into_boxed_str());
