@@ -233,3 +233,72 @@ async fn delivery_timeout_fails_records_and_close_reports_what_was_left() {
     );
     p.proxy.stall(false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_forgets_the_producer_gets_a_new_producer_id_and_delivery_goes_on() {
+    init_tracing();
+    // Memory storage forgets everything on restart: topics and producer ids. Once the topic
+    // is back, the producer's next batch gets UNKNOWN_PRODUCER_ID; it takes a new producer
+    // id and resends from sequence 0. (The topic is recreated before sending: Tansu accepts
+    // Produce to a topic it does not know and the records vanish; see docs/TESTING.md.)
+    let Proxied { proxy, broker } = Proxied::start(None).await;
+    let bootstrap = proxy.address();
+    let client = kafkit_client::Client::connect(config(&bootstrap))
+        .await
+        .unwrap();
+    let topic = topic(&client, "p-bump", 1).await;
+    let producer = Producer::connect(producer_config(&bootstrap).batch_size(1024))
+        .await
+        .unwrap();
+    for i in 0..100 {
+        producer
+            .send(ProducerRecord::new(topic.clone()).value(format!("before-{i}")))
+            .await
+            .unwrap();
+    }
+    producer.flush().await;
+
+    let _broker = tokio::task::spawn_blocking(move || {
+        let mut broker = broker;
+        broker.restart();
+        broker
+    })
+    .await
+    .unwrap();
+    client
+        .admin()
+        .create_topic(&kafkit_client::NewTopic::new(&topic, 1))
+        .await
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for i in 0..100 {
+        deliveries.push(
+            producer
+                .send(ProducerRecord::new(topic.clone()).value(format!("after-{i:03}")))
+                .await
+                .unwrap(),
+        );
+    }
+    for d in deliveries {
+        let d = tokio::time::timeout(Duration::from_secs(30), d)
+            .await
+            .expect("delivery resumes")
+            .unwrap();
+        assert_eq!(d.partition, 0);
+    }
+    // The restarted broker hands out ids from scratch, so the new id may equal the old one;
+    // what matters is that the producer asked for one.
+    assert!(producer.producer_id().is_some());
+    assert!(
+        producer.metrics().identity_resets >= 1,
+        "{:?}",
+        producer.metrics()
+    );
+    let values: Vec<String> = fetch_all(&client, &topic, 0)
+        .await
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+        .collect();
+    let expected: Vec<String> = (0..100).map(|i| format!("after-{i:03}")).collect();
+    assert_eq!(values, expected, "once each, in order");
+}

@@ -12,6 +12,7 @@ pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub records_failed: AtomicU64,
+    pub identity_resets: AtomicU64,
     /// Written by `send` on every record: kept off the cache lines the sinks write.
     pub queued_records: Padded<AtomicI64>,
     pub latency_us_total: AtomicU64,
@@ -56,6 +57,7 @@ impl Counters {
             requests,
             retries: get(&self.retries),
             records_failed: get(&self.records_failed),
+            identity_resets: get(&self.identity_resets),
             queued_records: self.queued_records.load(Ordering::Relaxed).max(0) as u64,
             request_latency_avg: Duration::from_micros(
                 get(&self.latency_us_total)
@@ -100,6 +102,9 @@ pub struct ProducerMetrics {
     pub retries: u64,
     /// Records that failed for good.
     pub records_failed: u64,
+    /// Times the idempotent producer took a new producer id/epoch (after a sequence gap,
+    /// a batch failed for good, or a broker that forgot the producer).
+    pub identity_resets: u64,
     /// Records enqueued and not yet acknowledged or failed (the queue depth).
     pub queued_records: u64,
     /// Mean Produce round trip.

@@ -729,6 +729,7 @@ impl Shared {
     async fn bump_epoch(&self) {
         match self.identity.bump(&self.client).await {
             Ok(()) => {
+                Counters::add(&self.counters.identity_resets, 1);
                 let topics: Vec<_> = self
                     .topics
                     .read()
