@@ -74,3 +74,95 @@ fn an_unknown_property_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no.such.thing"));
 }
+
+#[test]
+fn perf_produce_prints_the_peers_json_shape() {
+    let bootstrap = kafkit_testkit::shared_broker();
+    let topic = kafkit_testkit::unique_topic("cli-perf");
+    let out = kafkit()
+        .args([
+            "perf",
+            "produce",
+            "-b",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            "5000",
+            "--size",
+            "50",
+            "--partitions",
+            "3",
+            "--keys",
+            "10",
+            "--acks",
+            "all",
+            "--compression",
+            "lz4",
+            "--linger-ms",
+            "2",
+            "--batch-size",
+            "4096",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    for key in [
+        "client",
+        "op",
+        "messages",
+        "bytes",
+        "wall_s",
+        "cpu_s",
+        "msgs_per_s",
+        "mb_per_s",
+        "cpu_us_per_msg",
+        "max_rss_kib",
+    ] {
+        assert!(line.get(key).is_some(), "missing {key}: {line}");
+    }
+    assert_eq!(line["client"], "kafkit");
+    assert_eq!(line["op"], "produce");
+    assert_eq!(line["messages"], 5000);
+    assert_eq!(line["bytes"], 250_000);
+    assert!(line["msgs_per_s"].as_f64().unwrap() > 0.0);
+
+    // Text output names the figures.
+    let out = kafkit()
+        .args([
+            "perf",
+            "produce",
+            "-b",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            "1000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for word in ["records/s", "MB/s", "µs/record", "p99", "RSS"] {
+        assert!(text.contains(word), "{text}");
+    }
+    // A bad option value is a clear error, not a panic.
+    let out = kafkit()
+        .args([
+            "perf", "produce", "-b", &bootstrap, "--topic", &topic, "--acks", "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("acks"));
+}
