@@ -203,6 +203,18 @@ pub enum Error {
         /// The last failure seen, or why it was never sent.
         last_error: String,
     },
+    /// Fetched data could not be decoded.
+    #[error("corrupt data in topic '{topic}' partition {partition} at offset {offset}: {source}")]
+    Corrupt {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The base offset of the batch.
+        offset: i64,
+        /// What was wrong.
+        source: kafkit_record::DecodeError,
+    },
     /// The producer was closed before the record could be sent.
     #[error("producer closed: {0}")]
     Closed(String),

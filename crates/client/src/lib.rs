@@ -3,6 +3,7 @@
 //! - [`Client`]: connects to a cluster, keeps one connection per broker, holds the
 //!   [`ClusterView`], and sends any protocol request ([`Client::send`]).
 //! - [`Admin`]: topics, configs, offsets, consumer groups and ACLs.
+//! - [`Consumer`]: assign, seek and poll partitions ([`ConsumerRecord`] out).
 //! - [`Producer`]: batched, compressed, idempotent writes ([`ProducerRecord`] in,
 //!   [`Delivery`] out).
 //! - [`ClientConfig`], [`TlsConfig`], [`SaslConfig`]: how to reach the cluster.
@@ -25,6 +26,7 @@ mod client;
 mod cluster;
 mod config;
 mod conn;
+mod consumer;
 mod error;
 mod producer;
 
@@ -37,6 +39,9 @@ pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 pub use conn::{ApiVersionTable, Connection, PendingResponse};
+pub use consumer::{
+    Consumer, ConsumerConfig, ConsumerRecord, Isolation, Offset, OffsetReset, TopicPartition,
+};
 pub use error::{BrokerError, Error, ErrorCode, Result};
 pub use producer::{
     Acks, Delivery, DeliveryFuture, Partitioner, Producer, ProducerConfig, ProducerMetrics,

@@ -1,0 +1,181 @@
+//! [`ConsumerConfig`]: fetch sizes, waits, offset reset and isolation on top of a
+//! [`ClientConfig`].
+
+use std::time::Duration;
+
+use crate::config::ClientConfig;
+use crate::error::Error;
+
+/// Where to start when a partition has no valid position (no commit, or the offset is gone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// From the oldest record still stored.
+    Earliest,
+    /// From the next record written (the default, as in the Java client).
+    Latest,
+    /// Fail the poll with an error naming the partition and offset.
+    None,
+}
+
+/// Which records of transactional producers a consumer sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// Everything written, including records of open and aborted transactions (default).
+    ReadUncommitted,
+    /// Only committed records: reads stop at the last stable offset, aborted ones are skipped.
+    ReadCommitted,
+}
+
+/// Consumer settings. Required: the client configuration; every other field has a
+/// documented default (the Java client's, unless noted).
+///
+/// ```
+/// use kafkit_client::{ClientConfig, ConsumerConfig, OffsetReset};
+/// let config = ConsumerConfig::new(ClientConfig::new(["127.0.0.1:9092"]))
+///     .auto_offset_reset(OffsetReset::Earliest)
+///     .set("max.poll.records", "1000")
+///     .unwrap();
+/// assert_eq!(config.max_poll_records, 1000);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ConsumerConfig {
+    /// How to reach the cluster.
+    pub client: ClientConfig,
+    /// Where to start without a valid position (default latest).
+    pub auto_offset_reset: OffsetReset,
+    /// The broker answers a fetch once it has this many bytes (default 1).
+    pub fetch_min_bytes: i32,
+    /// ... or after this long (default 500 ms).
+    pub fetch_max_wait: Duration,
+    /// Most bytes in one fetch response (default 50 MiB).
+    pub fetch_max_bytes: i32,
+    /// Most bytes per partition in one fetch response (default 1 MiB).
+    pub max_partition_fetch_bytes: i32,
+    /// Most records one `poll` returns (default 500).
+    pub max_poll_records: usize,
+    /// Check each batch's CRC32C (default true).
+    pub check_crcs: bool,
+    /// Transaction isolation (default read uncommitted).
+    pub isolation: Isolation,
+    /// Fetched bytes kept waiting for `poll`; sources stop fetching above it (default 64 MiB).
+    pub max_buffered_bytes: usize,
+    /// Largest batch after decompression (default 256 MiB).
+    pub max_decompressed: usize,
+}
+
+impl ConsumerConfig {
+    /// Defaults on top of `client`.
+    pub fn new(client: ClientConfig) -> Self {
+        ConsumerConfig {
+            client,
+            auto_offset_reset: OffsetReset::Latest,
+            fetch_min_bytes: 1,
+            fetch_max_wait: Duration::from_millis(500),
+            fetch_max_bytes: 50 << 20,
+            max_partition_fetch_bytes: 1 << 20,
+            max_poll_records: 500,
+            check_crcs: true,
+            isolation: Isolation::ReadUncommitted,
+            max_buffered_bytes: 64 << 20,
+            max_decompressed: 256 << 20,
+        }
+    }
+
+    /// Sets the offset reset policy (default latest).
+    pub fn auto_offset_reset(mut self, reset: OffsetReset) -> Self {
+        self.auto_offset_reset = reset;
+        self
+    }
+
+    /// Sets the isolation level (default read uncommitted).
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// Sets the most records per poll (default 500).
+    pub fn max_poll_records(mut self, n: usize) -> Self {
+        self.max_poll_records = n.max(1);
+        self
+    }
+
+    /// Sets the fetch wait (default 500 ms).
+    pub fn fetch_max_wait(mut self, t: Duration) -> Self {
+        self.fetch_max_wait = t;
+        self
+    }
+
+    /// Sets the per-partition fetch size (default 1 MiB).
+    pub fn max_partition_fetch_bytes(mut self, n: i32) -> Self {
+        self.max_partition_fetch_bytes = n.max(1);
+        self
+    }
+
+    /// Sets the prefetch bound (default 64 MiB).
+    pub fn max_buffered_bytes(mut self, n: usize) -> Self {
+        self.max_buffered_bytes = n;
+        self
+    }
+
+    /// Applies a Java-client or librdkafka style property; unknown consumer keys go to
+    /// [`ClientConfig::set`].
+    pub fn set(mut self, key: &str, value: &str) -> Result<Self, Error> {
+        let num = |v: &str| -> Result<i64, Error> {
+            v.trim()
+                .parse::<i64>()
+                .map_err(|_| Error::Config(format!("{key}: '{v}' is not a whole number")))
+        };
+        let bool_of = |v: &str| match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(Error::Config(format!(
+                "{key}: '{other}' is not true or false"
+            ))),
+        };
+        match key {
+            "auto.offset.reset" => {
+                self.auto_offset_reset = match value.to_ascii_lowercase().as_str() {
+                    "earliest" | "smallest" | "beginning" => OffsetReset::Earliest,
+                    "latest" | "largest" | "end" => OffsetReset::Latest,
+                    "none" | "error" => OffsetReset::None,
+                    other => {
+                        return Err(Error::Config(format!(
+                            "{key}: unknown '{other}' (expected earliest, latest or none)"
+                        )))
+                    }
+                }
+            }
+            "fetch.min.bytes" => {
+                self.fetch_min_bytes = num(value)?.clamp(0, i32::MAX as i64) as i32
+            }
+            "fetch.max.wait.ms" | "fetch.wait.max.ms" => {
+                self.fetch_max_wait = Duration::from_millis(num(value)?.max(0) as u64)
+            }
+            "fetch.max.bytes" => {
+                self.fetch_max_bytes = num(value)?.clamp(1, i32::MAX as i64) as i32
+            }
+            "max.partition.fetch.bytes" | "fetch.message.max.bytes" => {
+                self.max_partition_fetch_bytes = num(value)?.clamp(1, i32::MAX as i64) as i32
+            }
+            "max.poll.records" => self.max_poll_records = num(value)?.max(1) as usize,
+            "check.crcs" => self.check_crcs = bool_of(value)?,
+            "isolation.level" => {
+                self.isolation = match value.to_ascii_lowercase().as_str() {
+                    "read_uncommitted" => Isolation::ReadUncommitted,
+                    "read_committed" => Isolation::ReadCommitted,
+                    other => {
+                        return Err(Error::Config(format!(
+                            "{key}: unknown '{other}' (expected read_uncommitted or read_committed)"
+                        )))
+                    }
+                }
+            }
+            "queued.max.messages.kbytes" => {
+                self.max_buffered_bytes = num(value)?.max(1) as usize * 1024
+            }
+            _ => self.client = self.client.set(key, value)?,
+        }
+        Ok(self)
+    }
+}

@@ -1,0 +1,512 @@
+//! [`Consumer`]: the handle, its cursors (one per assigned partition), and `poll`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use kafkit_record::{ControlRecord, RecordBatch};
+use tokio::sync::Notify;
+
+use super::config::{ConsumerConfig, Isolation};
+use super::record::{ConsumerRecord, Offset, TopicPartition};
+use super::source::{self, SourceHandle};
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// A Kafka consumer in manual mode: assign partitions, seek, and poll. Cheap to clone.
+///
+/// One fetch *source* per broker keeps a fetch in flight for the partitions that broker
+/// leads while the application works through what was fetched before, up to
+/// `max_buffered_bytes`.
+///
+/// ```no_run
+/// # async fn demo() -> kafkit_client::Result<()> {
+/// use std::time::Duration;
+/// use kafkit_client::{ClientConfig, Consumer, ConsumerConfig, Offset, TopicPartition};
+/// let consumer = Consumer::connect(ConsumerConfig::new(ClientConfig::new(["127.0.0.1:9092"]))).await?;
+/// consumer.assign(&[TopicPartition::new("events", 0)]).await?;
+/// consumer.seek(&TopicPartition::new("events", 0), Offset::Beginning)?;
+/// for record in consumer.poll(Duration::from_secs(1)).await? {
+///     println!("{}@{}: {:?}", record.partition, record.offset, record.value);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Consumer {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("config", &self.handle.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.wake_sources();
+    }
+}
+
+pub(crate) type Key = (Arc<str>, i32);
+
+/// A partition being read: where fetching and polling stand.
+#[derive(Debug)]
+pub(crate) struct Cursor {
+    pub topic: Arc<str>,
+    pub topic_id: uuid::Uuid,
+    pub partition: i32,
+    /// Broker id of the leader; -1 when unknown.
+    pub leader: i32,
+    /// Bumped by every seek: fetched data of an older epoch is dropped.
+    pub epoch: u64,
+    /// Next offset to fetch; `None` while `pending` is being resolved.
+    pub fetch_offset: Option<i64>,
+    /// A seek to resolve with ListOffsets.
+    pub pending: Option<Offset>,
+    /// Next offset `poll` returns.
+    pub position: Option<i64>,
+    pub paused: bool,
+    pub in_flight: bool,
+    pub highwater: i64,
+    pub last_stable: i64,
+    pub log_start: i64,
+}
+
+/// One partition's fetched batches (or a failure to report), waiting for `poll`.
+pub(crate) struct Fetched {
+    pub key: Key,
+    pub epoch: u64,
+    pub batches: VecDeque<RecordBatch>,
+    pub bytes: usize,
+    /// Aborted transactions in this range: (producer id, first offset), by first offset.
+    pub aborted: VecDeque<(i64, i64)>,
+    pub error: Option<Error>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub cursors: HashMap<Key, Cursor>,
+    pub fetched: VecDeque<Fetched>,
+    pub buffered_bytes: usize,
+    /// Records decoded from the front batch, not yet returned.
+    ready: VecDeque<(u64, ConsumerRecord)>,
+    /// Producers whose transaction is aborted in the part being read (read_committed).
+    aborted_producers: HashSet<i64>,
+}
+
+pub(crate) struct Shared {
+    pub me: Weak<Shared>,
+    pub config: ConsumerConfig,
+    pub client: Client,
+    state: Mutex<State>,
+    pub data_ready: Notify,
+    pub sources: Mutex<HashMap<i32, Arc<SourceHandle>>>,
+    pub closed: AtomicBool,
+}
+
+impl Consumer {
+    /// Connects a consumer with its own [`Client`].
+    pub async fn connect(config: ConsumerConfig) -> Result<Consumer> {
+        let client = Client::connect(config.client.clone()).await?;
+        Ok(Self::with_client(client, config))
+    }
+
+    /// A consumer over an existing client (sharing its connections).
+    pub fn with_client(client: Client, config: ConsumerConfig) -> Consumer {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
+            config,
+            client,
+            state: Mutex::new(State::default()),
+            data_ready: Notify::new(),
+            sources: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        Consumer {
+            handle: Arc::new(Handle { shared }),
+        }
+    }
+
+    /// The client this consumer fetches through.
+    pub fn client(&self) -> &Client {
+        &self.handle.shared.client
+    }
+
+    /// Reads exactly these partitions (replacing any earlier assignment). Each starts where
+    /// `auto_offset_reset` says until [`seek`](Self::seek) moves it.
+    pub async fn assign(&self, partitions: &[TopicPartition]) -> Result<()> {
+        let shared = &self.handle.shared;
+        let mut topics: Vec<&str> = partitions.iter().map(|tp| tp.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        let view = shared.client.topic_metadata(&topics).await?;
+        let start = match shared.config.auto_offset_reset {
+            super::config::OffsetReset::Earliest => Some(Offset::Beginning),
+            super::config::OffsetReset::Latest => Some(Offset::End),
+            super::config::OffsetReset::None => None,
+        };
+        let mut cursors = HashMap::new();
+        for tp in partitions {
+            let info = view
+                .topics
+                .get(&tp.topic)
+                .filter(|t| t.error.is_none())
+                .ok_or_else(|| Error::Unknown {
+                    what: "topic",
+                    name: tp.topic.clone(),
+                })?;
+            let p = info.partition(tp.partition).ok_or_else(|| Error::Unknown {
+                what: "partition",
+                name: tp.to_string(),
+            })?;
+            let topic: Arc<str> = Arc::from(tp.topic.as_str());
+            cursors.insert(
+                (topic.clone(), tp.partition),
+                Cursor {
+                    topic,
+                    topic_id: info.id,
+                    partition: tp.partition,
+                    leader: p.leader.unwrap_or(-1),
+                    epoch: 1,
+                    fetch_offset: None,
+                    pending: start,
+                    position: None,
+                    paused: false,
+                    in_flight: false,
+                    highwater: -1,
+                    last_stable: -1,
+                    log_start: -1,
+                },
+            );
+        }
+        {
+            let mut st = shared.lock();
+            st.fetched.clear();
+            st.ready.clear();
+            st.buffered_bytes = 0;
+            st.cursors = cursors;
+        }
+        shared.ensure_sources();
+        Ok(())
+    }
+
+    /// The assigned partitions.
+    pub fn assignment(&self) -> Vec<TopicPartition> {
+        let mut out: Vec<_> = self
+            .handle
+            .shared
+            .lock()
+            .cursors
+            .keys()
+            .map(|(t, p)| TopicPartition::new(t.to_string(), *p))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Moves `tp` to `offset`; records fetched from the old position are dropped.
+    pub fn seek(&self, tp: &TopicPartition, offset: Offset) -> Result<()> {
+        let shared = &self.handle.shared;
+        {
+            let mut st = shared.lock();
+            let key = key_of(tp);
+            let c = st.cursors.get_mut(&key).ok_or_else(|| not_assigned(tp))?;
+            c.epoch += 1;
+            c.in_flight = false;
+            match offset {
+                Offset::At(o) => {
+                    c.fetch_offset = Some(o);
+                    c.position = Some(o);
+                    c.pending = None;
+                }
+                other => {
+                    c.fetch_offset = None;
+                    c.position = None;
+                    c.pending = Some(other);
+                }
+            }
+            st.drop_buffered(&key);
+        }
+        shared.wake_sources();
+        Ok(())
+    }
+
+    /// Stops fetching `partitions` (buffered records of them are kept for later).
+    pub fn pause(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.set_paused(partitions, true)
+    }
+
+    /// Fetches `partitions` again.
+    pub fn resume(&self, partitions: &[TopicPartition]) -> Result<()> {
+        self.set_paused(partitions, false)?;
+        self.handle.shared.wake_sources();
+        Ok(())
+    }
+
+    fn set_paused(&self, partitions: &[TopicPartition], paused: bool) -> Result<()> {
+        let mut st = self.handle.shared.lock();
+        for tp in partitions {
+            st.cursors
+                .get_mut(&key_of(tp))
+                .ok_or_else(|| not_assigned(tp))?
+                .paused = paused;
+        }
+        Ok(())
+    }
+
+    /// The offset of the next record `poll` returns for `tp` (`None` until known).
+    pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
+        let st = self.handle.shared.lock();
+        st.cursors.get(&key_of(tp)).and_then(|c| c.position)
+    }
+
+    /// The partition's end offset as last seen in a fetch (-1 before the first).
+    pub fn highwater(&self, tp: &TopicPartition) -> i64 {
+        let st = self.handle.shared.lock();
+        st.cursors.get(&key_of(tp)).map_or(-1, |c| c.highwater)
+    }
+
+    /// Records between the position and the high watermark, once both are known.
+    pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
+        let st = self.handle.shared.lock();
+        let c = st.cursors.get(&key_of(tp))?;
+        let end = match self.handle.shared.config.isolation {
+            Isolation::ReadCommitted if c.last_stable >= 0 => c.last_stable,
+            _ => c.highwater,
+        };
+        Some((end - c.position?).max(0)).filter(|_| end >= 0)
+    }
+
+    /// Up to `max_poll_records` records, waiting at most `timeout` for the first one. An
+    /// empty result means nothing arrived in time. A partition's failure (e.g. its offset
+    /// is out of range with `auto_offset_reset=none`) is returned as the error.
+    pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        let shared = &self.handle.shared;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = shared.data_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let records = shared.take_records(shared.config.max_poll_records)?;
+            if !records.is_empty() {
+                return Ok(records);
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
+    /// The next record, waiting as long as it takes.
+    pub async fn recv(&self) -> Result<ConsumerRecord> {
+        let shared = &self.handle.shared;
+        loop {
+            let notified = shared.data_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = shared.take_records(1)?.pop() {
+                return Ok(r);
+            }
+            notified.await;
+        }
+    }
+}
+
+fn key_of(tp: &TopicPartition) -> Key {
+    (Arc::from(tp.topic.as_str()), tp.partition)
+}
+
+fn not_assigned(tp: &TopicPartition) -> Error {
+    Error::Unknown {
+        what: "assigned partition",
+        name: tp.to_string(),
+    }
+}
+
+impl State {
+    /// Drops fetched data of `key` (after a seek).
+    fn drop_buffered(&mut self, key: &Key) {
+        let mut freed = 0;
+        self.fetched.retain(|f| {
+            let keep = &f.key != key;
+            if !keep {
+                freed += f.bytes;
+            }
+            keep
+        });
+        self.buffered_bytes -= freed.min(self.buffered_bytes);
+        self.ready
+            .retain(|(_, r)| (&r.topic, r.partition) != (&key.0, key.1));
+    }
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a source for every leader of an assigned partition, and wakes them all.
+    pub(crate) fn ensure_sources(&self) {
+        let leaders: HashSet<i32> = self
+            .lock()
+            .cursors
+            .values()
+            .map(|c| c.leader)
+            .filter(|&l| l >= 0)
+            .collect();
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        for l in leaders {
+            sources
+                .entry(l)
+                .or_insert_with(|| source::start(self.me.clone(), l));
+        }
+        for s in sources.values() {
+            s.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn wake_sources(&self) {
+        for s in self
+            .sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            s.wake.notify_one();
+        }
+    }
+
+    /// Hands fetched data to `poll`.
+    pub(crate) fn push(&self, st: &mut State, fetched: Fetched) {
+        st.buffered_bytes += fetched.bytes;
+        st.fetched.push_back(fetched);
+        self.data_ready.notify_waiters();
+    }
+
+    /// Decodes up to `max` records from what was fetched.
+    fn take_records(&self, max: usize) -> Result<Vec<ConsumerRecord>> {
+        let read_committed = self.config.isolation == Isolation::ReadCommitted;
+        let mut out = Vec::new();
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let mut freed = false;
+        while out.len() < max {
+            if let Some((epoch, r)) = st.ready.pop_front() {
+                let Some(c) = st.cursors.get_mut(&(r.topic.clone(), r.partition)) else {
+                    continue;
+                };
+                if c.epoch != epoch || c.position.is_some_and(|p| r.offset < p) {
+                    continue; // sought away, or before the position (fetches start at batches)
+                }
+                c.position = Some(r.offset + 1);
+                out.push(r);
+                continue;
+            }
+            let Some(mut f) = st.fetched.pop_front() else {
+                break;
+            };
+            let current = st.cursors.get(&f.key).map(|c| c.epoch);
+            if current != Some(f.epoch) {
+                st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                freed = true;
+                continue;
+            }
+            if let Some(e) = f.error.take() {
+                if out.is_empty() {
+                    st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                    return Err(e);
+                }
+                f.error = Some(e); // report it on the next poll
+                st.fetched.push_front(f);
+                break;
+            }
+            let Some(batch) = f.batches.pop_front() else {
+                st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                st.aborted_producers.clear();
+                freed = true;
+                continue;
+            };
+            let (topic, partition, epoch) = (f.key.0.clone(), f.key.1, f.epoch);
+            st.fetched.push_front(f);
+            let h = &batch.header;
+            if read_committed {
+                let f = st.fetched.front_mut().expect("just pushed");
+                while let Some(&(pid, first)) = f.aborted.front() {
+                    if first > h.last_offset() {
+                        break;
+                    }
+                    f.aborted.pop_front();
+                    st.aborted_producers.insert(pid);
+                }
+            }
+            if h.is_control {
+                if read_committed && is_abort_marker(&batch) {
+                    st.aborted_producers.remove(&h.producer_id);
+                }
+                continue;
+            }
+            if read_committed && h.is_transactional && st.aborted_producers.contains(&h.producer_id)
+            {
+                continue;
+            }
+            for r in batch.records() {
+                match r {
+                    Ok(r) => st.ready.push_back((
+                        epoch,
+                        ConsumerRecord {
+                            topic: topic.clone(),
+                            partition,
+                            offset: r.offset,
+                            timestamp: r.timestamp,
+                            key: r.key,
+                            value: r.value,
+                            headers: r.headers,
+                        },
+                    )),
+                    Err(source) => {
+                        let e = Error::Corrupt {
+                            topic: topic.to_string(),
+                            partition,
+                            offset: h.base_offset,
+                            source,
+                        };
+                        // Records before the bad one are returned first; the error next.
+                        let f = st.fetched.front_mut().expect("just pushed");
+                        f.batches.clear();
+                        f.error = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let below_limit = st.buffered_bytes < self.config.max_buffered_bytes;
+        drop(guard);
+        if freed && below_limit {
+            self.wake_sources();
+        }
+        Ok(out)
+    }
+}
+
+/// True when a control batch holds an ABORT marker.
+fn is_abort_marker(batch: &RecordBatch) -> bool {
+    batch
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .and_then(|r| r.key)
+        .and_then(|k| ControlRecord::from_key(&k))
+        == Some(ControlRecord::Abort)
+}

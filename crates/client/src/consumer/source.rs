@@ -1,0 +1,410 @@
+//! A source: the task that fetches the partitions one broker leads.
+//!
+//! Each turn it resolves pending seeks (ListOffsets), then sends one Fetch for every cursor
+//! of its broker that is not paused, not already in flight and has a position, unless the
+//! consumer's buffer is full. Each partition's answer becomes decoded batches (CRC checked,
+//! inflated here, off the application's task) for `poll`, an offset reset, a metadata
+//! refresh, or an error for the application.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafkit_record::{BatchReader, DecodeOptions};
+use tokio::sync::Notify;
+
+use super::config::{Isolation, OffsetReset};
+use super::consumer::{Fetched, Key, Shared};
+use super::record::Offset;
+use crate::admin::OffsetSpec;
+use crate::client::Target;
+use crate::error::{Error, ErrorCode, Result};
+
+/// Wakes a source: new cursors, a seek, a resume, or room in the buffer.
+#[derive(Debug)]
+pub(crate) struct SourceHandle {
+    pub wake: Notify,
+}
+
+/// Starts the source of `broker`.
+pub(crate) fn start(shared: Weak<Shared>, broker: i32) -> Arc<SourceHandle> {
+    let handle = Arc::new(SourceHandle {
+        wake: Notify::new(),
+    });
+    tokio::spawn(run(shared, broker, handle.clone()));
+    handle
+}
+
+/// One partition in a fetch, as it was when the fetch was built.
+struct Work {
+    key: Key,
+    topic_id: uuid::Uuid,
+    epoch: u64,
+    offset: i64,
+}
+
+async fn run(weak: Weak<Shared>, broker: i32, handle: Arc<SourceHandle>) {
+    let mut failures: u32 = 0;
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        if shared.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let woken = handle.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        resolve_pending(&shared, broker).await;
+        let work = take_work(&shared, broker);
+        if work.is_empty() {
+            drop(shared);
+            let _ = tokio::time::timeout(Duration::from_secs(1), woken).await;
+            continue;
+        }
+        match fetch(&shared, broker, &work).await {
+            Ok(response) => {
+                failures = 0;
+                if settle(&shared, broker, &work, response) {
+                    refresh_leaders(&shared).await;
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                {
+                    let mut st = shared.lock();
+                    for w in &work {
+                        if let Some(c) = st.cursors.get_mut(&w.key).filter(|c| c.epoch == w.epoch) {
+                            c.in_flight = false;
+                        }
+                    }
+                }
+                tracing::debug!(broker, error = %e, "fetch failed");
+                if e.is_retriable() {
+                    tokio::time::sleep(crate::client::backoff(&shared.config.client, failures))
+                        .await;
+                    refresh_leaders(&shared).await;
+                } else {
+                    let mut st = shared.lock();
+                    let first = &work[0];
+                    shared.push(
+                        &mut st,
+                        Fetched {
+                            key: first.key.clone(),
+                            epoch: first.epoch,
+                            batches: VecDeque::new(),
+                            bytes: 0,
+                            aborted: VecDeque::new(),
+                            error: Some(e),
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Cursors of `broker` ready to fetch, marked in flight; none while the buffer is full.
+fn take_work(shared: &Shared, broker: i32) -> Vec<Work> {
+    let mut st = shared.lock();
+    if st.buffered_bytes >= shared.config.max_buffered_bytes {
+        return Vec::new();
+    }
+    let mut work = Vec::new();
+    for (key, c) in st.cursors.iter_mut() {
+        if c.leader != broker || c.paused || c.in_flight {
+            continue;
+        }
+        if let Some(offset) = c.fetch_offset {
+            c.in_flight = true;
+            work.push(Work {
+                key: key.clone(),
+                topic_id: c.topic_id,
+                epoch: c.epoch,
+                offset,
+            });
+        }
+    }
+    work
+}
+
+/// Resolves seeks to the beginning, end or a timestamp for this broker's cursors.
+async fn resolve_pending(shared: &Shared, broker: i32) {
+    let pending: Vec<(Key, u64, Offset)> = shared
+        .lock()
+        .cursors
+        .iter()
+        .filter(|(_, c)| c.leader == broker)
+        .filter_map(|(k, c)| c.pending.map(|p| (k.clone(), c.epoch, p)))
+        .collect();
+    for (key, epoch, target) in pending {
+        let spec = match target {
+            Offset::Beginning => OffsetSpec::Earliest,
+            Offset::End => OffsetSpec::Latest,
+            Offset::Timestamp(t) => OffsetSpec::Timestamp(t),
+            Offset::At(_) => continue,
+        };
+        let answer = shared
+            .client
+            .admin()
+            .list_offsets(&key.0, &[key.1], spec)
+            .await;
+        let resolved = match answer {
+            Ok(map) => match map.get(&key.1).map(|o| o.offset) {
+                Some(o) if o >= 0 => Ok(o),
+                // No record at or after the timestamp: read from the end.
+                Some(_) => shared
+                    .client
+                    .admin()
+                    .list_offsets(&key.0, &[key.1], OffsetSpec::Latest)
+                    .await
+                    .map(|m| m.get(&key.1).map_or(0, |o| o.offset.max(0))),
+                None => Err(Error::Unknown {
+                    what: "partition",
+                    name: format!("{}/{}", key.0, key.1),
+                }),
+            },
+            Err(e) => Err(e),
+        };
+        let mut st = shared.lock();
+        let Some(c) = st.cursors.get_mut(&key).filter(|c| c.epoch == epoch) else {
+            continue; // sought again meanwhile
+        };
+        match resolved {
+            Ok(offset) => {
+                c.pending = None;
+                c.fetch_offset = Some(offset);
+                c.position = Some(offset);
+            }
+            Err(e) if e.is_retriable() => {
+                tracing::debug!(topic = %key.0, partition = key.1, error = %e, "offset lookup failed; will retry");
+            }
+            Err(e) => {
+                c.pending = None;
+                shared.push(
+                    &mut st,
+                    Fetched {
+                        key,
+                        epoch,
+                        batches: VecDeque::new(),
+                        bytes: 0,
+                        aborted: VecDeque::new(),
+                        error: Some(e),
+                    },
+                );
+            }
+        }
+    }
+}
+
+async fn fetch(shared: &Shared, broker: i32, work: &[Work]) -> Result<FetchResponse> {
+    let config = &shared.config;
+    let mut topics: Vec<FetchTopic> = Vec::new();
+    for w in work {
+        let partition = FetchPartition::default()
+            .with_partition(w.key.1)
+            .with_fetch_offset(w.offset)
+            .with_current_leader_epoch(-1)
+            .with_last_fetched_epoch(-1)
+            .with_log_start_offset(-1)
+            .with_partition_max_bytes(config.max_partition_fetch_bytes);
+        match topics.iter_mut().find(|t| t.topic_id == w.topic_id) {
+            Some(t) => t.partitions.push(partition),
+            None => topics.push(
+                FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_string(w.key.0.to_string())))
+                    .with_topic_id(w.topic_id)
+                    .with_partitions(vec![partition]),
+            ),
+        }
+    }
+    let request = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(config.fetch_max_wait.as_millis().min(i32::MAX as u128) as i32)
+        .with_min_bytes(config.fetch_min_bytes)
+        .with_max_bytes(config.fetch_max_bytes)
+        .with_isolation_level(match config.isolation {
+            Isolation::ReadUncommitted => 0,
+            Isolation::ReadCommitted => 1,
+        })
+        .with_session_id(0)
+        .with_session_epoch(-1)
+        .with_topics(topics);
+    let conn = shared.client.connection(&Target::Broker(broker)).await?;
+    conn.send(&request).await
+}
+
+/// Applies a fetch response. Returns true when metadata must be refreshed.
+fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) -> bool {
+    let options = DecodeOptions {
+        check_crc: shared.config.check_crcs,
+        max_decompressed: shared.config.max_decompressed,
+    };
+    let mut refresh = false;
+    let mut st = shared.lock();
+    for w in work {
+        if let Some(c) = st.cursors.get_mut(&w.key).filter(|c| c.epoch == w.epoch) {
+            c.in_flight = false;
+        }
+    }
+    if let Some(code) = ErrorCode::try_from_code(response.error_code) {
+        tracing::debug!(broker, ?code, "fetch failed as a whole");
+        return true;
+    }
+    for topic in response.responses {
+        for p in topic.partitions {
+            let Some(w) = work.iter().find(|w| {
+                w.key.1 == p.partition_index
+                    && (w.topic_id == topic.topic_id || *w.key.0 == *topic.topic.0.as_str())
+            }) else {
+                continue;
+            };
+            let Some(c) = st.cursors.get_mut(&w.key).filter(|c| c.epoch == w.epoch) else {
+                continue; // sought or unassigned meanwhile
+            };
+            let error = match ErrorCode::try_from_code(p.error_code) {
+                None => None,
+                Some(ErrorCode::OffsetOutOfRange) => {
+                    match shared.config.auto_offset_reset {
+                        OffsetReset::Earliest => c.pending = Some(Offset::Beginning),
+                        OffsetReset::Latest => c.pending = Some(Offset::End),
+                        OffsetReset::None => {}
+                    }
+                    c.fetch_offset = None;
+                    if shared.config.auto_offset_reset != OffsetReset::None {
+                        tracing::info!(topic = %w.key.0, partition = w.key.1, offset = w.offset, "offset out of range; resetting");
+                        continue;
+                    }
+                    Some(
+                        Error::broker(ErrorCode::OffsetOutOfRange, kafka_protocol::messages::ApiKey::Fetch, &format!("broker {broker}"))
+                            .topic(w.key.0.to_string())
+                            .partition(w.key.1)
+                            .message(Some(format!(
+                                "offset {} is outside {}..{} and auto.offset.reset is none; seek to go on",
+                                w.offset, p.log_start_offset, p.high_watermark
+                            )))
+                            .build(),
+                    )
+                }
+                Some(
+                    code @ (ErrorCode::NotLeaderOrFollower
+                    | ErrorCode::UnknownTopicOrPartition
+                    | ErrorCode::LeaderNotAvailable
+                    | ErrorCode::FencedLeaderEpoch
+                    | ErrorCode::UnknownLeaderEpoch
+                    | ErrorCode::KafkaStorageError
+                    | ErrorCode::UnknownTopicId
+                    | ErrorCode::OffsetNotAvailable),
+                ) => {
+                    tracing::debug!(topic = %w.key.0, partition = w.key.1, ?code, "fetch: refreshing metadata");
+                    refresh = true;
+                    continue;
+                }
+                Some(code) => Some(
+                    Error::broker(
+                        code,
+                        kafka_protocol::messages::ApiKey::Fetch,
+                        &format!("broker {broker}"),
+                    )
+                    .topic(w.key.0.to_string())
+                    .partition(w.key.1)
+                    .build(),
+                ),
+            };
+            if p.high_watermark >= 0 {
+                c.highwater = p.high_watermark;
+            }
+            c.last_stable = p.last_stable_offset;
+            c.log_start = p.log_start_offset;
+            let mut fetched = Fetched {
+                key: w.key.clone(),
+                epoch: w.epoch,
+                batches: VecDeque::new(),
+                bytes: 0,
+                aborted: VecDeque::new(),
+                error,
+            };
+            if fetched.error.is_none() {
+                let records = p.records.unwrap_or_default();
+                fetched.bytes = records.len();
+                let had_bytes = !records.is_empty();
+                for batch in BatchReader::new(records, options) {
+                    match batch {
+                        Ok(b) => fetched.batches.push_back(b),
+                        Err(source) => {
+                            let offset = fetched
+                                .batches
+                                .back()
+                                .map_or(w.offset, |b| b.header.next_offset());
+                            fetched.error = Some(Error::Corrupt {
+                                topic: w.key.0.to_string(),
+                                partition: w.key.1,
+                                offset,
+                                source,
+                            });
+                            break;
+                        }
+                    }
+                }
+                if let Some(last) = fetched.batches.back() {
+                    c.fetch_offset = Some(last.header.next_offset().max(w.offset));
+                } else if had_bytes && fetched.error.is_none() {
+                    fetched.error = Some(Error::Config(format!(
+                        "the batch at offset {} of {}/{} is larger than max.partition.fetch.bytes ({})",
+                        w.offset, w.key.0, w.key.1, shared.config.max_partition_fetch_bytes
+                    )));
+                }
+                if let Some(aborted) = p.aborted_transactions {
+                    let mut a: Vec<(i64, i64)> = aborted
+                        .iter()
+                        .map(|t| (t.producer_id.0, t.first_offset))
+                        .collect();
+                    a.sort_by_key(|&(_, first)| first);
+                    fetched.aborted = a.into();
+                }
+            }
+            if fetched.error.is_some() {
+                c.fetch_offset = None; // stop here until the application seeks
+            }
+            if fetched.error.is_some() || !fetched.batches.is_empty() {
+                shared.push(&mut st, fetched);
+            }
+        }
+    }
+    refresh
+}
+
+/// Refreshes leaders and topic ids of the assigned partitions, starting sources as needed.
+async fn refresh_leaders(shared: &Shared) {
+    let topics: Vec<String> = {
+        let st = shared.lock();
+        let mut t: Vec<String> = st.cursors.keys().map(|(t, _)| t.to_string()).collect();
+        t.sort();
+        t.dedup();
+        t
+    };
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let view = match shared.client.topic_metadata(&names).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!(error = %e, "consumer metadata refresh failed");
+            return;
+        }
+    };
+    {
+        let mut st = shared.lock();
+        for c in st.cursors.values_mut() {
+            if let Some(t) = view.topics.get(&*c.topic) {
+                c.topic_id = t.id;
+                c.leader = t
+                    .partition(c.partition)
+                    .and_then(|p| p.leader)
+                    .filter(|l| view.brokers.contains_key(l))
+                    .unwrap_or(-1);
+            }
+        }
+    }
+    shared.ensure_sources();
+}

@@ -1,0 +1,268 @@
+//! The consumer in manual mode against a real broker: assign, seek, pause, poll.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+use kafkit_client::{
+    Consumer, ConsumerConfig, ConsumerRecord, Offset, OffsetReset, Producer, ProducerRecord,
+    TopicPartition,
+};
+use kafkit_record::Compression;
+
+fn consumer_config(bootstrap: &str) -> ConsumerConfig {
+    ConsumerConfig::new(config(bootstrap)).fetch_max_wait(Duration::from_millis(100))
+}
+
+async fn produce(topic: &str, n: usize, codec: Compression) {
+    let producer = Producer::connect(
+        producer_config(&kafkit_testkit::shared_broker()).compression(codec, None),
+    )
+    .await
+    .unwrap();
+    for i in 0..n {
+        producer
+            .send(
+                ProducerRecord::new(topic.to_string())
+                    .key(format!("k{}", i % 7))
+                    .value(format!("{i:06}"))
+                    .header("i", i.to_string()),
+            )
+            .await
+            .unwrap();
+    }
+    producer.flush().await;
+}
+
+/// Polls until `n` records arrived (or 20 s passed).
+async fn poll_n(consumer: &Consumer, n: usize) -> Vec<ConsumerRecord> {
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while out.len() < n && std::time::Instant::now() < deadline {
+        out.extend(consumer.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn assigned_partitions_are_read_completely_in_order_with_every_codec() {
+    let client = client().await;
+    for codec in [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let topic = topic(&client, &format!("c-read-{}", codec.name()), 3).await;
+        produce(&topic, 3000, codec).await;
+        let consumer = Consumer::connect(
+            consumer_config(&kafkit_testkit::shared_broker())
+                .auto_offset_reset(OffsetReset::Earliest)
+                .max_poll_records(700),
+        )
+        .await
+        .unwrap();
+        let tps: Vec<_> = (0..3).map(|p| TopicPartition::new(&topic, p)).collect();
+        consumer.assign(&tps).await.unwrap();
+        let records = poll_n(&consumer, 3000).await;
+        assert_eq!(records.len(), 3000, "{codec:?}");
+        let mut by_partition: BTreeMap<i32, Vec<&ConsumerRecord>> = BTreeMap::new();
+        for r in &records {
+            by_partition.entry(r.partition).or_default().push(r);
+        }
+        for (p, rs) in &by_partition {
+            for (i, r) in rs.iter().enumerate() {
+                assert_eq!(
+                    r.offset, i as i64,
+                    "{codec:?} partition {p}: in order, no gaps"
+                );
+                let n: usize = std::str::from_utf8(r.value.as_deref().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert_eq!(r.key.as_deref(), Some(format!("k{}", n % 7).as_bytes()));
+                assert_eq!(
+                    r.headers[0].value.as_deref(),
+                    Some(n.to_string().as_bytes())
+                );
+            }
+            let tp = TopicPartition::new(&topic, *p);
+            assert_eq!(consumer.position(&tp), Some(rs.len() as i64));
+            assert_eq!(consumer.highwater(&tp), rs.len() as i64);
+            assert_eq!(consumer.lag(&tp), Some(0));
+        }
+        // Nothing more arrives.
+        assert!(consumer
+            .poll(Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn seek_to_an_offset_the_beginning_the_end_and_a_timestamp() {
+    let client = client().await;
+    let topic = topic(&client, "c-seek", 1).await;
+    // One record per batch: Tansu's ListOffsets(latest) is right only then (docs/TESTING.md).
+    produce_one_by_one(&client, &topic, 0, 10).await;
+    let tp = TopicPartition::new(&topic, 0);
+    let consumer = Consumer::connect(consumer_config(&kafkit_testkit::shared_broker()))
+        .await
+        .unwrap();
+    consumer.assign(std::slice::from_ref(&tp)).await.unwrap();
+
+    consumer.seek(&tp, Offset::At(7)).unwrap();
+    let rs = poll_n(&consumer, 3).await;
+    assert_eq!(
+        rs.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![7, 8, 9]
+    );
+
+    consumer.seek(&tp, Offset::Beginning).unwrap();
+    let rs = poll_n(&consumer, 10).await;
+    assert_eq!(rs.first().map(|r| r.offset), Some(0));
+    assert_eq!(rs.len(), 10);
+
+    consumer.seek(&tp, Offset::End).unwrap();
+    assert!(consumer
+        .poll(Duration::from_millis(500))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(consumer.position(&tp), Some(10));
+    let later = now_ms() + 1;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    produce_one_by_one(&client, &topic, 0, 2).await;
+    let rs = poll_n(&consumer, 2).await;
+    assert_eq!(
+        rs.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![10, 11]
+    );
+
+    consumer.seek(&tp, Offset::Timestamp(later)).unwrap();
+    let rs = poll_n(&consumer, 2).await;
+    assert_eq!(
+        rs.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![10, 11]
+    );
+}
+
+#[tokio::test]
+async fn paused_partitions_are_not_fetched_until_resumed() {
+    let client = client().await;
+    let topic = topic(&client, "c-pause", 2).await;
+    let producer = Producer::connect(producer_config(&kafkit_testkit::shared_broker()))
+        .await
+        .unwrap();
+    for p in 0..2 {
+        for i in 0..50 {
+            producer
+                .send(
+                    ProducerRecord::new(topic.clone())
+                        .partition(p)
+                        .value(format!("{i}")),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    producer.flush().await;
+    let consumer = Consumer::connect(
+        consumer_config(&kafkit_testkit::shared_broker()).auto_offset_reset(OffsetReset::Earliest),
+    )
+    .await
+    .unwrap();
+    let (p0, p1) = (
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    );
+    consumer.assign(&[p0.clone(), p1.clone()]).await.unwrap();
+    consumer.pause(std::slice::from_ref(&p1)).unwrap();
+    let rs = poll_n(&consumer, 50).await;
+    assert_eq!(rs.len(), 50);
+    assert!(rs.iter().all(|r| r.partition == 0));
+    assert!(consumer
+        .poll(Duration::from_millis(400))
+        .await
+        .unwrap()
+        .is_empty());
+    consumer.resume(std::slice::from_ref(&p1)).unwrap();
+    let rs = poll_n(&consumer, 50).await;
+    assert_eq!(rs.len(), 50);
+    assert!(rs.iter().all(|r| r.partition == 1));
+    assert_eq!(
+        consumer.assignment(),
+        vec![p0, p1],
+        "assignment lists what was assigned"
+    );
+}
+
+// OFFSET_OUT_OF_RANGE handling (auto.offset.reset earliest / latest / none) is not tested here:
+// Tansu 0.6.0 never sends that error (a fetch past the end just returns nothing). See
+// docs/TESTING.md.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_resume_exactly_where_reading_was() {
+    let p = Proxied::start(None).await;
+    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
+        .await
+        .unwrap();
+    let topic = topic(&client, "c-faults", 2).await;
+    let producer = Producer::connect(producer_config(&p.bootstrap()).batch_size(4096))
+        .await
+        .unwrap();
+    let n = 20_000;
+    for i in 0..n {
+        producer
+            .send(ProducerRecord::new(topic.clone()).value(format!("{i:06}")))
+            .await
+            .unwrap();
+    }
+    producer.flush().await;
+    let consumer = Consumer::connect(
+        consumer_config(&p.bootstrap())
+            .auto_offset_reset(OffsetReset::Earliest)
+            .max_partition_fetch_bytes(8192)
+            .max_poll_records(100),
+    )
+    .await
+    .unwrap();
+    consumer
+        .assign(&[
+            TopicPartition::new(&topic, 0),
+            TopicPartition::new(&topic, 1),
+        ])
+        .await
+        .unwrap();
+    let mut seen = BTreeMap::<i32, Vec<i64>>::new();
+    let mut total = 0;
+    let mut faults = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while total < n && std::time::Instant::now() < deadline {
+        for r in consumer.poll(Duration::from_millis(200)).await.unwrap() {
+            seen.entry(r.partition).or_default().push(r.offset);
+            total += 1;
+        }
+        if total > 0 && faults < 10 && total / 1500 > faults {
+            if faults % 2 == 0 {
+                p.proxy.close_all();
+            } else {
+                p.proxy.cut_next_response(30);
+            }
+            faults += 1;
+        }
+    }
+    assert_eq!(total, n, "every record, once");
+    assert!(faults >= 5, "{faults} faults");
+    for (partition, offsets) in seen {
+        let expected: Vec<i64> = (0..offsets.len() as i64).collect();
+        assert!(
+            offsets == expected,
+            "partition {partition}: in order, no gaps, no repeats"
+        );
+    }
+}
