@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kafkit::client::{Client, ClientConfig, ProducerConfig, Target};
+use kafkit::client::{Client, ClientConfig, ConsumerConfig, ProducerConfig, Target};
 
 mod perf;
 use serde_json::json;
@@ -49,6 +49,9 @@ enum Command {
 enum PerfCommand {
     /// Produce N records of S bytes and report records/s, CPU per record, latency and RSS.
     Produce(perf::ProduceArgs),
+    /// Read N records from every partition of a topic and report records/s, CPU per record
+    /// and RSS.
+    Consume(perf::ConsumeArgs),
 }
 
 /// The -X properties as key/value pairs.
@@ -65,23 +68,33 @@ fn properties(cli: &Cli) -> anyhow::Result<Vec<(&str, &str)>> {
 
 /// A producer configuration: producer properties from -X, client ones passed through.
 fn producer_config(cli: &Cli) -> anyhow::Result<ProducerConfig> {
-    let brokers = cli.brokers.clone().ok_or_else(|| {
-        anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS")
-    })?;
-    let mut config = ProducerConfig::new(ClientConfig::new(
-        brokers.split(',').map(|s| s.trim().to_string()),
-    ));
+    let mut config = ProducerConfig::new(config_without_properties(cli)?);
     for (k, v) in properties(cli)? {
         config = config.set(k, v)?;
     }
     Ok(config)
 }
 
-fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
+/// A consumer configuration: consumer properties from -X, client ones passed through.
+fn consumer_config(cli: &Cli) -> anyhow::Result<ConsumerConfig> {
+    let mut config = ConsumerConfig::new(config_without_properties(cli)?);
+    for (k, v) in properties(cli)? {
+        config = config.set(k, v)?;
+    }
+    Ok(config)
+}
+
+fn config_without_properties(cli: &Cli) -> anyhow::Result<ClientConfig> {
     let brokers = cli.brokers.clone().ok_or_else(|| {
         anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS")
     })?;
-    let mut config = ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()));
+    Ok(ClientConfig::new(
+        brokers.split(',').map(|s| s.trim().to_string()),
+    ))
+}
+
+fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
+    let mut config = config_without_properties(cli)?;
     for (k, v) in properties(cli)? {
         config = config.set(k, v)?;
     }
@@ -93,6 +106,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let config = producer_config(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
         return perf::produce(client, config, args).await;
+    }
+    if let Command::Perf(PerfCommand::Consume(args)) = &cli.command {
+        let config = consumer_config(&cli)?;
+        let client = Client::connect(config.client.clone()).await?;
+        return perf::consume(client, config, args).await;
     }
     let client = Client::connect(config(&cli)?).await?;
     match cli.command {

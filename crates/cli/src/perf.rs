@@ -179,6 +179,89 @@ pub async fn produce(
     Ok(())
 }
 
+/// What to consume.
+#[derive(clap::Args, Debug)]
+pub struct ConsumeArgs {
+    /// Topic to read (every partition, from the beginning).
+    #[arg(long)]
+    pub topic: String,
+    /// Stop after this many records.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// Print one JSON line (the peers' shape) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the consume benchmark with `config` (properties already applied).
+pub async fn consume(
+    client: Client,
+    config: kafkit::client::ConsumerConfig,
+    args: &ConsumeArgs,
+) -> anyhow::Result<()> {
+    use kafkit::client::{Consumer, Offset, TopicPartition};
+    let view = client.topic_metadata(&[&args.topic]).await?;
+    let partitions: Vec<TopicPartition> = view
+        .topics
+        .get(&args.topic)
+        .filter(|t| !t.partitions.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("topic '{}' does not exist", args.topic))?
+        .partitions
+        .iter()
+        .map(|p| TopicPartition::new(&args.topic, p.id))
+        .collect();
+    let consumer = Consumer::with_client(client, config);
+    consumer.assign(&partitions).await?;
+    for tp in &partitions {
+        consumer.seek(tp, Offset::Beginning)?;
+    }
+    let (cpu0, _) = usage();
+    let t0 = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    while n < args.messages {
+        let records = consumer.poll(Duration::from_secs(10)).await?;
+        if records.is_empty() {
+            anyhow::bail!("no record within 10 s after {n} records");
+        }
+        for r in &records {
+            bytes += r.value.as_ref().map_or(0, |v| v.len() as u64);
+        }
+        n += records.len() as u64;
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let (cpu1, max_rss_kib) = usage();
+    let cpu = cpu1 - cpu0;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "client": "kafkit",
+                "op": "consume",
+                "messages": n,
+                "bytes": bytes,
+                "wall_s": round(wall, 4),
+                "cpu_s": round(cpu, 4),
+                "msgs_per_s": (n as f64 / wall).round(),
+                "mb_per_s": round(bytes as f64 / wall / 1e6, 2),
+                "cpu_us_per_msg": round(cpu * 1e6 / n as f64, 3),
+                "max_rss_kib": max_rss_kib,
+            })
+        );
+    } else {
+        println!(
+            "{n} records ({bytes} value bytes) in {wall:.2} s: {:.0} records/s, {:.2} MB/s",
+            n as f64 / wall,
+            bytes as f64 / wall / 1e6
+        );
+        println!(
+            "CPU {cpu:.2} s ({:.3} µs/record), max RSS {} MiB",
+            cpu * 1e6 / n as f64,
+            max_rss_kib / 1024
+        );
+    }
+    Ok(())
+}
+
 fn round(x: f64, digits: i32) -> f64 {
     let f = 10f64.powi(digits);
     (x * f).round() / f

@@ -166,3 +166,69 @@ fn perf_produce_prints_the_peers_json_shape() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("acks"));
 }
+
+#[test]
+fn perf_consume_reads_what_perf_produce_wrote() {
+    let bootstrap = kafkit_testkit::shared_broker();
+    let topic = kafkit_testkit::unique_topic("cli-perf-consume");
+    let produce = kafkit()
+        .args([
+            "perf",
+            "produce",
+            "-b",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            "3000",
+            "--partitions",
+            "2",
+            "--keys",
+            "5",
+            "--acks",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        produce.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produce.stderr)
+    );
+    let out = kafkit()
+        .args([
+            "perf",
+            "consume",
+            "-b",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            "3000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(line["op"], "consume");
+    assert_eq!(line["messages"], 3000);
+    assert_eq!(line["bytes"], 300_000);
+    let out = kafkit()
+        .args([
+            "perf",
+            "consume",
+            "-b",
+            &bootstrap,
+            "--topic",
+            "no-such-topic-kafkit",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-topic-kafkit"));
+}
