@@ -40,7 +40,8 @@ pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 pub use conn::{ApiVersionTable, Connection, PendingResponse};
 pub use consumer::{
-    Consumer, ConsumerConfig, ConsumerRecord, Isolation, Offset, OffsetReset, TopicPartition,
+    Assignor, Consumer, ConsumerConfig, ConsumerRecord, Isolation, Offset, OffsetReset,
+    RebalanceListener, TopicPartition,
 };
 pub use error::{BrokerError, Error, ErrorCode, Result};
 pub use producer::{

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::group::Assignor;
 use crate::config::ClientConfig;
 use crate::error::Error;
 
@@ -62,6 +63,22 @@ pub struct ConsumerConfig {
     pub max_buffered_bytes: usize,
     /// Largest batch after decompression (default 256 MiB).
     pub max_decompressed: usize,
+    /// The consumer group (`None`: no group; only `assign`).
+    pub group_id: Option<String>,
+    /// Static membership id: a restart within the session timeout keeps the assignment.
+    pub group_instance_id: Option<String>,
+    /// The coordinator expels a member silent this long (default 45 s).
+    pub session_timeout: Duration,
+    /// Heartbeat period (default 3 s).
+    pub heartbeat_interval: Duration,
+    /// How long a rebalance may take (`max.poll.interval.ms`, default 5 min).
+    pub rebalance_timeout: Duration,
+    /// Assignment strategies offered, preferred first (default range, roundrobin).
+    pub assignors: Vec<Assignor>,
+    /// Commit positions on an interval, before a rebalance and on close (default true).
+    pub enable_auto_commit: bool,
+    /// Auto-commit period (default 5 s).
+    pub auto_commit_interval: Duration,
 }
 
 impl ConsumerConfig {
@@ -79,7 +96,40 @@ impl ConsumerConfig {
             isolation: Isolation::ReadUncommitted,
             max_buffered_bytes: 64 << 20,
             max_decompressed: 256 << 20,
+            group_id: None,
+            group_instance_id: None,
+            session_timeout: Duration::from_secs(45),
+            heartbeat_interval: Duration::from_secs(3),
+            rebalance_timeout: Duration::from_secs(300),
+            assignors: vec![Assignor::Range, Assignor::RoundRobin],
+            enable_auto_commit: true,
+            auto_commit_interval: Duration::from_secs(5),
         }
+    }
+
+    /// Joins `group` when subscribing.
+    pub fn group_id(mut self, group: impl Into<String>) -> Self {
+        self.group_id = Some(group.into());
+        self
+    }
+
+    /// Sets the session timeout (default 45 s) and heartbeat interval (default 3 s).
+    pub fn session(mut self, timeout: Duration, heartbeat: Duration) -> Self {
+        self.session_timeout = timeout;
+        self.heartbeat_interval = heartbeat;
+        self
+    }
+
+    /// Sets the assignors offered, preferred first (default range, roundrobin).
+    pub fn assignors(mut self, assignors: Vec<Assignor>) -> Self {
+        self.assignors = assignors;
+        self
+    }
+
+    /// Turns auto-commit on or off (default on).
+    pub fn auto_commit(mut self, on: bool) -> Self {
+        self.enable_auto_commit = on;
+        self
     }
 
     /// Sets the offset reset policy (default latest).
@@ -170,6 +220,41 @@ impl ConsumerConfig {
                         )))
                     }
                 }
+            }
+            "group.id" => self.group_id = Some(value.to_string()),
+            "group.instance.id" => self.group_instance_id = Some(value.to_string()),
+            "session.timeout.ms" => {
+                self.session_timeout = Duration::from_millis(num(value)?.max(1) as u64)
+            }
+            "heartbeat.interval.ms" => {
+                self.heartbeat_interval = Duration::from_millis(num(value)?.max(1) as u64)
+            }
+            "max.poll.interval.ms" => {
+                self.rebalance_timeout = Duration::from_millis(num(value)?.max(1) as u64)
+            }
+            "enable.auto.commit" => self.enable_auto_commit = bool_of(value)?,
+            "auto.commit.interval.ms" => {
+                self.auto_commit_interval = Duration::from_millis(num(value)?.max(1) as u64)
+            }
+            "partition.assignment.strategy" => {
+                self.assignors = value
+                    .split(',')
+                    .map(|s| {
+                        let name = s
+                            .trim()
+                            .rsplit('.')
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_lowercase();
+                        match name.as_str() {
+                            "range" | "rangeassignor" => Ok(Assignor::Range),
+                            "roundrobin" | "roundrobinassignor" => Ok(Assignor::RoundRobin),
+                            other => Err(Error::Config(format!(
+                                "{key}: unknown assignor '{other}' (expected range or roundrobin)"
+                            ))),
+                        }
+                    })
+                    .collect::<Result<_, _>>()?
             }
             "queued.max.messages.kbytes" => {
                 self.max_buffered_bytes = num(value)?.max(1) as usize * 1024

@@ -9,6 +9,7 @@ use kafkit_record::{ControlRecord, RecordBatch};
 use tokio::sync::Notify;
 
 use super::config::{ConsumerConfig, Isolation};
+use super::group::{self, GroupState, RebalanceListener};
 use super::record::{ConsumerRecord, Offset, TopicPartition};
 use super::source::{self, SourceHandle};
 use crate::client::Client;
@@ -101,6 +102,8 @@ pub(crate) struct State {
     ready: VecDeque<(u64, ConsumerRecord)>,
     /// Producers whose transaction is aborted in the part being read (read_committed).
     aborted_producers: HashSet<i64>,
+    /// Failures not tied to a partition's data (group membership), for the next poll.
+    errors: VecDeque<Error>,
 }
 
 pub(crate) struct Shared {
@@ -111,6 +114,9 @@ pub(crate) struct Shared {
     pub data_ready: Notify,
     pub sources: Mutex<HashMap<i32, Arc<SourceHandle>>>,
     pub closed: AtomicBool,
+    group: Mutex<GroupState>,
+    membership: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
 }
 
 impl Consumer {
@@ -130,6 +136,9 @@ impl Consumer {
             data_ready: Notify::new(),
             sources: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
+            group: Mutex::new(GroupState::default()),
+            membership: Mutex::new(None),
+            listener: Mutex::new(None),
         });
         Consumer {
             handle: Arc::new(Handle { shared }),
@@ -145,58 +154,93 @@ impl Consumer {
     /// `auto_offset_reset` says until [`seek`](Self::seek) moves it.
     pub async fn assign(&self, partitions: &[TopicPartition]) -> Result<()> {
         let shared = &self.handle.shared;
-        let mut topics: Vec<&str> = partitions.iter().map(|tp| tp.topic.as_str()).collect();
-        topics.sort_unstable();
-        topics.dedup();
-        let view = shared.client.topic_metadata(&topics).await?;
-        let start = match shared.config.auto_offset_reset {
-            super::config::OffsetReset::Earliest => Some(Offset::Beginning),
-            super::config::OffsetReset::Latest => Some(Offset::End),
-            super::config::OffsetReset::None => None,
-        };
-        let mut cursors = HashMap::new();
-        for tp in partitions {
-            let info = view
-                .topics
-                .get(&tp.topic)
-                .filter(|t| t.error.is_none())
-                .ok_or_else(|| Error::Unknown {
-                    what: "topic",
-                    name: tp.topic.clone(),
-                })?;
-            let p = info.partition(tp.partition).ok_or_else(|| Error::Unknown {
-                what: "partition",
-                name: tp.to_string(),
-            })?;
-            let topic: Arc<str> = Arc::from(tp.topic.as_str());
-            cursors.insert(
-                (topic.clone(), tp.partition),
-                Cursor {
-                    topic,
-                    topic_id: info.id,
-                    partition: tp.partition,
-                    leader: p.leader.unwrap_or(-1),
-                    epoch: 1,
-                    fetch_offset: None,
-                    pending: start,
-                    position: None,
-                    paused: false,
-                    in_flight: false,
-                    highwater: -1,
-                    last_stable: -1,
-                    log_start: -1,
-                },
-            );
+        let start = shared.reset_start();
+        shared.install(partitions, &HashMap::new(), start).await
+    }
+
+    /// Joins the consumer group (`group_id` must be set) and reads the partitions the group
+    /// assigns, starting from their committed offsets (else `auto_offset_reset`).
+    pub async fn subscribe(&self, topics: &[&str]) -> Result<()> {
+        let shared = &self.handle.shared;
+        if shared.config.group_id.is_none() {
+            return Err(Error::Config(
+                "subscribe needs a group.id; use assign() without a group".into(),
+            ));
         }
-        {
-            let mut st = shared.lock();
-            st.fetched.clear();
-            st.ready.clear();
-            st.buffered_bytes = 0;
-            st.cursors = cursors;
+        let mut task = shared.membership.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = task.take() {
+            old.abort();
         }
-        shared.ensure_sources();
+        *task = Some(group::start(
+            Arc::downgrade(shared),
+            topics.iter().map(|t| t.to_string()).collect(),
+        ));
         Ok(())
+    }
+
+    /// Installs a listener called around rebalances.
+    pub fn set_rebalance_listener(&self, listener: Arc<dyn RebalanceListener>) {
+        *self
+            .handle
+            .shared
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    /// Commits the position of every assigned partition, and waits for the coordinator.
+    pub async fn commit(&self) -> Result<()> {
+        self.require_group()?;
+        group::commit(&self.handle.shared, None).await
+    }
+
+    /// Commits the given offsets (the next offset to read, as Kafka defines a commit) with
+    /// optional metadata.
+    pub async fn commit_offsets(
+        &self,
+        offsets: Vec<(TopicPartition, i64, Option<String>)>,
+    ) -> Result<()> {
+        self.require_group()?;
+        group::commit(&self.handle.shared, Some(offsets)).await
+    }
+
+    /// Commits in the background; a failure is logged (and retried by the next commit).
+    pub fn commit_async(&self) {
+        let shared = self.handle.shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = group::commit(&shared, None).await {
+                tracing::warn!(error = %e, "asynchronous commit failed");
+            }
+        });
+    }
+
+    /// Leaves the group (committing first when auto-commit is on) and stops fetching.
+    pub async fn close(&self) {
+        let shared = &self.handle.shared;
+        let task = shared
+            .membership
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            group::leave(shared).await;
+        }
+        shared.closed.store(true, Ordering::SeqCst);
+        shared.wake_sources();
+    }
+
+    /// The member id and generation in the group, once joined.
+    pub fn group_member(&self) -> Option<(String, i32)> {
+        let st = self.handle.shared.group_state();
+        (!st.member_id.is_empty()).then(|| (st.member_id.clone(), st.generation))
+    }
+
+    fn require_group(&self) -> Result<()> {
+        match self.handle.shared.config.group_id {
+            Some(_) => Ok(()),
+            None => Err(Error::Config("commits need a group.id".into())),
+        }
     }
 
     /// The assigned partitions.
@@ -357,6 +401,214 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(crate) fn group_state(&self) -> MutexGuard<'_, GroupState> {
+        self.group.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The group id (only called in group mode).
+    pub(crate) fn group_id(&self) -> &str {
+        self.config.group_id.as_deref().unwrap_or("")
+    }
+
+    /// Hands a failure to the next poll.
+    pub(crate) fn report(&self, e: Error) {
+        self.lock().errors.push_back(e);
+        self.data_ready.notify_waiters();
+    }
+
+    fn listener(&self) -> Option<Arc<dyn RebalanceListener>> {
+        self.listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Where a partition without a position starts.
+    fn reset_start(&self) -> Option<Offset> {
+        match self.config.auto_offset_reset {
+            super::config::OffsetReset::Earliest => Some(Offset::Beginning),
+            super::config::OffsetReset::Latest => Some(Offset::End),
+            super::config::OffsetReset::None => None,
+        }
+    }
+
+    /// Positions of every assigned partition, for a commit.
+    pub(crate) fn positions(&self) -> Vec<(TopicPartition, i64, Option<String>)> {
+        self.lock()
+            .cursors
+            .values()
+            .filter_map(|c| {
+                c.position.map(|p| {
+                    (
+                        TopicPartition::new(c.topic.to_string(), c.partition),
+                        p,
+                        None,
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the cursors with `partitions`, keeping the position of those already read;
+    /// new ones start at `starts` (else `default_start`).
+    async fn install(
+        &self,
+        partitions: &[TopicPartition],
+        starts: &HashMap<TopicPartition, i64>,
+        default_start: Option<Offset>,
+    ) -> Result<()> {
+        let mut topics: Vec<&str> = partitions.iter().map(|tp| tp.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        let view = if topics.is_empty() {
+            None
+        } else {
+            Some(self.client.topic_metadata(&topics).await?)
+        };
+        let mut st = self.lock();
+        let mut old = std::mem::take(&mut st.cursors);
+        let mut cursors = HashMap::new();
+        for tp in partitions {
+            let key = key_of(tp);
+            if let Some(c) = old.remove(&key) {
+                cursors.insert(key, c);
+                continue;
+            }
+            let view = view.as_ref().expect("partitions imply topics");
+            let info = view
+                .topics
+                .get(&tp.topic)
+                .filter(|t| t.error.is_none())
+                .ok_or_else(|| Error::Unknown {
+                    what: "topic",
+                    name: tp.topic.clone(),
+                })?;
+            let p = info.partition(tp.partition).ok_or_else(|| Error::Unknown {
+                what: "partition",
+                name: tp.to_string(),
+            })?;
+            let (fetch_offset, pending) = match starts.get(tp) {
+                Some(&o) => (Some(o), None),
+                None => (None, default_start),
+            };
+            cursors.insert(
+                key.clone(),
+                Cursor {
+                    topic: key.0,
+                    topic_id: info.id,
+                    partition: tp.partition,
+                    leader: p.leader.unwrap_or(-1),
+                    epoch: 1,
+                    fetch_offset,
+                    pending,
+                    position: fetch_offset,
+                    paused: false,
+                    in_flight: false,
+                    highwater: -1,
+                    last_stable: -1,
+                    log_start: -1,
+                },
+            );
+        }
+        for key in old.keys() {
+            st.drop_buffered(key);
+        }
+        st.cursors = cursors;
+        drop(st);
+        self.ensure_sources();
+        Ok(())
+    }
+
+    /// Applies a group assignment: commit and revoke what goes, start what comes from its
+    /// committed offset.
+    pub(crate) async fn apply_group_assignment(&self, assigned: Vec<TopicPartition>) {
+        let now: HashSet<TopicPartition> = assigned.iter().cloned().collect();
+        let before: Vec<TopicPartition> = self
+            .lock()
+            .cursors
+            .values()
+            .map(|c| TopicPartition::new(c.topic.to_string(), c.partition))
+            .collect();
+        let revoked: Vec<TopicPartition> = before
+            .iter()
+            .filter(|tp| !now.contains(*tp))
+            .cloned()
+            .collect();
+        let added: Vec<TopicPartition> = assigned
+            .iter()
+            .filter(|tp| !before.contains(tp))
+            .cloned()
+            .collect();
+        if !revoked.is_empty() {
+            if self.config.enable_auto_commit {
+                let positions: Vec<_> = self
+                    .positions()
+                    .into_iter()
+                    .filter(|(tp, _, _)| revoked.contains(tp))
+                    .collect();
+                if let Err(e) = group::commit(self, Some(positions)).await {
+                    tracing::warn!(error = %e, "commit of revoked partitions failed");
+                }
+            }
+            if let Some(l) = self.listener() {
+                l.on_revoked(&revoked);
+            }
+        }
+        let mut starts = HashMap::new();
+        if !added.is_empty() {
+            let mut topics: Vec<&str> = added.iter().map(|tp| tp.topic.as_str()).collect();
+            topics.sort_unstable();
+            topics.dedup();
+            match self
+                .client
+                .admin()
+                .committed_offsets(self.group_id(), Some(&topics))
+                .await
+            {
+                Ok(committed) => {
+                    for tp in &added {
+                        if let Some(c) = committed.get(&(tp.topic.clone(), tp.partition)) {
+                            starts.insert(tp.clone(), c.offset);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read committed offsets; using auto.offset.reset")
+                }
+            }
+        }
+        if let Err(e) = self.install(&assigned, &starts, self.reset_start()).await {
+            self.report(e);
+            return;
+        }
+        tracing::debug!(
+            assigned = assigned.len(),
+            revoked = revoked.len(),
+            "group assignment applied"
+        );
+        if let Some(l) = self.listener() {
+            l.on_assigned(&assigned);
+        }
+    }
+
+    /// The member was expelled: its partitions are gone without a commit.
+    pub(crate) fn lose_assignment(&self) {
+        let lost: Vec<TopicPartition> = {
+            let mut st = self.lock();
+            let keys: Vec<Key> = st.cursors.keys().cloned().collect();
+            for k in &keys {
+                st.drop_buffered(k);
+            }
+            st.cursors.clear();
+            keys.into_iter()
+                .map(|(t, p)| TopicPartition::new(t.to_string(), p))
+                .collect()
+        };
+        if let Some(l) = self.listener() {
+            l.on_lost(&lost);
+        }
+    }
+
     /// Starts a source for every leader of an assigned partition, and wakes them all.
     pub(crate) fn ensure_sources(&self) {
         let leaders: HashSet<i32> = self
@@ -401,6 +653,9 @@ impl Shared {
         let mut out = Vec::new();
         let mut guard = self.lock();
         let st = &mut *guard;
+        if let Some(e) = st.errors.pop_front() {
+            return Err(e);
+        }
         let mut freed = false;
         while out.len() < max {
             if let Some((epoch, r)) = st.ready.pop_front() {

@@ -18,9 +18,11 @@
 mod config;
 #[allow(clippy::module_inception)]
 mod consumer;
+mod group;
 mod record;
 mod source;
 
 pub use config::{ConsumerConfig, Isolation, OffsetReset};
 pub use consumer::Consumer;
+pub use group::{Assignor, RebalanceListener};
 pub use record::{ConsumerRecord, Offset, TopicPartition};

@@ -368,6 +368,15 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
             if fetched.error.is_some() {
                 c.fetch_offset = None; // stop here until the application seeks
             }
+            tracing::trace!(
+                topic = %w.key.0,
+                partition = w.key.1,
+                offset = w.offset,
+                batches = fetched.batches.len(),
+                first = fetched.batches.front().map(|b| b.header.base_offset),
+                error = fetched.error.as_ref().map(|e| e.to_string()),
+                "fetched"
+            );
             if fetched.error.is_some() || !fetched.batches.is_empty() {
                 shared.push(&mut st, fetched);
             }

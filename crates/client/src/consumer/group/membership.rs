@@ -1,0 +1,445 @@
+//! The membership task of the classic group protocol, and commits.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{
+    ApiKey, ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupId, HeartbeatRequest,
+    JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, SyncGroupRequest, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+use super::assignor::Assignor;
+use crate::client::Target;
+use crate::consumer::consumer::Shared;
+use crate::consumer::record::TopicPartition;
+use crate::error::{check_code, Error, ErrorCode, Result};
+
+/// Where this member stands in its group.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupState {
+    pub member_id: String,
+    pub generation: i32,
+    pub coordinator: Option<String>,
+}
+
+fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// Starts the membership task for `topics`.
+pub(crate) fn start(shared: Weak<Shared>, topics: Vec<String>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(shared, topics))
+}
+
+async fn run(weak: Weak<Shared>, topics: Vec<String>) {
+    let mut failures = 0u32;
+    loop {
+        let Some(shared) = weak.upgrade() else { return };
+        if shared.closed.load(Ordering::SeqCst) {
+            leave(&shared).await;
+            return;
+        }
+        match join_and_sync(&shared, &topics).await {
+            Ok(assigned) => {
+                failures = 0;
+                shared.apply_group_assignment(assigned).await;
+                match heartbeat_until_rebalance(&shared).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::debug!(error = %e, "leaving the heartbeat loop"),
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::debug!(error = %e, failures, "group join failed");
+                if matches!(
+                    e.code(),
+                    Some(ErrorCode::NotCoordinator | ErrorCode::CoordinatorNotAvailable)
+                ) || e.is_connection_error()
+                {
+                    shared.group_state().coordinator = None;
+                }
+                if !e.is_retriable()
+                    && !matches!(
+                        e.code(),
+                        Some(
+                            ErrorCode::UnknownMemberId
+                                | ErrorCode::IllegalGeneration
+                                | ErrorCode::RebalanceInProgress
+                                | ErrorCode::MemberIdRequired
+                        )
+                    )
+                {
+                    shared.report(e);
+                }
+                let wait = crate::client::backoff(&shared.config.client, failures);
+                drop(shared);
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+async fn coordinator(shared: &Shared) -> Result<Target> {
+    if let Some(addr) = shared.group_state().coordinator.clone() {
+        return Ok(Target::Address(addr));
+    }
+    let (_, addr) = shared
+        .client
+        .admin()
+        .find_coordinator(shared.group_id())
+        .await?;
+    shared.group_state().coordinator = Some(addr.clone());
+    Ok(Target::Address(addr))
+}
+
+/// Joins (handling MEMBER_ID_REQUIRED), assigns if leader, syncs. Returns the partitions.
+async fn join_and_sync(shared: &Shared, topics: &[String]) -> Result<Vec<TopicPartition>> {
+    let group = shared.group_id().to_string();
+    let target = coordinator(shared).await?;
+    let config = &shared.config;
+    let subscription = encode_subscription(topics);
+    let mut attempts = 0;
+    let joined = loop {
+        attempts += 1;
+        let member_id = shared.group_state().member_id.clone();
+        let request = JoinGroupRequest::default()
+            .with_group_id(GroupId(sb(&group)))
+            .with_session_timeout_ms(config.session_timeout.as_millis() as i32)
+            .with_rebalance_timeout_ms(config.rebalance_timeout.as_millis() as i32)
+            .with_member_id(sb(&member_id))
+            .with_group_instance_id(config.group_instance_id.as_deref().map(sb))
+            .with_protocol_type(sb("consumer"))
+            .with_protocols(
+                config
+                    .assignors
+                    .iter()
+                    .map(|a| {
+                        JoinGroupRequestProtocol::default()
+                            .with_name(sb(a.name()))
+                            .with_metadata(subscription.clone())
+                    })
+                    .collect(),
+            );
+        // The join waits for every member: allow the rebalance timeout.
+        let conn = shared.client.connection(&target).await?;
+        let response = tokio::time::timeout(
+            config.rebalance_timeout + Duration::from_secs(5),
+            conn.send(&request),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            api: ApiKey::JoinGroup,
+            broker: conn.broker().to_string(),
+            after: config.rebalance_timeout,
+        })??;
+        match ErrorCode::try_from_code(response.error_code) {
+            None => break response,
+            Some(ErrorCode::MemberIdRequired) if attempts < 3 => {
+                shared.group_state().member_id = response.member_id.to_string();
+            }
+            Some(code) => {
+                if matches!(code, ErrorCode::UnknownMemberId) {
+                    shared.group_state().member_id.clear();
+                }
+                return Err(Error::broker(code, ApiKey::JoinGroup, conn.broker())
+                    .group(&group)
+                    .build());
+            }
+        }
+    };
+    let member_id = joined.member_id.to_string();
+    let generation = joined.generation_id;
+    {
+        let mut st = shared.group_state();
+        st.member_id = member_id.clone();
+        st.generation = generation;
+    }
+    let protocol = joined
+        .protocol_name
+        .as_ref()
+        .and_then(|p| Assignor::from_name(p))
+        .unwrap_or(Assignor::Range);
+    let assignments = if joined.leader == joined.member_id {
+        let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for m in &joined.members {
+            members.insert(m.member_id.to_string(), decode_subscription(&m.metadata));
+        }
+        let all: Vec<String> = members
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let names: Vec<&str> = all.iter().map(String::as_str).collect();
+        let view = shared.client.topic_metadata(&names).await?;
+        let counts: BTreeMap<String, i32> = view
+            .topics
+            .iter()
+            .filter(|(_, t)| t.error.is_none())
+            .map(|(n, t)| (n.clone(), t.partitions.len() as i32))
+            .collect();
+        tracing::debug!(
+            ?protocol,
+            members = members.len(),
+            "leading the group assignment"
+        );
+        protocol
+            .assign(&members, &counts)
+            .into_iter()
+            .map(|(m, tps)| {
+                SyncGroupRequestAssignment::default()
+                    .with_member_id(sb(&m))
+                    .with_assignment(encode_assignment(&tps))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let request = SyncGroupRequest::default()
+        .with_group_id(GroupId(sb(&group)))
+        .with_generation_id(generation)
+        .with_member_id(sb(&member_id))
+        .with_group_instance_id(config.group_instance_id.as_deref().map(sb))
+        .with_protocol_type(Some(sb("consumer")))
+        .with_protocol_name(Some(sb(protocol.name())))
+        .with_assignments(assignments);
+    let conn = shared.client.connection(&target).await?;
+    let response = tokio::time::timeout(
+        config.rebalance_timeout + Duration::from_secs(5),
+        conn.send(&request),
+    )
+    .await
+    .map_err(|_| Error::Timeout {
+        api: ApiKey::SyncGroup,
+        broker: conn.broker().to_string(),
+        after: config.rebalance_timeout,
+    })??;
+    check_code(response.error_code, ApiKey::SyncGroup, conn.broker())
+        .map_err(|b| b.group(&group).build())?;
+    Ok(decode_assignment(&response.assignment))
+}
+
+/// Heartbeats (and auto-commits) until the group rebalances or the member is expelled.
+async fn heartbeat_until_rebalance(shared: &Shared) -> Result<()> {
+    let config = &shared.config;
+    let mut last_commit = Instant::now();
+    loop {
+        tokio::time::sleep(config.heartbeat_interval).await;
+        if shared.closed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if config.enable_auto_commit && last_commit.elapsed() >= config.auto_commit_interval {
+            if let Err(e) = commit(shared, None).await {
+                tracing::debug!(error = %e, "auto-commit failed");
+            }
+            last_commit = Instant::now();
+        }
+        let st = shared.group_state().clone();
+        let target = match &st.coordinator {
+            Some(a) => Target::Address(a.clone()),
+            None => return Ok(()),
+        };
+        let request = HeartbeatRequest::default()
+            .with_group_id(GroupId(sb(shared.group_id())))
+            .with_generation_id(st.generation)
+            .with_member_id(sb(&st.member_id))
+            .with_group_instance_id(config.group_instance_id.as_deref().map(sb));
+        let response = match shared.client.send(&target, &request).await {
+            Ok(r) => r,
+            Err(e) => {
+                shared.group_state().coordinator = None;
+                return Err(e);
+            }
+        };
+        match ErrorCode::try_from_code(response.error_code) {
+            None => {}
+            Some(ErrorCode::RebalanceInProgress) => {
+                tracing::debug!("group rebalancing");
+                return Ok(());
+            }
+            Some(
+                code @ (ErrorCode::UnknownMemberId
+                | ErrorCode::IllegalGeneration
+                | ErrorCode::FencedInstanceId),
+            ) => {
+                tracing::info!(?code, "expelled from the group; rejoining");
+                shared.group_state().member_id.clear();
+                shared.lose_assignment();
+                return Ok(());
+            }
+            Some(code) => {
+                shared.group_state().coordinator = None;
+                return Err(Error::broker(code, ApiKey::Heartbeat, "coordinator")
+                    .group(shared.group_id())
+                    .build());
+            }
+        }
+    }
+}
+
+/// Commits `offsets` (or every assigned partition's position) for the current generation.
+pub(crate) async fn commit(
+    shared: &Shared,
+    offsets: Option<Vec<(TopicPartition, i64, Option<String>)>>,
+) -> Result<()> {
+    let offsets = match offsets {
+        Some(o) => o,
+        None => shared.positions(),
+    };
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let st = shared.group_state().clone();
+    let target = coordinator(shared).await?;
+    let mut topics: BTreeMap<String, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (tp, offset, metadata) in &offsets {
+        topics.entry(tp.topic.clone()).or_default().push(
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(tp.partition)
+                .with_committed_offset(*offset)
+                .with_committed_leader_epoch(-1)
+                .with_committed_metadata(metadata.as_deref().map(sb)),
+        );
+    }
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(sb(shared.group_id())))
+        .with_generation_id_or_member_epoch(st.generation)
+        .with_member_id(sb(&st.member_id))
+        .with_group_instance_id(shared.config.group_instance_id.as_deref().map(sb))
+        .with_retention_time_ms(-1)
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(sb(&t)))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        );
+    let conn = shared.client.connection(&target).await?;
+    // v10 names topics by id; names are what we have.
+    let version = conn.version_for::<OffsetCommitRequest>(Some(9))?;
+    let response = conn.send_version(&request, version).await?;
+    for t in &response.topics {
+        for p in &t.partitions {
+            check_code(p.error_code, ApiKey::OffsetCommit, conn.broker()).map_err(|b| {
+                b.group(shared.group_id())
+                    .topic(t.name.0.as_str())
+                    .partition(p.partition_index)
+                    .build()
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Commits (if auto-commit is on) and leaves the group.
+pub(crate) async fn leave(shared: &Shared) {
+    let st = shared.group_state().clone();
+    if st.member_id.is_empty() {
+        return;
+    }
+    if shared.config.enable_auto_commit {
+        if let Err(e) = commit(shared, None).await {
+            tracing::debug!(error = %e, "final commit failed");
+        }
+    }
+    let Some(addr) = st.coordinator else { return };
+    let result = async {
+        let conn = shared.client.connection(&Target::Address(addr)).await?;
+        let version = conn.version_for::<LeaveGroupRequest>(None)?;
+        let mut request =
+            LeaveGroupRequest::default().with_group_id(GroupId(sb(shared.group_id())));
+        if version >= 3 {
+            // v3+ names members (with their static instance id) instead of one member id.
+            request.members = vec![MemberIdentity::default()
+                .with_member_id(sb(&st.member_id))
+                .with_group_instance_id(shared.config.group_instance_id.as_deref().map(sb))];
+        } else {
+            request.member_id = sb(&st.member_id);
+        }
+        conn.send_version(&request, version).await
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            if let Err(b) = check_code(r.error_code, ApiKey::LeaveGroup, "coordinator") {
+                tracing::debug!(error = %b.group(shared.group_id()).build(), "leave group refused");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "leave group failed"),
+    }
+    shared.group_state().member_id.clear();
+}
+
+/// `[version: i16][ConsumerProtocolSubscription v0]`.
+fn encode_subscription(topics: &[String]) -> Bytes {
+    let s =
+        ConsumerProtocolSubscription::default().with_topics(topics.iter().map(|t| sb(t)).collect());
+    let mut buf = BytesMut::new();
+    buf.put_i16(0);
+    // Encoding a message we just built with valid strings cannot fail.
+    s.encode(&mut buf, 0).expect("a subscription encodes");
+    buf.freeze()
+}
+
+fn decode_subscription(bytes: &Bytes) -> BTreeSet<String> {
+    let mut buf = bytes.clone();
+    if buf.remaining() < 2 {
+        return BTreeSet::new();
+    }
+    let version = buf.get_i16().clamp(0, 3);
+    ConsumerProtocolSubscription::decode(&mut buf, version)
+        .map(|s| s.topics.into_iter().map(|t| t.to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn encode_assignment(tps: &BTreeMap<String, Vec<i32>>) -> Bytes {
+    let a = ConsumerProtocolAssignment::default().with_assigned_partitions(
+        tps.iter()
+            .map(|(t, ps)| {
+                AssignedTopic::default()
+                    .with_topic(TopicName(sb(t)))
+                    .with_partitions(ps.clone())
+            })
+            .collect(),
+    );
+    let mut buf = BytesMut::new();
+    buf.put_i16(0);
+    a.encode(&mut buf, 0).expect("an assignment encodes");
+    buf.freeze()
+}
+
+fn decode_assignment(bytes: &Bytes) -> Vec<TopicPartition> {
+    let mut buf = bytes.clone();
+    if buf.remaining() < 2 {
+        return Vec::new();
+    }
+    let version = buf.get_i16().clamp(0, 3);
+    ConsumerProtocolAssignment::decode(&mut buf, version)
+        .map(|a| {
+            a.assigned_partitions
+                .into_iter()
+                .flat_map(|t| {
+                    let topic = t.topic.0.to_string();
+                    t.partitions
+                        .into_iter()
+                        .map(move |p| TopicPartition::new(topic.clone(), p))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,180 @@
+//! Consumer groups against a real broker: membership, assignors, rebalances, commits.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+use kafkit_client::{
+    Assignor, Consumer, ConsumerConfig, OffsetReset, Producer, ProducerRecord, TopicPartition,
+};
+
+fn group_config(group: &str, assignor: Assignor) -> ConsumerConfig {
+    let mut c = ConsumerConfig::new(config(&kafkit_testkit::shared_broker()))
+        .group_id(group)
+        .session(Duration::from_secs(6), Duration::from_millis(300))
+        .assignors(vec![assignor])
+        .auto_offset_reset(OffsetReset::Earliest)
+        .fetch_max_wait(Duration::from_millis(100));
+    c.rebalance_timeout = Duration::from_secs(10);
+    c
+}
+
+/// Writes records one batch each: Tansu serves a fetch only from a batch's first offset, so a
+/// member resuming from a commit inside a batch would get nothing (docs/TESTING.md).
+async fn produce(topic: &str, from: usize, to: usize) {
+    let producer = Producer::connect(producer_config(&kafkit_testkit::shared_broker()))
+        .await
+        .unwrap();
+    for i in from..to {
+        producer
+            .send_and_wait(
+                ProducerRecord::new(topic.to_string())
+                    .key(format!("k{i}"))
+                    .value(format!("{i:06}")),
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// Waits until `check` holds for the consumers' assignments (30 s at most).
+async fn until_assigned(
+    consumers: &[&Consumer],
+    check: impl Fn(&[Vec<TopicPartition>]) -> bool,
+) -> Vec<Vec<TopicPartition>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // Polling keeps the consumers busy the way an application would.
+        for c in consumers {
+            let _ = c.poll(Duration::from_millis(50)).await;
+        }
+        let assignments: Vec<_> = consumers.iter().map(|c| c.assignment()).collect();
+        if check(&assignments) {
+            return assignments;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "assignments never settled: {assignments:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn covers(assignments: &[Vec<TopicPartition>], topic: &str, partitions: i32) -> bool {
+    let all: Vec<&TopicPartition> = assignments.iter().flatten().collect();
+    let unique: BTreeSet<&TopicPartition> = all.iter().copied().collect();
+    all.len() == unique.len()
+        && unique.len() == partitions as usize
+        && unique.iter().all(|tp| tp.topic == topic)
+        && assignments.iter().all(|a| !a.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_members_split_the_partitions_and_one_takes_all_when_the_other_leaves() {
+    let client = client().await;
+    for assignor in [Assignor::Range, Assignor::RoundRobin] {
+        let topic = topic(&client, &format!("g-split-{}", assignor.name()), 4).await;
+        let group = kafkit_testkit::unique_topic("group");
+        let a = Consumer::connect(group_config(&group, assignor))
+            .await
+            .unwrap();
+        let b = Consumer::connect(group_config(&group, assignor))
+            .await
+            .unwrap();
+        a.subscribe(&[&topic]).await.unwrap();
+        b.subscribe(&[&topic]).await.unwrap();
+        let split = until_assigned(&[&a, &b], |s| covers(s, &topic, 4)).await;
+        assert_eq!(split[0].len(), 2, "{assignor:?}: {split:?}");
+        assert_eq!(split[1].len(), 2, "{assignor:?}: {split:?}");
+        produce(&topic, 0, 400).await;
+
+        // Each record is read once by the group.
+        let mut seen = BTreeSet::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while seen.len() < 400 && Instant::now() < deadline {
+            for c in [&a, &b] {
+                for r in c.poll(Duration::from_millis(100)).await.unwrap() {
+                    assert!(seen.insert((r.partition, r.offset)), "read twice: {r:?}");
+                }
+            }
+        }
+        assert_eq!(seen.len(), 400, "{assignor:?}");
+
+        // b leaves; a takes every partition.
+        b.close().await;
+        until_assigned(&[&a], |s| s[0].len() == 4).await;
+        a.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_resumes_right_after_its_last_commit() {
+    init_tracing();
+    let client = client().await;
+    let topic = topic(&client, "g-commit", 1).await;
+    let group = kafkit_testkit::unique_topic("group");
+    produce(&topic, 0, 100).await;
+    let tp = TopicPartition::new(&topic, 0);
+
+    let first = Consumer::connect(group_config(&group, Assignor::Range).auto_commit(false))
+        .await
+        .unwrap();
+    first.subscribe(&[&topic]).await.unwrap();
+    let mut read = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read.len() < 60 && Instant::now() < deadline {
+        read.extend(first.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    assert!(read.len() >= 60);
+    // Commit exactly after record 59, with metadata.
+    first
+        .commit_offsets(vec![(tp.clone(), 60, Some("after-59".into()))])
+        .await
+        .unwrap();
+    first.close().await;
+    let committed = client
+        .admin()
+        .committed_offsets(&group, Some(&[&topic]))
+        .await
+        .unwrap();
+    assert_eq!(committed[&(topic.clone(), 0)].offset, 60);
+
+    let second = Consumer::connect(group_config(&group, Assignor::Range))
+        .await
+        .unwrap();
+    second.subscribe(&[&topic]).await.unwrap();
+    let mut again = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while again.len() < 40 && Instant::now() < deadline {
+        again.extend(second.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    let offsets: Vec<i64> = again.iter().map(|r| r.offset).collect();
+    assert_eq!(
+        offsets,
+        (60..100).collect::<Vec<_>>(),
+        "resumes at the commit, nothing skipped or repeated"
+    );
+    // commit() commits the position: 100.
+    second.commit().await.unwrap();
+    let committed = client
+        .admin()
+        .committed_offsets(&group, Some(&[&topic]))
+        .await
+        .unwrap();
+    assert_eq!(committed[&(topic.clone(), 0)].offset, 100);
+    second.close().await;
+}
+
+#[tokio::test]
+async fn subscribe_without_a_group_is_a_clear_error() {
+    let consumer = Consumer::connect(ConsumerConfig::new(
+        config(&kafkit_testkit::shared_broker()),
+    ))
+    .await
+    .unwrap();
+    let err = consumer.subscribe(&["t"]).await.unwrap_err();
+    assert!(err.to_string().contains("group.id"), "{err}");
+    assert!(consumer.commit().await.is_err());
+}
