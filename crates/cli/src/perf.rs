@@ -188,6 +188,10 @@ pub struct ConsumeArgs {
     /// Stop after this many records.
     #[arg(long, default_value_t = 1_000_000)]
     pub messages: u64,
+    /// Read as a member of this consumer group (from its committed offsets, else the
+    /// beginning) instead of assigning every partition.
+    #[arg(long)]
+    pub group: Option<String>,
     /// Print one JSON line (the peers' shape) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -199,21 +203,20 @@ pub async fn consume(
     config: kafkit::client::ConsumerConfig,
     args: &ConsumeArgs,
 ) -> anyhow::Result<()> {
-    use kafkit::client::{Consumer, Offset, TopicPartition};
-    let view = client.topic_metadata(&[&args.topic]).await?;
-    let partitions: Vec<TopicPartition> = view
-        .topics
-        .get(&args.topic)
-        .filter(|t| !t.partitions.is_empty())
-        .ok_or_else(|| anyhow::anyhow!("topic '{}' does not exist", args.topic))?
-        .partitions
-        .iter()
-        .map(|p| TopicPartition::new(&args.topic, p.id))
-        .collect();
+    use kafkit::client::{Consumer, Offset, OffsetReset};
+    let mut config = config;
+    if let Some(group) = &args.group {
+        config = config
+            .group_id(group.clone())
+            .auto_offset_reset(OffsetReset::Earliest);
+    }
     let consumer = Consumer::with_client(client, config);
-    consumer.assign(&partitions).await?;
-    for tp in &partitions {
-        consumer.seek(tp, Offset::Beginning)?;
+    if args.group.is_some() {
+        consumer.subscribe(&[&args.topic]).await?;
+    } else {
+        for tp in consumer.assign_topics(&[&args.topic]).await? {
+            consumer.seek(&tp, Offset::Beginning)?;
+        }
     }
     let (cpu0, _) = usage();
     let t0 = Instant::now();
@@ -259,6 +262,7 @@ pub async fn consume(
             max_rss_kib / 1024
         );
     }
+    consumer.close().await;
     Ok(())
 }
 

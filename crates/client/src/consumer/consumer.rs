@@ -158,6 +158,30 @@ impl Consumer {
         shared.install(partitions, &HashMap::new(), start).await
     }
 
+    /// Reads every partition of `topics`, without a group (no commits): the group-less mode
+    /// global tables use. Returns the partitions assigned.
+    pub async fn assign_topics(&self, topics: &[&str]) -> Result<Vec<TopicPartition>> {
+        let view = self.handle.shared.client.topic_metadata(topics).await?;
+        let mut partitions = Vec::new();
+        for t in topics {
+            let info = view
+                .topics
+                .get(*t)
+                .filter(|i| i.error.is_none() && !i.partitions.is_empty())
+                .ok_or_else(|| Error::Unknown {
+                    what: "topic",
+                    name: t.to_string(),
+                })?;
+            partitions.extend(
+                info.partitions
+                    .iter()
+                    .map(|p| TopicPartition::new(*t, p.id)),
+            );
+        }
+        self.assign(&partitions).await?;
+        Ok(partitions)
+    }
+
     /// Joins the consumer group (`group_id` must be set) and reads the partitions the group
     /// assigns, starting from their committed offsets (else `auto_offset_reset`).
     pub async fn subscribe(&self, topics: &[&str]) -> Result<()> {
