@@ -357,6 +357,11 @@ pub(crate) async fn leave(shared: &Shared) {
             tracing::debug!(error = %e, "final commit failed");
         }
     }
+    if shared.config.group_instance_id.is_some() {
+        // A static member keeps its place: a restart within the session timeout takes its
+        // partitions back without a rebalance (as the Java client does on close).
+        return;
+    }
     let Some(addr) = st.coordinator else { return };
     let result = async {
         let conn = shared.client.connection(&Target::Address(addr)).await?;
