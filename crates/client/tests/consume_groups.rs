@@ -221,3 +221,81 @@ async fn a_static_member_restarting_within_the_session_timeout_causes_no_rebalan
     a2.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_record_is_lost_across_ten_rebalances_during_a_100k_record_run() {
+    use std::collections::HashSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let client = client().await;
+    let topic = topic(&client, "g-stress", 4).await;
+    let n = 100_000usize;
+    for p in 0..4 {
+        let values: Vec<String> = (0..n / 4).map(|i| format!("{p}-{i}")).collect();
+        produce_single_record_batches(&client, &topic, p, &values).await;
+    }
+    let group = kafkit_testkit::unique_topic("group");
+    let seen: Arc<Mutex<HashSet<(i32, i64)>>> = Arc::default();
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
+    // A member polls slowly (so rebalances land mid-run) until told to stop.
+    let spawn_member = |stop: Arc<AtomicBool>| {
+        let (seen, reads, topic) = (seen.clone(), reads.clone(), topic.clone());
+        let mut config = group_config(&group, Assignor::RoundRobin).max_poll_records(40);
+        config.auto_commit_interval = Duration::from_millis(500);
+        tokio::spawn(async move {
+            let c = Consumer::connect(config).await.unwrap();
+            c.subscribe(&[&topic]).await.unwrap();
+            while !stop.load(Ordering::SeqCst) {
+                let records = c.poll(Duration::from_millis(100)).await.unwrap();
+                reads.fetch_add(records.len(), Ordering::SeqCst);
+                {
+                    let mut s = seen.lock().unwrap();
+                    for r in records {
+                        s.insert((r.partition, r.offset));
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            c.close().await;
+        })
+    };
+    let stop_a = Arc::new(AtomicBool::new(false));
+    let a = spawn_member(stop_a.clone());
+    let mut extra: Vec<(Arc<AtomicBool>, tokio::task::JoinHandle<()>)> = Vec::new();
+    let mut rebalances = 0;
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while seen.lock().unwrap().len() < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        if rebalances < 10 {
+            // Alternate: a member joins, a member leaves.
+            if rebalances % 2 == 0 || extra.is_empty() {
+                let stop = Arc::new(AtomicBool::new(false));
+                extra.push((stop.clone(), spawn_member(stop)));
+            } else {
+                let (stop, task) = extra.remove(0);
+                stop.store(true, Ordering::SeqCst);
+                task.await.unwrap();
+            }
+            rebalances += 1;
+        }
+    }
+    let got = seen.lock().unwrap().len();
+    stop_a.store(true, Ordering::SeqCst);
+    for (stop, task) in extra {
+        stop.store(true, Ordering::SeqCst);
+        task.await.unwrap();
+    }
+    a.await.unwrap();
+    assert_eq!(
+        rebalances, 10,
+        "ten membership changes happened during the run"
+    );
+    assert_eq!(got, n, "every record was read at least once");
+    let total = reads.load(Ordering::SeqCst);
+    eprintln!(
+        "{total} reads for {n} records ({} re-read after rebalances)",
+        total - n
+    );
+}

@@ -230,3 +230,22 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// Writes `values` to `topic`/`partition` as one-record batches, many per Produce request
+/// (Tansu serves fetches only from batch starts; see docs/TESTING.md).
+pub async fn produce_single_record_batches(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    values: &[String],
+) {
+    for chunk in values.chunks(500) {
+        let mut set = bytes::BytesMut::new();
+        for v in chunk {
+            let mut b = BatchBuilder::new(0, now_ms());
+            b.push(now_ms(), None, Some(v.as_bytes()), &[]);
+            set.extend_from_slice(&b.finish(Compression::None, None).unwrap());
+        }
+        produce_bytes(client, topic, partition, set.freeze()).await;
+    }
+}
