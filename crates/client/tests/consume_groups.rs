@@ -74,7 +74,11 @@ fn covers(assignments: &[Vec<TopicPartition>], topic: &str, partitions: i32) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_members_split_the_partitions_and_one_takes_all_when_the_other_leaves() {
     let client = client().await;
-    for assignor in [Assignor::Range, Assignor::RoundRobin] {
+    for assignor in [
+        Assignor::Range,
+        Assignor::RoundRobin,
+        Assignor::CooperativeSticky,
+    ] {
         let topic = topic(&client, &format!("g-split-{}", assignor.name()), 4).await;
         let group = kafkit_testkit::unique_topic("group");
         let a = Consumer::connect(group_config(&group, assignor))
@@ -298,4 +302,75 @@ async fn no_record_is_lost_across_ten_rebalances_during_a_100k_record_run() {
         "{total} reads for {n} records ({} re-read after rebalances)",
         total - n
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_sticky_keeps_the_partitions_it_does_not_revoke() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Recorder {
+        revoked: Mutex<Vec<TopicPartition>>,
+        lost: Mutex<Vec<TopicPartition>>,
+    }
+    impl kafkit_client::RebalanceListener for Recorder {
+        fn on_revoked(&self, partitions: &[TopicPartition]) {
+            self.revoked.lock().unwrap().extend_from_slice(partitions);
+        }
+        fn on_lost(&self, partitions: &[TopicPartition]) {
+            self.lost.lock().unwrap().extend_from_slice(partitions);
+        }
+    }
+
+    let client = client().await;
+    let topic = topic(&client, "g-coop", 4).await;
+    let group = kafkit_testkit::unique_topic("group");
+    let a = Consumer::connect(group_config(&group, Assignor::CooperativeSticky))
+        .await
+        .unwrap();
+    let recorder = Arc::new(Recorder::default());
+    a.set_rebalance_listener(recorder.clone());
+    a.subscribe(&[&topic]).await.unwrap();
+    let alone = until_assigned(&[&a], |s| s[0].len() == 4).await;
+    for p in 0..4 {
+        let values: Vec<String> = (0..50).map(|i| format!("{p}-{i}")).collect();
+        produce_single_record_batches(&client, &topic, p, &values).await;
+    }
+    // a reads everything, so its positions are at the end of each partition.
+    let mut read = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while read < 200 && Instant::now() < deadline {
+        read += a.poll(Duration::from_millis(100)).await.unwrap().len();
+    }
+    assert_eq!(read, 200);
+    let positions: Vec<Option<i64>> = alone[0].iter().map(|tp| a.position(tp)).collect();
+
+    let b = Consumer::connect(group_config(&group, Assignor::CooperativeSticky))
+        .await
+        .unwrap();
+    b.subscribe(&[&topic]).await.unwrap();
+    let split = until_assigned(&[&a, &b], |s| covers(s, &topic, 4)).await;
+    assert_eq!(split[0].len(), 2, "{split:?}");
+    assert!(
+        split[0].iter().all(|tp| alone[0].contains(tp)),
+        "a kept a subset of what it had"
+    );
+    let revoked = recorder.revoked.lock().unwrap().clone();
+    assert_eq!(revoked.len(), 2, "only what moved was revoked: {revoked:?}");
+    assert!(
+        revoked.iter().all(|tp| split[1].contains(tp)),
+        "what a gave up went to b"
+    );
+    assert!(recorder.lost.lock().unwrap().is_empty());
+    // The kept partitions did not restart: same positions, nothing re-read.
+    for (tp, pos) in alone[0].iter().zip(&positions) {
+        if split[0].contains(tp) {
+            assert_eq!(a.position(tp), *pos, "{tp}");
+        }
+    }
+    assert!(a.poll(Duration::from_millis(300)).await.unwrap().is_empty());
+    // b starts where a committed on revoke: nothing of the 200 again.
+    assert!(b.poll(Duration::from_millis(500)).await.unwrap().is_empty());
+    a.close().await;
+    b.close().await;
 }

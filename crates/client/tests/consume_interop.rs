@@ -35,6 +35,7 @@ async fn a_group_of_kafkit_and_librdkafka_splits_the_partitions() {
     for (assignor, strategy) in [
         (Assignor::Range, "range"),
         (Assignor::RoundRobin, "roundrobin"),
+        (Assignor::CooperativeSticky, "cooperative-sticky"),
     ] {
         let topic = topic(&client, &format!("interop-{strategy}"), 4).await;
         let group = kafkit_testkit::unique_topic("interop");

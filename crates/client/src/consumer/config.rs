@@ -249,8 +249,11 @@ impl ConsumerConfig {
                         match name.as_str() {
                             "range" | "rangeassignor" => Ok(Assignor::Range),
                             "roundrobin" | "roundrobinassignor" => Ok(Assignor::RoundRobin),
+                            "cooperative-sticky" | "cooperativestickyassignor" => {
+                                Ok(Assignor::CooperativeSticky)
+                            }
                             other => Err(Error::Config(format!(
-                                "{key}: unknown assignor '{other}' (expected range or roundrobin)"
+                                "{key}: unknown assignor '{other}' (expected range, roundrobin or cooperative-sticky)"
                             ))),
                         }
                     })

@@ -543,9 +543,18 @@ impl Shared {
         Ok(())
     }
 
+    /// The partitions assigned now.
+    pub(crate) fn owned_partitions(&self) -> Vec<TopicPartition> {
+        self.lock()
+            .cursors
+            .values()
+            .map(|c| TopicPartition::new(c.topic.to_string(), c.partition))
+            .collect()
+    }
+
     /// Applies a group assignment: commit and revoke what goes, start what comes from its
-    /// committed offset.
-    pub(crate) async fn apply_group_assignment(&self, assigned: Vec<TopicPartition>) {
+    /// committed offset. Returns how many partitions were revoked.
+    pub(crate) async fn apply_group_assignment(&self, assigned: Vec<TopicPartition>) -> usize {
         let now: HashSet<TopicPartition> = assigned.iter().cloned().collect();
         let before: Vec<TopicPartition> = self
             .lock()
@@ -603,7 +612,7 @@ impl Shared {
         }
         if let Err(e) = self.install(&assigned, &starts, self.reset_start()).await {
             self.report(e);
-            return;
+            return revoked.len();
         }
         tracing::debug!(
             assigned = assigned.len(),
@@ -613,6 +622,7 @@ impl Shared {
         if let Some(l) = self.listener() {
             l.on_assigned(&assigned);
         }
+        revoked.len()
     }
 
     /// The member was expelled: its partitions are gone without a commit.

@@ -1,5 +1,6 @@
 //! Partition assignors of the consumer protocol, computed by the group leader: `range` and
-//! `roundrobin`, with the Java client's exact results.
+//! `roundrobin` (the Java client's exact results), and `cooperative-sticky` (KIP-429: keeps
+//! what members own, balances, and never hands over a partition another member still owns).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -12,6 +13,10 @@ pub enum Assignor {
     /// All partitions of all topics, in order, dealt to members in turn (Java's
     /// `RoundRobinAssignor`, protocol name `roundrobin`).
     RoundRobin,
+    /// Incremental rebalancing (KIP-429, protocol name `cooperative-sticky`): members keep the
+    /// partitions they own when balance allows, and give up only what moves, in a second
+    /// rebalance, instead of stopping everything.
+    CooperativeSticky,
 }
 
 impl Assignor {
@@ -20,7 +25,13 @@ impl Assignor {
         match self {
             Assignor::Range => "range",
             Assignor::RoundRobin => "roundrobin",
+            Assignor::CooperativeSticky => "cooperative-sticky",
         }
+    }
+
+    /// True for the incremental protocol: owned partitions are kept during a rebalance.
+    pub fn is_cooperative(self) -> bool {
+        self == Assignor::CooperativeSticky
     }
 
     /// The assignor with protocol name `name`.
@@ -28,6 +39,7 @@ impl Assignor {
         match name {
             "range" => Some(Assignor::Range),
             "roundrobin" => Some(Assignor::RoundRobin),
+            "cooperative-sticky" => Some(Assignor::CooperativeSticky),
             _ => None,
         }
     }
@@ -40,11 +52,35 @@ impl Assignor {
         members: &BTreeMap<String, BTreeSet<String>>,
         partitions: &BTreeMap<String, i32>,
     ) -> BTreeMap<String, BTreeMap<String, Vec<i32>>> {
+        self.assign_owned(members, &BTreeMap::new(), partitions)
+    }
+
+    /// Like [`assign`](Self::assign), knowing what each member owns now (`owned`: member id
+    /// to its partitions), which the sticky assignor keeps where it can.
+    pub fn assign_owned(
+        self,
+        members: &BTreeMap<String, BTreeSet<String>>,
+        owned: &BTreeMap<String, Vec<(String, i32)>>,
+        partitions: &BTreeMap<String, i32>,
+    ) -> BTreeMap<String, BTreeMap<String, Vec<i32>>> {
         let mut out: BTreeMap<String, BTreeMap<String, Vec<i32>>> = members
             .keys()
             .map(|m| (m.clone(), BTreeMap::new()))
             .collect();
         match self {
+            Assignor::CooperativeSticky => {
+                for (m, tps) in cooperative_sticky(members, owned, partitions) {
+                    let entry = out.get_mut(&m).expect("every member has an entry");
+                    for (t, p) in tps {
+                        entry.entry(t).or_default().push(p);
+                    }
+                }
+                for tps in out.values_mut() {
+                    for ps in tps.values_mut() {
+                        ps.sort_unstable();
+                    }
+                }
+            }
             Assignor::Range => {
                 let topics: BTreeSet<&String> = members.values().flatten().collect();
                 for topic in topics {
@@ -98,6 +134,88 @@ impl Assignor {
         }
         out
     }
+}
+
+/// A sticky, balanced assignment that never gives a member a partition another member owns
+/// now (that one first revokes it; the next rebalance hands it over).
+fn cooperative_sticky(
+    members: &BTreeMap<String, BTreeSet<String>>,
+    owned: &BTreeMap<String, Vec<(String, i32)>>,
+    partitions: &BTreeMap<String, i32>,
+) -> BTreeMap<String, BTreeSet<(String, i32)>> {
+    let exists = |t: &str, p: i32| partitions.get(t).is_some_and(|&n| (0..n).contains(&p));
+    let mut assigned: BTreeMap<String, BTreeSet<(String, i32)>> = members
+        .keys()
+        .map(|m| (m.clone(), BTreeSet::new()))
+        .collect();
+    let mut taken: BTreeSet<(String, i32)> = BTreeSet::new();
+    let mut owner_now: BTreeMap<(String, i32), String> = BTreeMap::new();
+    // 1. Keep what members own, still exists and is still subscribed (first claim wins).
+    for (m, tps) in owned {
+        let Some(subs) = members.get(m) else { continue };
+        for (t, p) in tps {
+            owner_now
+                .entry((t.clone(), *p))
+                .or_insert_with(|| m.clone());
+            if exists(t, *p) && subs.contains(t) && taken.insert((t.clone(), *p)) {
+                assigned.get_mut(m).expect("member").insert((t.clone(), *p));
+            }
+        }
+    }
+    // 2. Hand out the rest to the least loaded member subscribed to each topic.
+    let all_topics: BTreeSet<&String> = members.values().flatten().collect();
+    for t in all_topics {
+        let Some(&n) = partitions.get(t) else {
+            continue;
+        };
+        for p in 0..n {
+            if taken.contains(&(t.clone(), p)) {
+                continue;
+            }
+            let target = assigned
+                .iter()
+                .filter(|(m, _)| members[*m].contains(t))
+                .min_by_key(|(m, a)| (a.len(), (*m).clone()))
+                .map(|(m, _)| m.clone());
+            if let Some(m) = target {
+                assigned.get_mut(&m).expect("member").insert((t.clone(), p));
+                taken.insert((t.clone(), p));
+            }
+        }
+    }
+    // 3. Balance: move partitions from the most to the least loaded eligible member while
+    //    that narrows the gap; bounded by the number of partitions.
+    let total: usize = assigned.values().map(BTreeSet::len).sum();
+    for _ in 0..=total {
+        let mut moved = false;
+        let ids: Vec<String> = assigned.keys().cloned().collect();
+        'outer: for from in &ids {
+            for to in &ids {
+                if assigned[from].len() <= assigned[to].len() + 1 {
+                    continue;
+                }
+                let candidate = assigned[from]
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| members[to].contains(t))
+                    .cloned();
+                if let Some(tp) = candidate {
+                    assigned.get_mut(from).expect("member").remove(&tp);
+                    assigned.get_mut(to).expect("member").insert(tp);
+                    moved = true;
+                    break 'outer;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    // 4. Cooperative: a partition another member still owns is not handed over yet.
+    for (m, tps) in assigned.iter_mut() {
+        tps.retain(|tp| owner_now.get(tp).is_none_or(|o| o == m));
+    }
+    assigned
 }
 
 #[cfg(test)]
@@ -166,9 +284,59 @@ mod tests {
     }
 
     #[test]
+    fn cooperative_sticky_keeps_owned_partitions_and_holds_back_moves() {
+        let m = members(&[("a", &["t"]), ("b", &["t"])]);
+        let p = parts(&[("t", 4)]);
+        // a owns everything; b is new: a keeps 2, the other 2 are held back (a revokes first).
+        let owned: BTreeMap<String, Vec<(String, i32)>> = [(
+            "a".to_string(),
+            (0..4).map(|p| ("t".to_string(), p)).collect(),
+        )]
+        .into();
+        let first = Assignor::CooperativeSticky.assign_owned(&m, &owned, &p);
+        assert_eq!(first["a"]["t"].len(), 2, "{first:?}");
+        assert!(
+            first["b"].get("t").is_none_or(|v| v.is_empty()),
+            "{first:?}"
+        );
+        // Second round: a owns its 2; b gets the freed ones.
+        let owned: BTreeMap<String, Vec<(String, i32)>> = [(
+            "a".to_string(),
+            first["a"]["t"]
+                .iter()
+                .map(|p| ("t".to_string(), *p))
+                .collect(),
+        )]
+        .into();
+        let second = Assignor::CooperativeSticky.assign_owned(&m, &owned, &p);
+        assert_eq!(second["a"], first["a"], "a kept its partitions");
+        let mut all: Vec<i32> = second.values().flat_map(|t| t["t"].clone()).collect();
+        all.sort();
+        assert_eq!(all, vec![0, 1, 2, 3]);
+        assert_eq!(second["b"]["t"].len(), 2);
+    }
+
+    #[test]
+    fn cooperative_sticky_balances_without_owners() {
+        let m = members(&[("a", &["t", "u"]), ("b", &["t", "u"]), ("c", &["t"])]);
+        let a = Assignor::CooperativeSticky.assign(&m, &parts(&[("t", 5), ("u", 2)]));
+        let sizes: Vec<usize> = a.values().map(|t| t.values().map(Vec::len).sum()).collect();
+        assert!(
+            sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+            "{a:?}"
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), 7);
+        assert!(!a["c"].contains_key("u"), "c does not subscribe to u");
+    }
+
+    #[test]
     fn more_members_than_partitions_leaves_some_empty() {
         let m = members(&[("a", &["t"]), ("b", &["t"]), ("c", &["t"])]);
-        for assignor in [Assignor::Range, Assignor::RoundRobin] {
+        for assignor in [
+            Assignor::Range,
+            Assignor::RoundRobin,
+            Assignor::CooperativeSticky,
+        ] {
             let a = assignor.assign(&m, &parts(&[("t", 2)]));
             let total: usize = a
                 .values()

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
+use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::offset_commit_request::{
@@ -51,9 +52,14 @@ async fn run(weak: Weak<Shared>, topics: Vec<String>) {
             return;
         }
         match join_and_sync(&shared, &topics).await {
-            Ok(assigned) => {
+            Ok((assigned, protocol)) => {
                 failures = 0;
-                shared.apply_group_assignment(assigned).await;
+                let revoked = shared.apply_group_assignment(assigned).await;
+                if protocol.is_cooperative() && revoked > 0 {
+                    // KIP-429: what was given up can now go to others in a second round.
+                    tracing::debug!(revoked, "cooperative rebalance: rejoining to hand over");
+                    continue;
+                }
                 match heartbeat_until_rebalance(&shared).await {
                     Ok(()) => {}
                     Err(e) => tracing::debug!(error = %e, "leaving the heartbeat loop"),
@@ -103,12 +109,21 @@ async fn coordinator(shared: &Shared) -> Result<Target> {
     Ok(Target::Address(addr))
 }
 
-/// Joins (handling MEMBER_ID_REQUIRED), assigns if leader, syncs. Returns the partitions.
-async fn join_and_sync(shared: &Shared, topics: &[String]) -> Result<Vec<TopicPartition>> {
+/// Joins (handling MEMBER_ID_REQUIRED), assigns if leader, syncs. Returns the partitions
+/// and the protocol the group chose.
+async fn join_and_sync(
+    shared: &Shared,
+    topics: &[String],
+) -> Result<(Vec<TopicPartition>, Assignor)> {
     let group = shared.group_id().to_string();
     let target = coordinator(shared).await?;
     let config = &shared.config;
-    let subscription = encode_subscription(topics);
+    let owned: Vec<(String, i32)> = shared
+        .owned_partitions()
+        .into_iter()
+        .map(|tp| (tp.topic, tp.partition))
+        .collect();
+    let subscription = encode_subscription(topics, &owned);
     let mut attempts = 0;
     let joined = loop {
         attempts += 1;
@@ -172,8 +187,11 @@ async fn join_and_sync(shared: &Shared, topics: &[String]) -> Result<Vec<TopicPa
         .unwrap_or(Assignor::Range);
     let assignments = if joined.leader == joined.member_id {
         let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut owned: BTreeMap<String, Vec<(String, i32)>> = BTreeMap::new();
         for m in &joined.members {
-            members.insert(m.member_id.to_string(), decode_subscription(&m.metadata));
+            let (topics, owns) = decode_subscription(&m.metadata);
+            members.insert(m.member_id.to_string(), topics);
+            owned.insert(m.member_id.to_string(), owns);
         }
         let all: Vec<String> = members
             .values()
@@ -196,7 +214,7 @@ async fn join_and_sync(shared: &Shared, topics: &[String]) -> Result<Vec<TopicPa
             "leading the group assignment"
         );
         protocol
-            .assign(&members, &counts)
+            .assign_owned(&members, &owned, &counts)
             .into_iter()
             .map(|(m, tps)| {
                 SyncGroupRequestAssignment::default()
@@ -228,7 +246,7 @@ async fn join_and_sync(shared: &Shared, topics: &[String]) -> Result<Vec<TopicPa
     })??;
     check_code(response.error_code, ApiKey::SyncGroup, conn.broker())
         .map_err(|b| b.group(&group).build())?;
-    Ok(decode_assignment(&response.assignment))
+    Ok((decode_assignment(&response.assignment), protocol))
 }
 
 /// Heartbeats (and auto-commits) until the group rebalances or the member is expelled.
@@ -390,25 +408,51 @@ pub(crate) async fn leave(shared: &Shared) {
     shared.group_state().member_id.clear();
 }
 
-/// `[version: i16][ConsumerProtocolSubscription v0]`.
-fn encode_subscription(topics: &[String]) -> Bytes {
-    let s =
-        ConsumerProtocolSubscription::default().with_topics(topics.iter().map(|t| sb(t)).collect());
+/// `[version: i16][ConsumerProtocolSubscription v1]`: topics and the partitions owned now
+/// (what cooperative-sticky keeps; the other assignors ignore them).
+fn encode_subscription(topics: &[String], owned: &[(String, i32)]) -> Bytes {
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (t, p) in owned {
+        by_topic.entry(t).or_default().push(*p);
+    }
+    let s = ConsumerProtocolSubscription::default()
+        .with_topics(topics.iter().map(|t| sb(t)).collect())
+        .with_owned_partitions(
+            by_topic
+                .into_iter()
+                .map(|(t, ps)| {
+                    OwnedTopic::default()
+                        .with_topic(TopicName(sb(t)))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        );
     let mut buf = BytesMut::new();
-    buf.put_i16(0);
+    buf.put_i16(1);
     // Encoding a message we just built with valid strings cannot fail.
-    s.encode(&mut buf, 0).expect("a subscription encodes");
+    s.encode(&mut buf, 1).expect("a subscription encodes");
     buf.freeze()
 }
 
-fn decode_subscription(bytes: &Bytes) -> BTreeSet<String> {
+/// A member's topics and owned partitions (empty for what cannot be read).
+fn decode_subscription(bytes: &Bytes) -> (BTreeSet<String>, Vec<(String, i32)>) {
     let mut buf = bytes.clone();
     if buf.remaining() < 2 {
-        return BTreeSet::new();
+        return Default::default();
     }
     let version = buf.get_i16().clamp(0, 3);
     ConsumerProtocolSubscription::decode(&mut buf, version)
-        .map(|s| s.topics.into_iter().map(|t| t.to_string()).collect())
+        .map(|s| {
+            let owned = s
+                .owned_partitions
+                .into_iter()
+                .flat_map(|o| {
+                    let t = o.topic.0.to_string();
+                    o.partitions.into_iter().map(move |p| (t.clone(), p))
+                })
+                .collect();
+            (s.topics.into_iter().map(|t| t.to_string()).collect(), owned)
+        })
         .unwrap_or_default()
 }
 
