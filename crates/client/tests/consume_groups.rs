@@ -374,3 +374,59 @@ async fn cooperative_sticky_keeps_the_partitions_it_does_not_revoke() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pattern_subscription_picks_up_matching_topics_created_later() {
+    let client = client().await;
+    let stem = kafkit_testkit::unique_topic("rx");
+    let first = format!("{stem}-first");
+    client
+        .admin()
+        .create_topic(&kafkit_client::NewTopic::new(&first, 2))
+        .await
+        .unwrap();
+    let unrelated = format!("other-{stem}");
+    client
+        .admin()
+        .create_topic(&kafkit_client::NewTopic::new(&unrelated, 1))
+        .await
+        .unwrap();
+    let group = kafkit_testkit::unique_topic("group");
+    let mut config = group_config(&group, Assignor::Range);
+    config.client = config.client.metadata_max_age(Duration::from_secs(1));
+    let c = Consumer::connect(config).await.unwrap();
+    c.subscribe_pattern(&format!("{}-.*", regex_escape(&stem)))
+        .await
+        .unwrap();
+    let got = until_assigned(&[&c], |s| s[0].len() == 2).await;
+    assert!(got[0].iter().all(|tp| tp.topic == first), "{got:?}");
+
+    let second = format!("{stem}-second");
+    client
+        .admin()
+        .create_topic(&kafkit_client::NewTopic::new(&second, 1))
+        .await
+        .unwrap();
+    let got = until_assigned(&[&c], |s| s[0].len() == 3).await;
+    assert!(got[0].contains(&TopicPartition::new(&second, 0)), "{got:?}");
+    assert!(got[0].iter().all(|tp| tp.topic != unrelated));
+
+    let bad = Consumer::connect(group_config(&group, Assignor::Range))
+        .await
+        .unwrap();
+    let err = bad.subscribe_pattern("(unclosed").await.unwrap_err();
+    assert!(err.to_string().contains("(unclosed"), "{err}");
+    c.close().await;
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}

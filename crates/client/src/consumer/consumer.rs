@@ -9,7 +9,7 @@ use kafkit_record::{ControlRecord, RecordBatch};
 use tokio::sync::Notify;
 
 use super::config::{ConsumerConfig, Isolation};
-use super::group::{self, GroupState, RebalanceListener};
+use super::group::{self, GroupState, RebalanceListener, Subscription};
 use super::record::{ConsumerRecord, Offset, TopicPartition};
 use super::source::{self, SourceHandle};
 use crate::client::Client;
@@ -197,7 +197,30 @@ impl Consumer {
         }
         *task = Some(group::start(
             Arc::downgrade(shared),
-            topics.iter().map(|t| t.to_string()).collect(),
+            Subscription::Topics(topics.iter().map(|t| t.to_string()).collect()),
+        ));
+        Ok(())
+    }
+
+    /// Joins the consumer group subscribed to every topic whose whole name matches `pattern`
+    /// (a regular expression); topics created later that match are picked up when metadata
+    /// is refreshed (every `metadata_max_age`).
+    pub async fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
+        let shared = &self.handle.shared;
+        if shared.config.group_id.is_none() {
+            return Err(Error::Config(
+                "subscribe needs a group.id; use assign() without a group".into(),
+            ));
+        }
+        let re = regex::Regex::new(pattern)
+            .map_err(|e| Error::Config(format!("subscription pattern '{pattern}': {e}")))?;
+        let mut task = shared.membership.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = task.take() {
+            old.abort();
+        }
+        *task = Some(group::start(
+            Arc::downgrade(shared),
+            Subscription::Pattern(re),
         ));
         Ok(())
     }

@@ -38,12 +38,45 @@ fn sb(s: &str) -> StrBytes {
     StrBytes::from_string(s.to_string())
 }
 
-/// Starts the membership task for `topics`.
-pub(crate) fn start(shared: Weak<Shared>, topics: Vec<String>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(run(shared, topics))
+/// What a member subscribes to.
+#[derive(Debug, Clone)]
+pub(crate) enum Subscription {
+    /// These topics.
+    Topics(Vec<String>),
+    /// Every (non-internal) topic whose whole name matches, including ones created later.
+    Pattern(regex::Regex),
 }
 
-async fn run(weak: Weak<Shared>, topics: Vec<String>) {
+impl Subscription {
+    /// The topics subscribed to now (for a pattern: matching topics in fresh metadata).
+    async fn topics(&self, shared: &Shared) -> Result<Vec<String>> {
+        match self {
+            Subscription::Topics(t) => Ok(t.clone()),
+            Subscription::Pattern(re) => {
+                let view = shared.client.refresh_metadata().await?;
+                Ok(view
+                    .topics
+                    .values()
+                    .filter(|t| !t.is_internal && t.error.is_none())
+                    .filter(|t| re.find(&t.name).is_some_and(|m| m.len() == t.name.len()))
+                    .map(|t| t.name.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Starts the membership task.
+pub(crate) fn start(
+    shared: Weak<Shared>,
+    subscription: Subscription,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(run(shared, subscription))
+}
+
+async fn run(weak: Weak<Shared>, subscription: Subscription) {
     let mut failures = 0u32;
     loop {
         let Some(shared) = weak.upgrade() else { return };
@@ -51,6 +84,17 @@ async fn run(weak: Weak<Shared>, topics: Vec<String>) {
             leave(&shared).await;
             return;
         }
+        let topics = match subscription.topics(&shared).await {
+            Ok(t) => t,
+            Err(e) => {
+                failures += 1;
+                tracing::debug!(error = %e, "cannot list the subscribed topics");
+                let wait = crate::client::backoff(&shared.config.client, failures);
+                drop(shared);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        };
         match join_and_sync(&shared, &topics).await {
             Ok((assigned, protocol)) => {
                 failures = 0;
@@ -60,7 +104,7 @@ async fn run(weak: Weak<Shared>, topics: Vec<String>) {
                     tracing::debug!(revoked, "cooperative rebalance: rejoining to hand over");
                     continue;
                 }
-                match heartbeat_until_rebalance(&shared).await {
+                match heartbeat_until_rebalance(&shared, &subscription, &topics).await {
                     Ok(()) => {}
                     Err(e) => tracing::debug!(error = %e, "leaving the heartbeat loop"),
                 }
@@ -250,10 +294,28 @@ async fn join_and_sync(
 }
 
 /// Heartbeats (and auto-commits) until the group rebalances or the member is expelled.
-async fn heartbeat_until_rebalance(shared: &Shared) -> Result<()> {
+async fn heartbeat_until_rebalance(
+    shared: &Shared,
+    subscription: &Subscription,
+    joined_with: &[String],
+) -> Result<()> {
     let config = &shared.config;
     let mut last_commit = Instant::now();
+    let mut last_match = Instant::now();
     loop {
+        if matches!(subscription, Subscription::Pattern(_))
+            && last_match.elapsed() >= config.client.metadata_max_age
+        {
+            last_match = Instant::now();
+            if subscription
+                .topics(shared)
+                .await
+                .is_ok_and(|t| t != joined_with)
+            {
+                tracing::info!("the topics matching the subscription changed; rejoining");
+                return Ok(());
+            }
+        }
         tokio::time::sleep(config.heartbeat_interval).await;
         if shared.closed.load(Ordering::SeqCst) {
             return Ok(());

@@ -14,7 +14,7 @@ mod assignor;
 mod membership;
 
 pub use assignor::Assignor;
-pub(crate) use membership::{commit, leave, start, GroupState};
+pub(crate) use membership::{commit, leave, start, GroupState, Subscription};
 
 use super::record::TopicPartition;
 
