@@ -430,3 +430,35 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_polling_leaves_and_comes_back_when_it_polls() {
+    let client = client().await;
+    let topic = topic(&client, "g-maxpoll", 4).await;
+    let group = kafkit_testkit::unique_topic("group");
+    let config = || {
+        let mut c = group_config(&group, Assignor::Range);
+        c.rebalance_timeout = Duration::from_secs(3); // max.poll.interval.ms
+        c
+    };
+    let a = Consumer::connect(config()).await.unwrap();
+    let b = Consumer::connect(config()).await.unwrap();
+    a.subscribe(&[&topic]).await.unwrap();
+    b.subscribe(&[&topic]).await.unwrap();
+    until_assigned(&[&a, &b], |s| covers(s, &topic, 4)).await;
+    // a stops polling; b keeps going and soon owns everything.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.assignment().len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "b never took over: {:?}",
+            b.assignment()
+        );
+        let _ = b.poll(Duration::from_millis(100)).await.unwrap();
+    }
+    assert!(a.assignment().is_empty(), "a gave its partitions up");
+    // a polls again: it rejoins and the group splits again.
+    until_assigned(&[&a, &b], |s| covers(s, &topic, 4)).await;
+    a.close().await;
+    b.close().await;
+}

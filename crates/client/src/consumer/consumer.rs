@@ -115,6 +115,10 @@ pub(crate) struct Shared {
     pub sources: Mutex<HashMap<i32, Arc<SourceHandle>>>,
     pub closed: AtomicBool,
     group: Mutex<GroupState>,
+    /// When the application last called `poll`/`recv` (for `max.poll.interval`).
+    last_poll: Mutex<Instant>,
+    /// Notified by `poll`/`recv`: a member that left for not polling rejoins.
+    pub poll_called: Notify,
     membership: Mutex<Option<tokio::task::JoinHandle<()>>>,
     listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
 }
@@ -137,6 +141,8 @@ impl Consumer {
             sources: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             group: Mutex::new(GroupState::default()),
+            last_poll: Mutex::new(Instant::now()),
+            poll_called: Notify::new(),
             membership: Mutex::new(None),
             listener: Mutex::new(None),
         });
@@ -382,6 +388,7 @@ impl Consumer {
     /// is out of range with `auto_offset_reset=none`) is returned as the error.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let shared = &self.handle.shared;
+        shared.polled();
         let deadline = Instant::now() + timeout;
         loop {
             let notified = shared.data_ready.notified();
@@ -403,6 +410,7 @@ impl Consumer {
     /// The next record, waiting as long as it takes.
     pub async fn recv(&self) -> Result<ConsumerRecord> {
         let shared = &self.handle.shared;
+        shared.polled();
         loop {
             let notified = shared.data_ready.notified();
             tokio::pin!(notified);
@@ -446,6 +454,19 @@ impl State {
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn polled(&self) {
+        *self.last_poll.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        self.poll_called.notify_waiters();
+    }
+
+    /// Time since the application last polled.
+    pub(crate) fn since_poll(&self) -> Duration {
+        self.last_poll
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
     }
 
     pub(crate) fn group_state(&self) -> MutexGuard<'_, GroupState> {

@@ -303,6 +303,23 @@ async fn heartbeat_until_rebalance(
     let mut last_commit = Instant::now();
     let mut last_match = Instant::now();
     loop {
+        if shared.since_poll() > config.rebalance_timeout {
+            // max.poll.interval: the application stopped polling, so hand the partitions to
+            // members that are working; rejoin when it polls again.
+            tracing::warn!(
+                interval = ?config.rebalance_timeout,
+                "poll not called within max.poll.interval; leaving the group"
+            );
+            leave_without_commit(shared).await;
+            shared.lose_assignment();
+            let polled = shared.poll_called.notified();
+            tokio::pin!(polled);
+            polled.as_mut().enable();
+            if shared.since_poll() > config.rebalance_timeout {
+                polled.await;
+            }
+            return Ok(());
+        }
         if matches!(subscription, Subscription::Pattern(_))
             && last_match.elapsed() >= config.client.metadata_max_age
         {
@@ -428,11 +445,20 @@ pub(crate) async fn commit(
 
 /// Commits (if auto-commit is on) and leaves the group.
 pub(crate) async fn leave(shared: &Shared) {
+    leave_with(shared, shared.config.enable_auto_commit).await
+}
+
+/// Leaves without committing: the records returned may not have been processed.
+async fn leave_without_commit(shared: &Shared) {
+    leave_with(shared, false).await
+}
+
+async fn leave_with(shared: &Shared, commit_first: bool) {
     let st = shared.group_state().clone();
     if st.member_id.is_empty() {
         return;
     }
-    if shared.config.enable_auto_commit {
+    if commit_first {
         if let Err(e) = commit(shared, None).await {
             tracing::debug!(error = %e, "final commit failed");
         }
