@@ -462,3 +462,122 @@ async fn a_member_that_stops_polling_leaves_and_comes_back_when_it_polls() {
     a.close().await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_survives_a_broker_restart_and_resumes_exactly() {
+    init_tracing();
+    // sqlite storage keeps records, groups and commits across the restart.
+    let mut broker = tokio::task::spawn_blocking(|| {
+        kafkit_testkit::Broker::start_with(kafkit_testkit::BrokerOptions {
+            storage: Some("sqlite://tansu.db".into()),
+            ..Default::default()
+        })
+    })
+    .await
+    .unwrap();
+    let bootstrap = broker.bootstrap();
+    let client = kafkit_client::Client::connect(config(&bootstrap))
+        .await
+        .unwrap();
+    let topic = topic(&client, "g-restart", 1).await;
+    let values: Vec<String> = (0..1000).map(|i| format!("{i:04}")).collect();
+    produce_single_record_batches(&client, &topic, 0, &values).await;
+    let group = kafkit_testkit::unique_topic("group");
+    let mut config = ConsumerConfig::new(config(&bootstrap))
+        .group_id(&group)
+        .session(Duration::from_secs(6), Duration::from_millis(300))
+        .auto_offset_reset(OffsetReset::Earliest)
+        .max_poll_records(100)
+        .fetch_max_wait(Duration::from_millis(100))
+        // Small fetches and buffer: the second half must be fetched after the restart.
+        .max_partition_fetch_bytes(2048)
+        .max_buffered_bytes(2048);
+    config.rebalance_timeout = Duration::from_secs(10);
+    let c = Consumer::connect(config).await.unwrap();
+    c.subscribe(&[&topic]).await.unwrap();
+    let mut offsets = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while offsets.len() < 500 && Instant::now() < deadline {
+        offsets.extend(
+            c.poll(Duration::from_millis(100))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.offset),
+        );
+    }
+    assert!(offsets.len() >= 500);
+    assert!(c.highwater(&TopicPartition::new(&topic, 0)) == 1000);
+    broker = tokio::task::spawn_blocking(move || {
+        broker.restart();
+        broker
+    })
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while offsets.len() < 1000 && Instant::now() < deadline {
+        match c.poll(Duration::from_millis(200)).await {
+            Ok(rs) => offsets.extend(rs.iter().map(|r| r.offset)),
+            Err(e) => assert!(
+                e.is_retriable(),
+                "only transient errors while the broker restarts: {e}"
+            ),
+        }
+    }
+    assert_eq!(
+        offsets,
+        (0..1000).collect::<Vec<i64>>(),
+        "resumed exactly where it was"
+    );
+    c.close().await;
+    drop(broker);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_survives_dropped_connections() {
+    let p = Proxied::start(None).await;
+    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
+        .await
+        .unwrap();
+    let topic = topic(&client, "g-proxy", 2).await;
+    for part in 0..2 {
+        let values: Vec<String> = (0..5000).map(|i| format!("{part}-{i}")).collect();
+        produce_single_record_batches(&client, &topic, part, &values).await;
+    }
+    let group = kafkit_testkit::unique_topic("group");
+    let mut config = ConsumerConfig::new(config(&p.bootstrap()))
+        .group_id(&group)
+        .session(Duration::from_secs(6), Duration::from_millis(300))
+        .auto_offset_reset(OffsetReset::Earliest)
+        .max_poll_records(50)
+        .max_partition_fetch_bytes(4096)
+        .max_buffered_bytes(8192)
+        .fetch_max_wait(Duration::from_millis(100));
+    config.rebalance_timeout = Duration::from_secs(10);
+    let c = Consumer::connect(config).await.unwrap();
+    c.subscribe(&[&topic]).await.unwrap();
+    let mut seen: BTreeSet<(i32, i64)> = BTreeSet::new();
+    let mut reads = 0;
+    let mut drops = 0;
+    let mut last_drop = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while seen.len() < 10_000 && Instant::now() < deadline {
+        match c.poll(Duration::from_millis(100)).await {
+            Ok(rs) => {
+                reads += rs.len();
+                seen.extend(rs.iter().map(|r| (r.partition, r.offset)));
+            }
+            Err(e) => assert!(e.is_retriable(), "only transient errors: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await; // read slowly, so drops land mid-run
+        if !seen.is_empty() && drops < 8 && last_drop.elapsed() > Duration::from_millis(400) {
+            p.proxy.close_all();
+            drops += 1;
+            last_drop = Instant::now();
+        }
+    }
+    assert_eq!(seen.len(), 10_000, "every record read");
+    assert!(drops >= 5, "{drops} connection drops");
+    eprintln!("{reads} reads for 10000 records over {drops} drops");
+    c.close().await;
+}
