@@ -26,6 +26,9 @@ use crate::consumer::consumer::Shared;
 use crate::consumer::record::TopicPartition;
 use crate::error::{check_code, Error, ErrorCode, Result};
 
+/// SyncGroup attempts of a follower told REBALANCE_IN_PROGRESS before it rejoins.
+const SYNC_RETRIES: u32 = 5;
+
 /// Where this member stands in its group.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GroupState {
@@ -277,20 +280,33 @@ async fn join_and_sync(
         .with_protocol_type(Some(sb("consumer")))
         .with_protocol_name(Some(sb(protocol.name())))
         .with_assignments(assignments);
-    let conn = shared.client.connection(&target).await?;
-    let response = tokio::time::timeout(
-        config.rebalance_timeout + Duration::from_secs(5),
-        conn.send(&request),
-    )
-    .await
-    .map_err(|_| Error::Timeout {
-        api: ApiKey::SyncGroup,
-        broker: conn.broker().to_string(),
-        after: config.rebalance_timeout,
-    })??;
-    check_code(response.error_code, ApiKey::SyncGroup, conn.broker())
-        .map_err(|b| b.group(&group).build())?;
-    Ok((decode_assignment(&response.assignment), protocol))
+    let is_leader = joined.leader == joined.member_id;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let conn = shared.client.connection(&target).await?;
+        let response = tokio::time::timeout(
+            config.rebalance_timeout + Duration::from_secs(5),
+            conn.send(&request),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            api: ApiKey::SyncGroup,
+            broker: conn.broker().to_string(),
+            after: config.rebalance_timeout,
+        })??;
+        let code = ErrorCode::try_from_code(response.error_code);
+        if code == Some(ErrorCode::RebalanceInProgress) && !is_leader && attempt < SYNC_RETRIES {
+            // Some brokers (Tansu) answer a follower that syncs before the leader with
+            // REBALANCE_IN_PROGRESS instead of holding it: ask again for the same generation
+            // before starting a whole new join round (which would restart everyone's).
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        check_code(response.error_code, ApiKey::SyncGroup, conn.broker())
+            .map_err(|b| b.group(&group).build())?;
+        return Ok((decode_assignment(&response.assignment), protocol));
+    }
 }
 
 /// Heartbeats (and auto-commits) until the group rebalances or the member is expelled.
