@@ -266,3 +266,29 @@ async fn dropped_connections_resume_exactly_where_reading_was() {
         );
     }
 }
+
+#[tokio::test]
+async fn records_arrive_as_a_stream_too() {
+    use futures_util::StreamExt;
+    let client = client().await;
+    let topic = topic(&client, "c-stream", 1).await;
+    produce(&topic, 250, Compression::None).await;
+    let consumer = Consumer::connect(
+        consumer_config(&kafkit_testkit::shared_broker())
+            .auto_offset_reset(OffsetReset::Earliest)
+            .max_poll_records(100),
+    )
+    .await
+    .unwrap();
+    consumer.assign_topics(&[&topic]).await.unwrap();
+    let records: Vec<ConsumerRecord> = tokio::time::timeout(
+        Duration::from_secs(20),
+        consumer.stream().take(250).map(|r| r.unwrap()).collect(),
+    )
+    .await
+    .expect("250 records within 20 s");
+    assert_eq!(
+        records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..250).collect::<Vec<i64>>()
+    );
+}

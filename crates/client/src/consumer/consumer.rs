@@ -5,15 +5,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use kafkit_record::{ControlRecord, RecordBatch};
 use tokio::sync::Notify;
 
 use super::config::{ConsumerConfig, Isolation};
 use super::group::{self, GroupState, RebalanceListener, Subscription};
+use super::isolation::AbortFilter;
 use super::record::{ConsumerRecord, Offset, TopicPartition};
 use super::source::{self, SourceHandle};
 use crate::client::Client;
 use crate::error::{Error, Result};
+use kafkit_record::RecordBatch;
 
 /// A Kafka consumer in manual mode: assign partitions, seek, and poll. Cheap to clone.
 ///
@@ -100,8 +101,8 @@ pub(crate) struct State {
     pub buffered_bytes: usize,
     /// Records decoded from the front batch, not yet returned.
     ready: VecDeque<(u64, ConsumerRecord)>,
-    /// Producers whose transaction is aborted in the part being read (read_committed).
-    aborted_producers: HashSet<i64>,
+    /// Aborted producers in the range being read (read_committed).
+    isolation: AbortFilter,
     /// Failures not tied to a partition's data (group membership), for the next poll.
     errors: VecDeque<Error>,
 }
@@ -405,6 +406,42 @@ impl Consumer {
                 return Ok(Vec::new());
             }
         }
+    }
+
+    /// The records as an async stream (each poll waits as long as it takes). Errors are
+    /// items too; the stream goes on after one.
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit_client::Consumer) -> kafkit_client::Result<()> {
+    /// use futures_util::StreamExt;
+    /// let mut records = std::pin::pin!(consumer.stream());
+    /// while let Some(record) = records.next().await {
+    ///     let record = record?;
+    ///     println!("{}@{}", record.partition, record.offset);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<ConsumerRecord>> + Send + 'static {
+        let consumer = self.clone();
+        futures_util::stream::unfold(
+            (
+                consumer,
+                std::collections::VecDeque::<ConsumerRecord>::new(),
+            ),
+            |(consumer, mut pending)| async move {
+                loop {
+                    if let Some(r) = pending.pop_front() {
+                        return Some((Ok(r), (consumer, pending)));
+                    }
+                    match consumer.poll(Duration::from_secs(3600)).await {
+                        Ok(batch) => pending.extend(batch),
+                        Err(e) => return Some((Err(e), (consumer, pending))),
+                    }
+                }
+            },
+        )
     }
 
     /// The next record, waiting as long as it takes.
@@ -767,33 +804,17 @@ impl Shared {
             }
             let Some(batch) = f.batches.pop_front() else {
                 st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
-                st.aborted_producers.clear();
+                st.isolation.clear();
                 freed = true;
                 continue;
             };
             let (topic, partition, epoch) = (f.key.0.clone(), f.key.1, f.epoch);
             st.fetched.push_front(f);
+            let f = st.fetched.front_mut().expect("just pushed");
+            if !st.isolation.keep(&batch, &mut f.aborted, read_committed) {
+                continue;
+            }
             let h = &batch.header;
-            if read_committed {
-                let f = st.fetched.front_mut().expect("just pushed");
-                while let Some(&(pid, first)) = f.aborted.front() {
-                    if first > h.last_offset() {
-                        break;
-                    }
-                    f.aborted.pop_front();
-                    st.aborted_producers.insert(pid);
-                }
-            }
-            if h.is_control {
-                if read_committed && is_abort_marker(&batch) {
-                    st.aborted_producers.remove(&h.producer_id);
-                }
-                continue;
-            }
-            if read_committed && h.is_transactional && st.aborted_producers.contains(&h.producer_id)
-            {
-                continue;
-            }
             for r in batch.records() {
                 match r {
                     Ok(r) => st.ready.push_back((
@@ -831,15 +852,4 @@ impl Shared {
         }
         Ok(out)
     }
-}
-
-/// True when a control batch holds an ABORT marker.
-fn is_abort_marker(batch: &RecordBatch) -> bool {
-    batch
-        .records()
-        .next()
-        .and_then(|r| r.ok())
-        .and_then(|r| r.key)
-        .and_then(|k| ControlRecord::from_key(&k))
-        == Some(ControlRecord::Abort)
 }

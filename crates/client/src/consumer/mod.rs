@@ -19,6 +19,7 @@ mod config;
 #[allow(clippy::module_inception)]
 mod consumer;
 mod group;
+mod isolation;
 mod record;
 mod source;
 
