@@ -581,3 +581,67 @@ async fn a_group_member_survives_dropped_connections() {
     eprintln!("{reads} reads for 10000 records over {drops} drops");
     c.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_members_split_and_every_member_reads_the_roster_with_user_data() {
+    let client = client().await;
+    for assignor in [
+        Assignor::Range,
+        Assignor::RoundRobin,
+        Assignor::CooperativeSticky,
+    ] {
+        let topic = topic(&client, &format!("g-three-{}", assignor.name()), 6).await;
+        let group = kafkit_testkit::unique_topic("group");
+        let mut members = Vec::new();
+        for name in ["w1", "w2", "w3"] {
+            let c = Consumer::connect(
+                group_config(&group, assignor).group_user_data(format!("http://{name}:8080")),
+            )
+            .await
+            .unwrap();
+            c.subscribe(&[&topic]).await.unwrap();
+            members.push(c);
+        }
+        let refs: Vec<&Consumer> = members.iter().collect();
+        let split = until_assigned(&refs, |s| {
+            covers(s, &topic, 6) && s.iter().all(|a| a.len() == 2)
+        })
+        .await;
+        // Every member sees the same roster: three members, each with its user data and
+        // exactly the partitions it owns.
+        until_assigned(&refs, |_| {
+            members.iter().all(|c| c.group_members().len() == 3)
+        })
+        .await;
+        for (c, mine) in members.iter().zip(&split) {
+            let roster = c.group_members();
+            let (me, _) = c.group_member().unwrap();
+            let entry = roster
+                .iter()
+                .find(|m| m.member_id == me)
+                .expect("I am in the roster");
+            let mut listed = entry.partitions.clone();
+            listed.sort();
+            assert_eq!(&listed, mine, "{assignor:?}");
+            let data: BTreeSet<String> = roster
+                .iter()
+                .map(|m| String::from_utf8(m.user_data.clone().unwrap().to_vec()).unwrap())
+                .collect();
+            assert_eq!(
+                data,
+                ["http://w1:8080", "http://w2:8080", "http://w3:8080"]
+                    .map(String::from)
+                    .into(),
+            );
+        }
+        // committed(): what commit() stored, per partition.
+        let c = &members[0];
+        let tp = c.assignment()[0].clone();
+        c.commit_offsets(vec![(tp.clone(), 0, None)]).await.unwrap();
+        let committed = c.committed(std::slice::from_ref(&tp)).await.unwrap();
+        assert_eq!(committed.get(&tp), Some(&0));
+        for c in &members {
+            c.close().await;
+        }
+    }
+}

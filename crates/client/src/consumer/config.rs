@@ -79,6 +79,9 @@ pub struct ConsumerConfig {
     pub enable_auto_commit: bool,
     /// Auto-commit period (default 5 s).
     pub auto_commit_interval: Duration,
+    /// Data this member publishes to the group (e.g. its HTTP address); every member reads
+    /// the roster with [`Consumer::group_members`](super::Consumer::group_members).
+    pub group_user_data: Option<bytes::Bytes>,
 }
 
 impl ConsumerConfig {
@@ -104,7 +107,14 @@ impl ConsumerConfig {
             assignors: vec![Assignor::Range, Assignor::RoundRobin],
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
+            group_user_data: None,
         }
+    }
+
+    /// Publishes `data` to the other members of the group.
+    pub fn group_user_data(mut self, data: impl Into<bytes::Bytes>) -> Self {
+        self.group_user_data = Some(data.into());
+        self
     }
 
     /// Joins `group` when subscribing.

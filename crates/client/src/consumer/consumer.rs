@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::config::{ConsumerConfig, Isolation};
-use super::group::{self, GroupState, RebalanceListener, Subscription};
+use super::group::{self, GroupState, MemberAssignment, RebalanceListener, Subscription};
 use super::isolation::AbortFilter;
 use super::record::{ConsumerRecord, Offset, TopicPartition};
 use super::source::{self, SourceHandle};
@@ -116,6 +116,8 @@ pub(crate) struct Shared {
     pub sources: Mutex<HashMap<i32, Arc<SourceHandle>>>,
     pub closed: AtomicBool,
     group: Mutex<GroupState>,
+    /// Every member's user data and partitions, from the last assignment.
+    roster: Mutex<Vec<MemberAssignment>>,
     /// When the application last called `poll`/`recv` (for `max.poll.interval`).
     last_poll: Mutex<Instant>,
     /// Notified by `poll`/`recv`: a member that left for not polling rejoins.
@@ -142,6 +144,7 @@ impl Consumer {
             sources: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             group: Mutex::new(GroupState::default()),
+            roster: Mutex::new(Vec::new()),
             last_poll: Mutex::new(Instant::now()),
             poll_called: Notify::new(),
             membership: Mutex::new(None),
@@ -282,6 +285,42 @@ impl Consumer {
         }
         shared.closed.store(true, Ordering::SeqCst);
         shared.wake_sources();
+    }
+
+    /// Every member of the group with its user data and partitions, as of the last
+    /// assignment (empty before joining, or when a non-kafkit member led the assignment).
+    pub fn group_members(&self) -> Vec<MemberAssignment> {
+        self.handle
+            .shared
+            .roster
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The committed offsets of `partitions` in this consumer's group (absent: none).
+    pub async fn committed(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        self.require_group()?;
+        let mut topics: Vec<&str> = partitions.iter().map(|tp| tp.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        let all = self
+            .handle
+            .shared
+            .client
+            .admin()
+            .committed_offsets(self.handle.shared.group_id(), Some(&topics))
+            .await?;
+        Ok(partitions
+            .iter()
+            .filter_map(|tp| {
+                all.get(&(tp.topic.clone(), tp.partition))
+                    .map(|c| (tp.clone(), c.offset))
+            })
+            .collect())
     }
 
     /// The member id and generation in the group, once joined.
@@ -491,6 +530,10 @@ impl State {
 impl Shared {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_roster(&self, roster: Vec<MemberAssignment>) {
+        *self.roster.lock().unwrap_or_else(|e| e.into_inner()) = roster;
     }
 
     fn polled(&self) {

@@ -25,5 +25,5 @@ mod source;
 
 pub use config::{ConsumerConfig, Isolation, OffsetReset};
 pub use consumer::Consumer;
-pub use group::{Assignor, RebalanceListener};
+pub use group::{Assignor, MemberAssignment, RebalanceListener};
 pub use record::{ConsumerRecord, Offset, TopicPartition};

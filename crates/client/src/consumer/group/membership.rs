@@ -21,6 +21,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::assignor::Assignor;
+use super::roster::{self, MemberAssignment};
 use crate::client::Target;
 use crate::consumer::consumer::Shared;
 use crate::consumer::record::TopicPartition;
@@ -170,7 +171,7 @@ async fn join_and_sync(
         .into_iter()
         .map(|tp| (tp.topic, tp.partition))
         .collect();
-    let subscription = encode_subscription(topics, &owned);
+    let subscription = encode_subscription(topics, &owned, config.group_user_data.clone());
     let mut attempts = 0;
     let joined = loop {
         attempts += 1;
@@ -235,10 +236,12 @@ async fn join_and_sync(
     let assignments = if joined.leader == joined.member_id {
         let mut members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut owned: BTreeMap<String, Vec<(String, i32)>> = BTreeMap::new();
+        let mut user_data: BTreeMap<String, Option<Bytes>> = BTreeMap::new();
         for m in &joined.members {
-            let (topics, owns) = decode_subscription(&m.metadata);
+            let (topics, owns, data) = decode_subscription(&m.metadata);
             members.insert(m.member_id.to_string(), topics);
             owned.insert(m.member_id.to_string(), owns);
+            user_data.insert(m.member_id.to_string(), data);
         }
         let all: Vec<String> = members
             .values()
@@ -260,13 +263,28 @@ async fn join_and_sync(
             members = members.len(),
             "leading the group assignment"
         );
-        protocol
-            .assign_owned(&members, &owned, &counts)
+        let assignment = protocol.assign_owned(&members, &owned, &counts);
+        let roster = roster::encode(
+            &assignment
+                .iter()
+                .map(|(m, tps)| MemberAssignment {
+                    member_id: m.clone(),
+                    user_data: user_data.get(m).cloned().flatten(),
+                    partitions: tps
+                        .iter()
+                        .flat_map(|(t, ps)| {
+                            ps.iter().map(move |p| TopicPartition::new(t.clone(), *p))
+                        })
+                        .collect(),
+                })
+                .collect::<Vec<_>>(),
+        );
+        assignment
             .into_iter()
             .map(|(m, tps)| {
                 SyncGroupRequestAssignment::default()
                     .with_member_id(sb(&m))
-                    .with_assignment(encode_assignment(&tps))
+                    .with_assignment(encode_assignment(&tps, roster.clone()))
             })
             .collect()
     } else {
@@ -305,7 +323,9 @@ async fn join_and_sync(
         }
         check_code(response.error_code, ApiKey::SyncGroup, conn.broker())
             .map_err(|b| b.group(&group).build())?;
-        return Ok((decode_assignment(&response.assignment), protocol));
+        let (mine, roster) = decode_assignment(&response.assignment);
+        shared.set_roster(roster);
+        return Ok((mine, protocol));
     }
 }
 
@@ -514,13 +534,18 @@ async fn leave_with(shared: &Shared, commit_first: bool) {
 
 /// `[version: i16][ConsumerProtocolSubscription v1]`: topics and the partitions owned now
 /// (what cooperative-sticky keeps; the other assignors ignore them).
-fn encode_subscription(topics: &[String], owned: &[(String, i32)]) -> Bytes {
+fn encode_subscription(
+    topics: &[String],
+    owned: &[(String, i32)],
+    user_data: Option<Bytes>,
+) -> Bytes {
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for (t, p) in owned {
         by_topic.entry(t).or_default().push(*p);
     }
     let s = ConsumerProtocolSubscription::default()
         .with_topics(topics.iter().map(|t| sb(t)).collect())
+        .with_user_data(user_data)
         .with_owned_partitions(
             by_topic
                 .into_iter()
@@ -538,8 +563,8 @@ fn encode_subscription(topics: &[String], owned: &[(String, i32)]) -> Bytes {
     buf.freeze()
 }
 
-/// A member's topics and owned partitions (empty for what cannot be read).
-fn decode_subscription(bytes: &Bytes) -> (BTreeSet<String>, Vec<(String, i32)>) {
+/// A member's topics, owned partitions and user data (empty for what cannot be read).
+fn decode_subscription(bytes: &Bytes) -> (BTreeSet<String>, Vec<(String, i32)>, Option<Bytes>) {
     let mut buf = bytes.clone();
     if buf.remaining() < 2 {
         return Default::default();
@@ -555,36 +580,45 @@ fn decode_subscription(bytes: &Bytes) -> (BTreeSet<String>, Vec<(String, i32)>) 
                     o.partitions.into_iter().map(move |p| (t.clone(), p))
                 })
                 .collect();
-            (s.topics.into_iter().map(|t| t.to_string()).collect(), owned)
+            (
+                s.topics.into_iter().map(|t| t.to_string()).collect(),
+                owned,
+                s.user_data,
+            )
         })
         .unwrap_or_default()
 }
 
-fn encode_assignment(tps: &BTreeMap<String, Vec<i32>>) -> Bytes {
-    let a = ConsumerProtocolAssignment::default().with_assigned_partitions(
-        tps.iter()
-            .map(|(t, ps)| {
-                AssignedTopic::default()
-                    .with_topic(TopicName(sb(t)))
-                    .with_partitions(ps.clone())
-            })
-            .collect(),
-    );
+fn encode_assignment(tps: &BTreeMap<String, Vec<i32>>, user_data: Bytes) -> Bytes {
+    let a = ConsumerProtocolAssignment::default()
+        .with_user_data(Some(user_data))
+        .with_assigned_partitions(
+            tps.iter()
+                .map(|(t, ps)| {
+                    AssignedTopic::default()
+                        .with_topic(TopicName(sb(t)))
+                        .with_partitions(ps.clone())
+                })
+                .collect(),
+        );
     let mut buf = BytesMut::new();
     buf.put_i16(0);
     a.encode(&mut buf, 0).expect("an assignment encodes");
     buf.freeze()
 }
 
-fn decode_assignment(bytes: &Bytes) -> Vec<TopicPartition> {
+/// This member's partitions, and the roster when a kafkit leader sent one.
+fn decode_assignment(bytes: &Bytes) -> (Vec<TopicPartition>, Vec<MemberAssignment>) {
     let mut buf = bytes.clone();
     if buf.remaining() < 2 {
-        return Vec::new();
+        return Default::default();
     }
     let version = buf.get_i16().clamp(0, 3);
     ConsumerProtocolAssignment::decode(&mut buf, version)
         .map(|a| {
-            a.assigned_partitions
+            let roster = a.user_data.and_then(roster::decode).unwrap_or_default();
+            let mine = a
+                .assigned_partitions
                 .into_iter()
                 .flat_map(|t| {
                     let topic = t.topic.0.to_string();
@@ -592,7 +626,8 @@ fn decode_assignment(bytes: &Bytes) -> Vec<TopicPartition> {
                         .into_iter()
                         .map(move |p| TopicPartition::new(topic.clone(), p))
                 })
-                .collect()
+                .collect();
+            (mine, roster)
         })
         .unwrap_or_default()
 }

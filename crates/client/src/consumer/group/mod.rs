@@ -12,9 +12,11 @@
 
 mod assignor;
 mod membership;
+mod roster;
 
 pub use assignor::Assignor;
 pub(crate) use membership::{commit, leave, start, GroupState, Subscription};
+pub use roster::MemberAssignment;
 
 use super::record::TopicPartition;
 
