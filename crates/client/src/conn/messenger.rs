@@ -208,7 +208,19 @@ impl Connection {
         request: &R,
         version: i16,
     ) -> Result<PendingResponse<R>> {
-        let deadline = Instant::now() + self.request_timeout;
+        self.dispatch_with_timeout(request, version, self.request_timeout)
+            .await
+    }
+
+    /// Like [`dispatch`](Self::dispatch) with a longer (or shorter) bound than the request
+    /// timeout, for requests the broker may hold on purpose (JoinGroup, SyncGroup).
+    pub async fn dispatch_with_timeout<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<PendingResponse<R>> {
+        let deadline = Instant::now() + timeout;
         let api = api_of::<R>();
         let (correlation_id, frame) = self.encode(request, version, api)?;
         let permit = self.acquire(api, deadline).await?;
@@ -236,7 +248,7 @@ impl Connection {
             _guard: guard,
             _permit: permit,
             broker: self.broker.clone(),
-            request_timeout: self.request_timeout,
+            request_timeout: timeout,
             deadline,
             version,
             api,

@@ -626,6 +626,16 @@ impl Shared {
         self.flushing.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// Every partition queue of every topic, as of now.
+    fn all_queues(&self) -> Vec<Arc<PartitionQueue>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
+    }
+
     /// Fails every queued batch with [`Error::Closed`]; returns how many records that was.
     fn abandon_all(&self, why: &str) -> u64 {
         self.abandon_with(Arc::new(Error::Closed(why.to_string())))
@@ -634,20 +644,11 @@ impl Shared {
     /// Fails every queued batch with `error` and makes every later send fail with it.
     pub(crate) fn abandon_with(&self, error: Arc<Error>) -> u64 {
         let mut n = 0;
-        let topics: Vec<_> = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for t in topics {
-            for q in &t.partitions {
-                let batches = q.take_all(&mut q.lock());
-                for b in batches {
-                    n += b.records as u64;
-                    self.complete_batch(b, Err(error.clone()));
-                }
+        for q in self.all_queues() {
+            let batches = q.take_all(&mut q.lock());
+            for b in batches {
+                n += b.records as u64;
+                self.complete_batch(b, Err(error.clone()));
             }
         }
         let _ = self.fatal.set(error);
@@ -730,22 +731,13 @@ impl Shared {
         match self.identity.bump(&self.client).await {
             Ok(()) => {
                 Counters::add(&self.counters.identity_resets, 1);
-                let topics: Vec<_> = self
-                    .topics
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .values()
-                    .cloned()
-                    .collect();
-                for t in topics {
-                    for q in &t.partitions {
-                        let mut st = q.lock();
-                        st.next_sequence = 0;
-                        st.acked_sequence = 0;
-                        st.retrying = false;
-                        for b in st.ready.iter_mut() {
-                            b.stamp = None;
-                        }
+                for q in self.all_queues() {
+                    let mut st = q.lock();
+                    st.next_sequence = 0;
+                    st.acked_sequence = 0;
+                    st.retrying = false;
+                    for b in st.ready.iter_mut() {
+                        b.stamp = None;
                     }
                 }
                 self.wake_all_sinks();

@@ -194,18 +194,7 @@ async fn join_and_sync(
                     })
                     .collect(),
             );
-        // The join waits for every member: allow the rebalance timeout.
-        let conn = shared.client.connection(&target).await?;
-        let response = tokio::time::timeout(
-            config.rebalance_timeout + Duration::from_secs(5),
-            conn.send(&request),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            api: ApiKey::JoinGroup,
-            broker: conn.broker().to_string(),
-            after: config.rebalance_timeout,
-        })??;
+        let (conn, response) = send_in_rebalance(shared, &target, &request).await?;
         match ErrorCode::try_from_code(response.error_code) {
             None => break response,
             Some(ErrorCode::MemberIdRequired) if attempts < 3 => {
@@ -302,17 +291,7 @@ async fn join_and_sync(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let conn = shared.client.connection(&target).await?;
-        let response = tokio::time::timeout(
-            config.rebalance_timeout + Duration::from_secs(5),
-            conn.send(&request),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            api: ApiKey::SyncGroup,
-            broker: conn.broker().to_string(),
-            after: config.rebalance_timeout,
-        })??;
+        let (conn, response) = send_in_rebalance(shared, &target, &request).await?;
         let code = ErrorCode::try_from_code(response.error_code);
         if code == Some(ErrorCode::RebalanceInProgress) && !is_leader && attempt < SYNC_RETRIES {
             // Some brokers (Tansu) answer a follower that syncs before the leader with
@@ -327,6 +306,24 @@ async fn join_and_sync(
         shared.set_roster(roster);
         return Ok((mine, protocol));
     }
+}
+
+/// Sends a JoinGroup or SyncGroup, which the coordinator may hold until every member has
+/// joined: the wait is bounded by the rebalance timeout (plus a margin), not the request
+/// timeout.
+async fn send_in_rebalance<R: kafka_protocol::protocol::Request>(
+    shared: &Shared,
+    target: &Target,
+    request: &R,
+) -> Result<(std::sync::Arc<crate::conn::Connection>, R::Response)> {
+    let limit = shared.config.rebalance_timeout;
+    let conn = shared.client.connection(target).await?;
+    let version = conn.version_for::<R>(None)?;
+    let pending = conn
+        .dispatch_with_timeout(request, version, limit + Duration::from_secs(5))
+        .await?;
+    let response = pending.response().await?;
+    Ok((conn, response))
 }
 
 /// Heartbeats (and auto-commits) until the group rebalances or the member is expelled.
