@@ -2,7 +2,8 @@
 //!
 //! This facade re-exports the kafkit crates under one name:
 //! - [`record`]: the RecordBatch v2 codec ([`kafkit_record`]).
-//! - [`client`]: the async client, cluster view and admin ([`kafkit_client`]).
+//! - [`client`]: the async client — producer, consumer, cluster view, admin ([`kafkit_client`]).
+//! - [`table`]: global tables, a topic materialized into a local map ([`kafkit_table`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kafkit::client::Error> {
@@ -17,3 +18,4 @@
 
 pub use kafkit_client as client;
 pub use kafkit_record as record;
+pub use kafkit_table as table;

@@ -1,0 +1,79 @@
+//! [`TableConfig`]: what to read and how to decode it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafkit_client::{ClientConfig, ConsumerConfig};
+
+/// Turns key bytes into the table's key (UTF-8 by default).
+pub type KeyDecoder = Arc<dyn Fn(&[u8]) -> Result<String, String> + Send + Sync>;
+/// Turns value bytes into the table's value.
+pub type ValueDecoder<V> = Arc<dyn Fn(&[u8]) -> Result<V, String> + Send + Sync>;
+
+/// How a [`GlobalTable`](crate::GlobalTable) reads its topic.
+///
+/// ```
+/// use kafkit_client::ClientConfig;
+/// use kafkit_table::TableConfig;
+/// let config = TableConfig::<String>::new(ClientConfig::new(["127.0.0.1:9092"]), "flags", |b| {
+///     String::from_utf8(b.to_vec()).map_err(|e| e.to_string())
+/// });
+/// assert_eq!(config.topic, "flags");
+/// ```
+#[non_exhaustive]
+pub struct TableConfig<V> {
+    /// The consumer settings (group-less; `auto_offset_reset` is set to earliest).
+    pub consumer: ConsumerConfig,
+    /// The topic.
+    pub topic: String,
+    /// Key decoder (default UTF-8).
+    pub key_decoder: KeyDecoder,
+    /// Value decoder.
+    pub value_decoder: ValueDecoder<V>,
+    /// How long `start()` waits for catch-up before serving partial data as `Degraded`
+    /// (default 30 s).
+    pub catch_up_timeout: Duration,
+}
+
+impl<V> TableConfig<V> {
+    /// A table of `topic` with UTF-8 keys and values decoded by `value_decoder`.
+    pub fn new(
+        client: ClientConfig,
+        topic: impl Into<String>,
+        value_decoder: impl Fn(&[u8]) -> Result<V, String> + Send + Sync + 'static,
+    ) -> Self {
+        TableConfig {
+            consumer: ConsumerConfig::new(client),
+            topic: topic.into(),
+            key_decoder: Arc::new(|b: &[u8]| {
+                String::from_utf8(b.to_vec()).map_err(|e| format!("key is not UTF-8: {e}"))
+            }),
+            value_decoder: Arc::new(value_decoder),
+            catch_up_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Sets the catch-up timeout (default 30 s).
+    pub fn catch_up_timeout(mut self, t: Duration) -> Self {
+        self.catch_up_timeout = t;
+        self
+    }
+
+    /// Uses `decoder` for keys.
+    pub fn key_decoder(
+        mut self,
+        decoder: impl Fn(&[u8]) -> Result<String, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.key_decoder = Arc::new(decoder);
+        self
+    }
+}
+
+impl<V: serde::de::DeserializeOwned> TableConfig<V> {
+    /// A table of `topic` with UTF-8 keys and JSON values.
+    pub fn json(client: ClientConfig, topic: impl Into<String>) -> Self {
+        Self::new(client, topic, |b| {
+            serde_json::from_slice(b).map_err(|e| format!("value is not the expected JSON: {e}"))
+        })
+    }
+}

@@ -1,0 +1,34 @@
+//! kafkit's global tables: a topic materialized into a local, read-only map.
+//!
+//! - [`GlobalTable`]: replays every partition of a (compacted) topic from the beginning, opens
+//!   its catch-up gate once it has read up to the end offsets taken at start, then follows
+//!   live updates. Reads are cheap and concurrent; [`GlobalTable::snapshot`] is an O(1)
+//!   point-in-time view (a persistent map behind an atomic pointer swap).
+//! - [`TableWriter`]: upserts and tombstones, each awaited until the broker acknowledges.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafkit_table::TableError> {
+//! use std::time::Duration;
+//! use kafkit_client::ClientConfig;
+//! use kafkit_table::{GlobalTable, TableConfig, TableWriter};
+//! let client = ClientConfig::new(["127.0.0.1:9092"]);
+//! let writer = TableWriter::<serde_json::Value>::json(client.clone(), "registry").await?;
+//! writer.set("billing", &serde_json::json!({"url": "http://billing:8080"})).await?;
+//! let table = GlobalTable::new(TableConfig::<serde_json::Value>::json(client, "registry"));
+//! table.start().await?;
+//! assert!(table.barrier(Duration::from_secs(5)).await?);
+//! println!("{:?}", table.get("billing")?);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod apply;
+mod config;
+mod error;
+mod table;
+mod writer;
+
+pub use config::{KeyDecoder, TableConfig, ValueDecoder};
+pub use error::TableError;
+pub use table::{GlobalTable, Snapshot, Status, TableStats};
+pub use writer::TableWriter;

@@ -1,0 +1,182 @@
+//! Global tables against a real broker.
+
+use std::time::Duration;
+
+use kafkit_client::{Client, ClientConfig, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use kafkit_table::{GlobalTable, Status, TableConfig, TableError, TableWriter};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Service {
+    url: String,
+    revision: u32,
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig::new([kafkit_testkit::shared_broker()])
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(10))
+}
+
+async fn topic(prefix: &str, partitions: i32) -> String {
+    let name = kafkit_testkit::unique_topic(prefix);
+    let client = Client::connect(client_config()).await.unwrap();
+    client
+        .admin()
+        .create_topic(&NewTopic::new(&name, partitions))
+        .await
+        .unwrap();
+    name
+}
+
+fn service(key: &str, revision: u32) -> Service {
+    Service {
+        url: format!("http://{key}:8080"),
+        revision,
+    }
+}
+
+#[tokio::test]
+async fn a_cold_start_replays_to_the_last_revision_of_every_key() {
+    let topic = topic("t-cold", 3).await;
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    for revision in 1..=40 {
+        for key in ["billing", "search", "users"] {
+            writer.set(key, &service(key, revision)).await.unwrap();
+        }
+    }
+    let table = GlobalTable::new(TableConfig::<Service>::json(client_config(), topic));
+    assert!(
+        matches!(table.get("billing"), Err(TableError::NotStarted(_))),
+        "reads before start are an error"
+    );
+    assert_eq!(table.start().await.unwrap(), Status::CaughtUp);
+    assert_eq!(table.len().unwrap(), 3);
+    for key in ["billing", "search", "users"] {
+        assert_eq!(*table.get(key).unwrap().unwrap(), service(key, 40));
+    }
+    let stats = table.stats();
+    assert_eq!(stats.records_applied, 120);
+    assert_eq!(stats.records_replayed, 120);
+    assert!(stats.catch_up.is_some());
+    // A snapshot is a stable view while the table moves on.
+    let before = table.snapshot().unwrap();
+    writer
+        .set("billing", &service("billing", 41))
+        .await
+        .unwrap();
+    assert!(table.barrier(Duration::from_secs(10)).await.unwrap());
+    assert_eq!(table.get("billing").unwrap().unwrap().revision, 41);
+    assert_eq!(before.get("billing").unwrap().revision, 40);
+    table.stop().await;
+    assert_eq!(table.status(), Status::Stopped);
+}
+
+#[tokio::test]
+async fn tombstones_malformed_values_and_keyless_records_follow_ktables_rules() {
+    let topic = topic("t-rules", 1).await;
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    writer.set("a", &service("a", 1)).await.unwrap();
+    writer.set("b", &service("b", 1)).await.unwrap();
+    writer.delete("b").await.unwrap();
+    // Raw records: a malformed value for "a", a keyless record, a key that is not UTF-8.
+    let raw = Producer::connect(ProducerConfig::new(client_config()))
+        .await
+        .unwrap();
+    raw.send_and_wait(
+        ProducerRecord::new(topic.clone())
+            .key("a")
+            .value("{not json"),
+    )
+    .await
+    .unwrap();
+    raw.send_and_wait(ProducerRecord::new(topic.clone()).value("{}"))
+        .await
+        .unwrap();
+    raw.send_and_wait(
+        ProducerRecord::new(topic.clone())
+            .key(vec![0xff, 0xfe])
+            .value("{}"),
+    )
+    .await
+    .unwrap();
+    let table = GlobalTable::new(TableConfig::<Service>::json(client_config(), topic));
+    table.start().await.unwrap();
+    assert_eq!(
+        *table.get("a").unwrap().unwrap(),
+        service("a", 1),
+        "the old value is kept"
+    );
+    assert!(!table.contains_key("b").unwrap(), "the tombstone removed b");
+    let stats = table.stats();
+    assert_eq!(stats.records_applied, 2);
+    assert_eq!(stats.tombstones_applied, 1);
+    assert_eq!(stats.value_decode_errors, 1);
+    assert_eq!(stats.keyless_records, 1);
+    assert_eq!(stats.key_decode_errors, 1);
+}
+
+#[tokio::test]
+async fn barriers_see_acknowledged_writes_and_time_out_cleanly() {
+    let topic = topic("t-barrier", 2).await;
+    let table = GlobalTable::new(TableConfig::<Service>::json(client_config(), topic.clone()));
+    assert!(matches!(
+        table.barrier(Duration::from_secs(1)).await,
+        Err(TableError::NotStarted(_))
+    ));
+    table.start().await.unwrap();
+    // An idle table passes a barrier at once.
+    assert!(table.barrier(Duration::from_secs(5)).await.unwrap());
+    let writer = TableWriter::<Service>::json(client_config(), topic)
+        .await
+        .unwrap();
+    for i in 0..20 {
+        writer
+            .set(&format!("k{i}"), &service("k", i))
+            .await
+            .unwrap();
+    }
+    // Concurrent barriers all see every write.
+    let (a, b) = tokio::join!(
+        table.barrier(Duration::from_secs(10)),
+        table.barrier(Duration::from_secs(10))
+    );
+    assert!(a.unwrap() && b.unwrap());
+    assert_eq!(table.len().unwrap(), 20);
+    // A zero timeout is false, not an error.
+    writer.set("late", &service("late", 1)).await.unwrap();
+    let quick = table.barrier(Duration::ZERO).await.unwrap();
+    assert!(!quick || table.contains_key("late").unwrap());
+}
+
+#[tokio::test]
+async fn a_reader_started_before_the_topic_exists_catches_up_once_it_does() {
+    let name = kafkit_testkit::unique_topic("t-later");
+    let table = GlobalTable::new(
+        TableConfig::<Service>::json(client_config(), name.clone())
+            .catch_up_timeout(Duration::from_secs(1)),
+    );
+    assert_eq!(
+        table.start().await.unwrap(),
+        Status::Degraded,
+        "catch-up timed out: degraded"
+    );
+    assert_eq!(table.len().unwrap(), 0);
+    let client = Client::connect(client_config()).await.unwrap();
+    client
+        .admin()
+        .create_topic(&NewTopic::new(&name, 1))
+        .await
+        .unwrap();
+    let writer = TableWriter::<Service>::json(client_config(), name)
+        .await
+        .unwrap();
+    writer.set("x", &service("x", 7)).await.unwrap();
+    assert!(table.wait_until_caught_up(Duration::from_secs(20)).await);
+    assert!(table.barrier(Duration::from_secs(20)).await.unwrap());
+    assert_eq!(table.get("x").unwrap().unwrap().revision, 7);
+}
