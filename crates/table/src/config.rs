@@ -9,6 +9,10 @@ use kafkit_client::{ClientConfig, ConsumerConfig};
 pub type KeyDecoder = Arc<dyn Fn(&[u8]) -> Result<String, String> + Send + Sync>;
 /// Turns value bytes into the table's value.
 pub type ValueDecoder<V> = Arc<dyn Fn(&[u8]) -> Result<V, String> + Send + Sync>;
+/// Called after a key is set (an `Err` is counted and logged, not swallowed).
+pub type SetHook<V> = Arc<dyn Fn(&str, &V) -> Result<(), String> + Send + Sync>;
+/// Called after a key is deleted.
+pub type DeleteHook = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// How a [`GlobalTable`](crate::GlobalTable) reads its topic.
 ///
@@ -33,6 +37,10 @@ pub struct TableConfig<V> {
     /// How long `start()` waits for catch-up before serving partial data as `Degraded`
     /// (default 30 s).
     pub catch_up_timeout: Duration,
+    /// Hook run on every upsert applied.
+    pub on_set: Option<SetHook<V>>,
+    /// Hook run on every tombstone applied.
+    pub on_delete: Option<DeleteHook>,
 }
 
 impl<V> TableConfig<V> {
@@ -50,7 +58,27 @@ impl<V> TableConfig<V> {
             }),
             value_decoder: Arc::new(value_decoder),
             catch_up_timeout: Duration::from_secs(30),
+            on_set: None,
+            on_delete: None,
         }
+    }
+
+    /// Runs `hook` after every upsert (failures are counted in `hook_errors` and logged).
+    pub fn on_set(
+        mut self,
+        hook: impl Fn(&str, &V) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_set = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` after every tombstone.
+    pub fn on_delete(
+        mut self,
+        hook: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_delete = Some(Arc::new(hook));
+        self
     }
 
     /// Sets the catch-up timeout (default 30 s).

@@ -28,7 +28,8 @@ mod error;
 mod table;
 mod writer;
 
-pub use config::{KeyDecoder, TableConfig, ValueDecoder};
+pub use apply::Change;
+pub use config::{DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder};
 pub use error::TableError;
 pub use table::{GlobalTable, Snapshot, Status, TableStats};
 pub use writer::TableWriter;

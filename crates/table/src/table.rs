@@ -9,7 +9,10 @@ use arc_swap::ArcSwap;
 use kafkit_client::{Consumer, Offset, OffsetReset, OffsetSpec, TopicPartition};
 use tokio::sync::watch;
 
-use crate::apply::{apply, Counters};
+use crate::apply::{apply, Change, Counters};
+
+/// Changes kept for subscribers that fall behind.
+const CHANGE_BUFFER: usize = 4096;
 use crate::config::TableConfig;
 use crate::error::TableError;
 
@@ -48,6 +51,8 @@ pub struct TableStats {
     pub catch_up: Option<Duration>,
     /// Records read before the gate opened.
     pub records_replayed: u64,
+    /// `on_set` / `on_delete` hooks that returned an error.
+    pub hook_errors: u64,
 }
 
 /// A point-in-time view of the table, taken in O(1).
@@ -108,6 +113,7 @@ struct Inner<V> {
     catch_up: Mutex<(Option<Duration>, u64)>,
     failure: OnceLock<Arc<kafkit_client::Error>>,
     consumer: OnceLock<Consumer>,
+    changes: tokio::sync::broadcast::Sender<Change<V>>,
     stop: AtomicBool,
     reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -135,6 +141,7 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
                 catch_up: Mutex::new((None, 0)),
                 failure: OnceLock::new(),
                 consumer: OnceLock::new(),
+                changes: tokio::sync::broadcast::channel(CHANGE_BUFFER).0,
                 stop: AtomicBool::new(false),
                 reader: Mutex::new(None),
             }),
@@ -235,6 +242,7 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
             keyless_records: get(&c.keyless_records),
             key_decode_errors: get(&c.key_decode_errors),
             value_decode_errors: get(&c.value_decode_errors),
+            hook_errors: get(&c.hook_errors),
             catch_up,
             records_replayed: replayed,
         }
@@ -294,6 +302,33 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
                 _ = tokio::time::sleep_until(deadline.into()) => return Ok(false),
             }
         }
+    }
+
+    /// A stream of changes (key, old, new) applied from now on. A subscriber more than
+    /// 4096 changes behind gets `RecvError::Lagged` and continues from the newest.
+    pub fn changes(&self) -> tokio::sync::broadcast::Receiver<Change<V>> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Waits until `key` changes (from the call on); `None` on timeout.
+    pub async fn wait_for_change(
+        &self,
+        key: &str,
+        timeout: Duration,
+    ) -> Result<Option<Change<V>>, TableError> {
+        self.check_started()?;
+        let mut rx = self.changes();
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                match rx.recv().await {
+                    Ok(c) if c.key == key => return Some(c),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .await;
+        Ok(found.ok().flatten())
     }
 
     /// Stops the reader; contents stay readable.
@@ -378,13 +413,20 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
             Err(e) => return fail(&inner, e),
         };
         if !records.is_empty() {
+            let mut changes = Vec::new();
             for r in &records {
-                apply(&mut map, r, &inner.config, &inner.counters);
+                changes.extend(apply(&mut map, r, &inner.config, &inner.counters));
             }
             if !gate_open {
                 replayed += records.len() as u64;
             }
+            // Publish first, so a subscriber that reads the table on a change sees it.
             inner.map.store(Arc::new(map.clone()));
+            if inner.changes.receiver_count() > 0 {
+                for change in changes {
+                    let _ = inner.changes.send(change);
+                }
+            }
         }
         let positions: HashMap<i32, i64> = partitions
             .iter()

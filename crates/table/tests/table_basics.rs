@@ -180,3 +180,72 @@ async fn a_reader_started_before_the_topic_exists_catches_up_once_it_does() {
     assert!(table.barrier(Duration::from_secs(20)).await.unwrap());
     assert_eq!(table.get("x").unwrap().unwrap().revision, 7);
 }
+
+#[tokio::test]
+async fn changes_stream_to_subscribers_and_hooks_run_with_failures_counted() {
+    use std::sync::{Arc, Mutex};
+    let topic = topic("t-changes", 1).await;
+    let seen_sets: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sets = seen_sets.clone();
+    let table = GlobalTable::new(
+        TableConfig::<Service>::json(client_config(), topic.clone())
+            .on_set(move |key, v| {
+                sets.lock().unwrap().push(format!("{key}={}", v.revision));
+                if key == "bad" {
+                    Err("the hook refuses 'bad'".into())
+                } else {
+                    Ok(())
+                }
+            })
+            .on_delete(|_key| Ok(())),
+    );
+    table.start().await.unwrap();
+    let mut changes = table.changes();
+    let writer = TableWriter::<Service>::json(client_config(), topic)
+        .await
+        .unwrap();
+    let waiter = {
+        let table = table.clone();
+        tokio::spawn(async move { table.wait_for_change("b", Duration::from_secs(20)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    writer.set("a", &service("a", 1)).await.unwrap();
+    writer.set("a", &service("a", 2)).await.unwrap();
+    writer.delete("a").await.unwrap();
+    writer.set("b", &service("b", 1)).await.unwrap();
+    writer.set("bad", &service("bad", 1)).await.unwrap();
+
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let c = tokio::time::timeout(Duration::from_secs(20), changes.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        got.push((
+            c.key.clone(),
+            c.old.map(|v| v.revision),
+            c.new.map(|v| v.revision),
+        ));
+    }
+    assert_eq!(
+        got,
+        vec![
+            ("a".to_string(), None, Some(1)),
+            ("a".to_string(), Some(1), Some(2)),
+            ("a".to_string(), Some(2), None),
+            ("b".to_string(), None, Some(1)),
+            ("bad".to_string(), None, Some(1)),
+        ]
+    );
+    let b = waiter.await.unwrap().unwrap().expect("b changed");
+    assert_eq!(b.new.unwrap().revision, 1);
+    assert_eq!(
+        *seen_sets.lock().unwrap(),
+        vec!["a=1", "a=2", "b=1", "bad=1"]
+    );
+    assert_eq!(
+        table.stats().hook_errors,
+        1,
+        "the failing hook is counted, not swallowed"
+    );
+}
