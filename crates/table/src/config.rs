@@ -37,6 +37,8 @@ pub struct TableConfig<V> {
     /// How long `start()` waits for catch-up before serving partial data as `Degraded`
     /// (default 30 s).
     pub catch_up_timeout: Duration,
+    /// Create the topic (compacted, with this many partitions) or check its policy at start.
+    pub ensure_topic: Option<(i32, crate::topic::PolicyCheck)>,
     /// Hook run on every upsert applied.
     pub on_set: Option<SetHook<V>>,
     /// Hook run on every tombstone applied.
@@ -60,7 +62,15 @@ impl<V> TableConfig<V> {
             catch_up_timeout: Duration::from_secs(30),
             on_set: None,
             on_delete: None,
+            ensure_topic: None,
         }
+    }
+
+    /// At start, creates the topic compacted with `partitions` partitions, or checks an
+    /// existing one's policy with `check`.
+    pub fn ensure_topic(mut self, partitions: i32, check: crate::topic::PolicyCheck) -> Self {
+        self.ensure_topic = Some((partitions, check));
+        self
     }
 
     /// Runs `hook` after every upsert (failures are counted in `hook_errors` and logged).

@@ -13,6 +13,17 @@ pub enum TableError {
     /// The client failed (connection, broker error, ...).
     #[error(transparent)]
     Client(#[from] kafkit_client::Error),
+    /// The table's topic is not compacted and the policy check refuses it.
+    #[error(
+        "topic '{topic}' has cleanup.policy={policy}, not compact: a table would keep every \
+         old value until retention (use PolicyCheck::Reconcile to switch it)"
+    )]
+    Policy {
+        /// The topic.
+        topic: String,
+        /// Its cleanup.policy.
+        policy: String,
+    },
     /// A value could not be encoded for the writer.
     #[error("cannot encode the value for key '{key}': {message}")]
     Encode {

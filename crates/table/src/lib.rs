@@ -26,10 +26,12 @@ mod apply;
 mod config;
 mod error;
 mod table;
+mod topic;
 mod writer;
 
 pub use apply::Change;
 pub use config::{DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder};
 pub use error::TableError;
 pub use table::{GlobalTable, Snapshot, Status, TableStats};
+pub use topic::{ensure_topic, Ensured, PolicyCheck};
 pub use writer::TableWriter;

@@ -155,6 +155,11 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
         if *inner.status.borrow() != Status::Unstarted {
             return Ok(self.status());
         }
+        if let Some((partitions, check)) = inner.config.ensure_topic {
+            let client =
+                kafkit_client::Client::connect(inner.config.consumer.client.clone()).await?;
+            crate::topic::ensure_topic(&client, &inner.config.topic, partitions, check).await?;
+        }
         inner.status.send_replace(Status::Loading);
         let task = tokio::spawn(run_reader(Arc::downgrade(inner)));
         *inner.reader.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);

@@ -249,3 +249,98 @@ async fn changes_stream_to_subscribers_and_hooks_run_with_failures_counted() {
         "the failing hook is counted, not swallowed"
     );
 }
+
+#[tokio::test]
+async fn ensure_topic_creates_compacted_and_checks_existing_policies() {
+    use kafkit_client::ConfigResource;
+    use kafkit_table::{ensure_topic, Ensured, PolicyCheck};
+    let client = Client::connect(client_config()).await.unwrap();
+    let policy = |name: String| {
+        let client = client.clone();
+        async move {
+            client
+                .admin()
+                .describe_configs(&ConfigResource::Topic(name))
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|e| e.name == "cleanup.policy")
+                .and_then(|e| e.value)
+        }
+    };
+    let fresh = kafkit_testkit::unique_topic("t-ensure");
+    assert_eq!(
+        ensure_topic(&client, &fresh, 2, PolicyCheck::Error)
+            .await
+            .unwrap(),
+        Ensured::Created
+    );
+    assert_eq!(policy(fresh.clone()).await.as_deref(), Some("compact"));
+    assert_eq!(
+        ensure_topic(&client, &fresh, 2, PolicyCheck::Error)
+            .await
+            .unwrap(),
+        Ensured::AlreadyCompacted,
+        "idempotent"
+    );
+
+    let plain = kafkit_testkit::unique_topic("t-plain");
+    client
+        .admin()
+        .create_topic(
+            &NewTopic::new(&plain, 1)
+                .config("cleanup.policy", "delete")
+                .config("retention.ms", "86400000"),
+        )
+        .await
+        .unwrap();
+    let err = ensure_topic(&client, &plain, 1, PolicyCheck::Error)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TableError::Policy { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&plain) && err.to_string().contains("delete"),
+        "{err}"
+    );
+    assert_eq!(
+        ensure_topic(&client, &plain, 1, PolicyCheck::Warn)
+            .await
+            .unwrap(),
+        Ensured::Accepted
+    );
+    assert_eq!(
+        ensure_topic(&client, &plain, 1, PolicyCheck::Ignore)
+            .await
+            .unwrap(),
+        Ensured::Accepted
+    );
+    assert_eq!(
+        ensure_topic(&client, &plain, 1, PolicyCheck::Reconcile)
+            .await
+            .unwrap(),
+        Ensured::Reconciled
+    );
+    assert_eq!(policy(plain.clone()).await.as_deref(), Some("compact"));
+    let retention = client
+        .admin()
+        .describe_configs(&ConfigResource::Topic(plain.clone()))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "retention.ms")
+        .and_then(|e| e.value);
+    assert_eq!(
+        retention.as_deref(),
+        Some("86400000"),
+        "other overrides are kept"
+    );
+
+    // A table can ensure its topic at start.
+    let auto = kafkit_testkit::unique_topic("t-auto");
+    let table = GlobalTable::new(
+        TableConfig::<Service>::json(client_config(), auto.clone())
+            .ensure_topic(3, PolicyCheck::Error),
+    );
+    assert_eq!(table.start().await.unwrap(), Status::CaughtUp);
+    assert_eq!(policy(auto).await.as_deref(), Some("compact"));
+}
