@@ -25,6 +25,7 @@
 mod apply;
 mod config;
 mod error;
+mod grouped;
 mod table;
 mod topic;
 mod writer;
@@ -32,6 +33,7 @@ mod writer;
 pub use apply::Change;
 pub use config::{DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder};
 pub use error::TableError;
+pub use grouped::{grouped_key, split_grouped_key, GroupedTable, GroupedTableWriter};
 pub use table::{GlobalTable, Snapshot, Status, TableStats};
 pub use topic::{ensure_topic, Ensured, PolicyCheck};
 pub use writer::TableWriter;
