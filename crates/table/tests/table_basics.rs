@@ -395,3 +395,69 @@ async fn a_grouped_registry_and_a_restart_that_rebuilds_identical_contents() {
     assert_eq!(a, b);
     assert_eq!(a.len(), 3);
 }
+
+/// Writes a batch whose CRC does not match its contents (as a disk or network fault would).
+async fn produce_corrupt_batch(topic: &str) -> bool {
+    use kafkit_client::protocol::messages::produce_request::{
+        PartitionProduceData, TopicProduceData,
+    };
+    use kafkit_client::protocol::messages::{ProduceRequest, TopicName};
+    use kafkit_client::protocol::protocol::StrBytes;
+    let mut b = kafkit_record::BatchBuilder::new(0, 0);
+    b.push(0, Some(b"k"), Some(b"{\"url\":\"x\",\"revision\":1}"), &[]);
+    let mut bytes = b
+        .finish(kafkit_record::Compression::None, None)
+        .unwrap()
+        .to_vec();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0xff;
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(10_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_string(topic.into())))
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(bytes.into()))])]);
+    let client = Client::connect(client_config()).await.unwrap();
+    let conn = client
+        .connection(&kafkit_client::Target::LeastLoaded)
+        .await
+        .unwrap();
+    let version = conn.version_for::<ProduceRequest>(Some(12)).unwrap();
+    let r = conn.send_version(&request, version).await.unwrap();
+    r.responses[0].partition_responses[0].error_code == 0
+}
+
+#[tokio::test]
+async fn a_corrupt_batch_fails_the_table_and_freezes_its_contents() {
+    let topic = topic("t-corrupt", 1).await;
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    writer.set("a", &service("a", 1)).await.unwrap();
+    if !produce_corrupt_batch(&topic).await {
+        panic!("the broker refused the corrupt batch; this test needs another way to corrupt data");
+    }
+    let table = GlobalTable::new(
+        TableConfig::<Service>::json(client_config(), topic)
+            .catch_up_timeout(Duration::from_secs(5)),
+    );
+    let status = table.start().await.unwrap();
+    assert_eq!(status, Status::Failed);
+    let failure = table.failure().expect("the error is kept");
+    let text = failure.to_string();
+    assert!(
+        text.contains("corrupt") && text.contains("offset 1"),
+        "{text}"
+    );
+    assert_eq!(
+        *table.get("a").unwrap().unwrap(),
+        service("a", 1),
+        "contents before the fault stay"
+    );
+    assert!(
+        !table.barrier(Duration::from_secs(2)).await.unwrap(),
+        "a failed reader passes no barrier"
+    );
+}

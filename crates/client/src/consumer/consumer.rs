@@ -836,16 +836,17 @@ impl Shared {
                 freed = true;
                 continue;
             }
-            if let Some(e) = f.error.take() {
-                if out.is_empty() {
-                    st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
-                    return Err(e);
-                }
-                f.error = Some(e); // report it on the next poll
-                st.fetched.push_front(f);
-                break;
-            }
+            // Batches before a failure come first; the failure once they are all returned.
             let Some(batch) = f.batches.pop_front() else {
+                if let Some(e) = f.error.take() {
+                    if out.is_empty() {
+                        st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                        return Err(e);
+                    }
+                    f.error = Some(e); // report it on the next poll
+                    st.fetched.push_front(f);
+                    break;
+                }
                 st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
                 st.isolation.clear();
                 freed = true;
