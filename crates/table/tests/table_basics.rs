@@ -461,3 +461,61 @@ async fn a_corrupt_batch_fails_the_table_and_freezes_its_contents() {
         "a failed reader passes no barrier"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_lose_no_update() {
+    // A private broker that advertises the proxy's port: every connection crosses the proxy.
+    let proxy_port = kafkit_testkit::free_port();
+    let broker = tokio::task::spawn_blocking(move || {
+        kafkit_testkit::Broker::start_with(kafkit_testkit::BrokerOptions {
+            advertised_port: Some(proxy_port),
+            ..Default::default()
+        })
+    })
+    .await
+    .unwrap();
+    let proxy = kafkit_testkit::FaultProxy::start_on(
+        proxy_port,
+        &format!("127.0.0.1:{}", broker.port()),
+        None,
+    )
+    .await;
+    let config = ClientConfig::new([proxy.address()])
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(10));
+    let name = kafkit_testkit::unique_topic("t-proxy");
+    Client::connect(config.clone())
+        .await
+        .unwrap()
+        .admin()
+        .create_topic(&NewTopic::new(&name, 2))
+        .await
+        .unwrap();
+    let table = GlobalTable::new(TableConfig::<Service>::json(config.clone(), name.clone()));
+    table.start().await.unwrap();
+    let writer = TableWriter::<Service>::json(config, name).await.unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for i in 0..300u32 {
+        let key = format!("k{}", i % 20);
+        writer.set(&key, &service(&key, i)).await.unwrap();
+        expected.insert(key, i);
+        if i % 30 == 29 {
+            proxy.close_all();
+        }
+    }
+    assert!(table.barrier(Duration::from_secs(30)).await.unwrap());
+    let got: std::collections::BTreeMap<String, u32> = table
+        .snapshot()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.revision))
+        .collect();
+    assert_eq!(got, expected, "every last revision is there");
+    assert_eq!(table.status(), Status::CaughtUp);
+    assert_eq!(
+        table.stats().records_applied,
+        300,
+        "each update applied once"
+    );
+    drop(broker);
+}
