@@ -52,6 +52,8 @@ enum PerfCommand {
     /// Read N records from every partition of a topic and report records/s, CPU per record
     /// and RSS.
     Consume(perf::ConsumeArgs),
+    /// Catch up a global table over an existing topic (UTF-8 keys, JSON values).
+    Table(perf::TableArgs),
 }
 
 /// The -X properties as key/value pairs.
@@ -106,6 +108,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         let config = producer_config(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
         return perf::produce(client, config, args).await;
+    }
+    if let Command::Perf(PerfCommand::Table(args)) = &cli.command {
+        return perf::table(consumer_config(&cli)?, args).await;
     }
     if let Command::Perf(PerfCommand::Consume(args)) = &cli.command {
         let config = consumer_config(&cli)?;

@@ -37,6 +37,9 @@ pub struct ProduceArgs {
     /// batch.size in bytes.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Values as JSON objects of about --size bytes (`{"n":…,"pad":"xxx…"}`), for tables.
+    #[arg(long)]
+    pub json_values: bool,
     /// Print one JSON line (the peers' shape) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -108,7 +111,16 @@ pub async fn produce(
     let (cpu0, _) = usage();
     let t0 = Instant::now();
     for i in 0..args.messages {
-        let mut record = ProducerRecord::new(topic).value(payload.clone());
+        let mut record = if args.json_values {
+            let head = format!("{{\"n\":{i},\"pad\":\"");
+            let pad = args.size.saturating_sub(head.len() + 2);
+            let mut v = head.into_bytes();
+            v.resize(v.len() + pad, b'x');
+            v.extend_from_slice(b"\"}");
+            ProducerRecord::new(topic).value(v)
+        } else {
+            ProducerRecord::new(topic).value(payload.clone())
+        };
         if !keys.is_empty() {
             record = record.key(keys[(i % args.keys) as usize].clone());
         }
@@ -263,6 +275,68 @@ pub async fn consume(
         );
     }
     consumer.close().await;
+    Ok(())
+}
+
+/// What to catch up.
+#[derive(clap::Args, Debug)]
+pub struct TableArgs {
+    /// Topic to materialize (UTF-8 keys, JSON values).
+    #[arg(long)]
+    pub topic: String,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Catches up a global table over an existing topic and reports how fast.
+pub async fn table(config: kafkit::client::ConsumerConfig, args: &TableArgs) -> anyhow::Result<()> {
+    use kafkit::table::{GlobalTable, Status, TableConfig};
+    let mut table_config =
+        TableConfig::<serde_json::Value>::json(config.client.clone(), &args.topic)
+            .catch_up_timeout(Duration::from_secs(3600));
+    table_config.consumer = config;
+    let table = GlobalTable::new(table_config);
+    let (cpu0, _) = usage();
+    let t0 = Instant::now();
+    let status = table.start().await?;
+    let wall = t0.elapsed().as_secs_f64();
+    let (cpu1, max_rss_kib) = usage();
+    if status != Status::CaughtUp {
+        anyhow::bail!(
+            "the table did not catch up ({status:?}){}",
+            table
+                .failure()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
+    let stats = table.stats();
+    let records = stats.records_replayed;
+    let keys = table.len()?;
+    let cpu = cpu1 - cpu0;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "client": "kafkit",
+                "op": "table",
+                "records": records,
+                "keys": keys,
+                "wall_s": round(wall, 4),
+                "cpu_s": round(cpu, 4),
+                "msgs_per_s": (records as f64 / wall).round(),
+                "max_rss_kib": max_rss_kib,
+            })
+        );
+    } else {
+        println!(
+            "caught up {records} records ({keys} keys) in {wall:.2} s: {:.0} records/s, CPU {cpu:.2} s, max RSS {} MiB",
+            records as f64 / wall,
+            max_rss_kib / 1024
+        );
+    }
+    table.stop().await;
     Ok(())
 }
 

@@ -232,3 +232,49 @@ fn perf_consume_reads_what_perf_produce_wrote() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-topic-kafkit"));
 }
+
+#[test]
+fn perf_table_catches_up_a_topic_of_json_values() {
+    let bootstrap = kafkit_testkit::shared_broker();
+    let topic = kafkit_testkit::unique_topic("cli-perf-table");
+    let produce = kafkit()
+        .args([
+            "perf",
+            "produce",
+            "-b",
+            &bootstrap,
+            "--topic",
+            &topic,
+            "--messages",
+            "2000",
+            "--keys",
+            "50",
+            "--json-values",
+            "--size",
+            "80",
+            "--acks",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        produce.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produce.stderr)
+    );
+    let out = kafkit()
+        .args([
+            "perf", "table", "-b", &bootstrap, "--topic", &topic, "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(line["op"], "table");
+    assert_eq!(line["records"], 2000);
+    assert_eq!(line["keys"], 50);
+}
