@@ -22,7 +22,7 @@ pub(crate) struct Counters {
 #[derive(Debug)]
 pub struct Change<V> {
     /// The key.
-    pub key: String,
+    pub key: Arc<str>,
     /// The value before (`None`: the key was absent).
     pub old: Option<Arc<V>>,
     /// The value after (`None`: deleted by a tombstone).
@@ -47,7 +47,7 @@ fn add(c: &AtomicU64) {
 /// removes the key (an empty value is data); a value that does not decode is skipped and
 /// the old value kept. Each skip is counted.
 pub(crate) fn apply<V>(
-    map: &mut imbl::HashMap<String, Arc<V>>,
+    map: &mut imbl::HashMap<Arc<str>, Arc<V>>,
     record: &ConsumerRecord,
     config: &TableConfig<V>,
     counters: &Counters,
@@ -56,8 +56,8 @@ pub(crate) fn apply<V>(
         add(&counters.keyless_records);
         return None;
     };
-    let key = match (config.key_decoder)(key) {
-        Ok(k) => k,
+    let key: Arc<str> = match (config.key_decoder)(key) {
+        Ok(k) => Arc::from(k),
         Err(e) => {
             add(&counters.key_decode_errors);
             tracing::debug!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %e, "key skipped");

@@ -13,6 +13,9 @@ use crate::apply::{apply, Change, Counters};
 
 /// Changes kept for subscribers that fall behind.
 const CHANGE_BUFFER: usize = 4096;
+
+/// Longest time applied records wait before readers see them while records stream in.
+const PUBLISH_EVERY: Duration = Duration::from_millis(20);
 use crate::config::TableConfig;
 use crate::error::TableError;
 
@@ -58,7 +61,7 @@ pub struct TableStats {
 /// A point-in-time view of the table, taken in O(1).
 #[derive(Clone, Debug)]
 pub struct Snapshot<V> {
-    map: imbl::HashMap<String, Arc<V>>,
+    map: imbl::HashMap<Arc<str>, Arc<V>>,
 }
 
 impl<V> Snapshot<V> {
@@ -75,7 +78,7 @@ impl<V> Snapshot<V> {
         self.map.is_empty()
     }
     /// Every key and value, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Arc<V>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<V>)> {
         self.map.iter()
     }
 }
@@ -105,7 +108,7 @@ impl<V> std::fmt::Debug for GlobalTable<V> {
 
 struct Inner<V> {
     config: TableConfig<V>,
-    map: ArcSwap<imbl::HashMap<String, Arc<V>>>,
+    map: ArcSwap<imbl::HashMap<Arc<str>, Arc<V>>>,
     status: watch::Sender<Status>,
     /// Next offset to apply per partition, published after each applied poll.
     applied: watch::Sender<HashMap<i32, i64>>,
@@ -326,7 +329,7 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
         let found = tokio::time::timeout(timeout, async {
             loop {
                 match rx.recv().await {
-                    Ok(c) if c.key == key => return Some(c),
+                    Ok(c) if &*c.key == key => return Some(c),
                     Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
@@ -405,12 +408,21 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
     let mut replayed = 0u64;
     let mut gate_open = false;
     let mut first_highwater: HashMap<i32, i64> = HashMap::new();
+    let mut dirty = false;
+    let mut last_publish = Instant::now();
+    let mut pending_changes = Vec::new();
+    let mut published_positions: HashMap<i32, i64> = HashMap::new();
     loop {
         let Some(inner) = weak.upgrade() else { return };
         if inner.stop.load(Ordering::SeqCst) {
             return;
         }
-        let records = match consumer.poll(Duration::from_millis(200)).await {
+        let wait = if dirty {
+            PUBLISH_EVERY
+        } else {
+            Duration::from_millis(200)
+        };
+        let records = match consumer.poll(wait).await {
             Ok(r) => r,
             Err(e) if e.is_retriable() => {
                 tracing::debug!(%topic, error = %e, "table reader: transient error");
@@ -419,20 +431,13 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
             Err(e) => return fail(&inner, e),
         };
         if !records.is_empty() {
-            let mut changes = Vec::new();
             for r in &records {
-                changes.extend(apply(&mut map, r, &inner.config, &inner.counters));
+                pending_changes.extend(apply(&mut map, r, &inner.config, &inner.counters));
             }
             if !gate_open {
                 replayed += records.len() as u64;
             }
-            // Publish first, so a subscriber that reads the table on a change sees it.
-            inner.map.store(Arc::new(map.clone()));
-            if inner.changes.receiver_count() > 0 {
-                for change in changes {
-                    let _ = inner.changes.send(change);
-                }
-            }
+            dirty = true;
         }
         let positions: HashMap<i32, i64> = partitions
             .iter()
@@ -447,12 +452,32 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
                 first_highwater.entry(tp.partition).or_insert(hw);
             }
         }
-        if !gate_open
-            && targets.iter().all(|(p, end)| {
-                let end = (*end).max(first_highwater.get(p).copied().unwrap_or(i64::MAX));
-                positions.get(p).is_some_and(|&at| at >= end)
-            })
+        let gate_reached = targets.iter().all(|(p, end)| {
+            let end = (*end).max(first_highwater.get(p).copied().unwrap_or(i64::MAX));
+            positions.get(p).is_some_and(|&at| at >= end)
+        });
+        // Publish at most every PUBLISH_EVERY while records stream in (a publish makes the
+        // next writes copy the map nodes they touch), at once when the reader is idle or the
+        // gate opens. Positions are published only with the map that contains them.
+        let caught_up_now = !gate_open && gate_reached;
+        if dirty && (records.is_empty() || caught_up_now || last_publish.elapsed() >= PUBLISH_EVERY)
         {
+            // Publish first, so a subscriber that reads the table on a change sees it.
+            inner.map.store(Arc::new(map.clone()));
+            last_publish = Instant::now();
+            dirty = false;
+            if inner.changes.receiver_count() > 0 {
+                for change in pending_changes.drain(..) {
+                    let _ = inner.changes.send(change);
+                }
+            } else {
+                pending_changes.clear();
+            }
+            published_positions = positions.clone();
+        } else if !dirty {
+            published_positions = positions.clone();
+        }
+        if caught_up_now {
             gate_open = true;
             *inner.catch_up.lock().unwrap_or_else(|e| e.into_inner()) =
                 (Some(started.elapsed()), replayed);
@@ -460,8 +485,8 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
             tracing::debug!(%topic, replayed, elapsed = ?started.elapsed(), "table caught up");
         }
         inner.applied.send_if_modified(|now| {
-            if *now != positions {
-                *now = positions;
+            if *now != published_positions {
+                *now = published_positions.clone();
                 true
             } else {
                 false

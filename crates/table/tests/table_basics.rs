@@ -222,7 +222,7 @@ async fn changes_stream_to_subscribers_and_hooks_run_with_failures_counted() {
             .unwrap()
             .unwrap();
         got.push((
-            c.key.clone(),
+            c.key.to_string(),
             c.old.map(|v| v.revision),
             c.new.map(|v| v.revision),
         ));
@@ -384,13 +384,13 @@ async fn a_grouped_registry_and_a_restart_that_rebuilds_identical_contents() {
         .snapshot()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), (**v).clone()))
+        .map(|(k, v)| (k.to_string(), (**v).clone()))
         .collect();
     let b: std::collections::BTreeMap<String, Service> = again
         .snapshot()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), (**v).clone()))
+        .map(|(k, v)| (k.to_string(), (**v).clone()))
         .collect();
     assert_eq!(a, b);
     assert_eq!(a.len(), 3);
@@ -508,7 +508,7 @@ async fn dropped_connections_lose_no_update() {
         .snapshot()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.clone(), v.revision))
+        .map(|(k, v)| (k.to_string(), v.revision))
         .collect();
     assert_eq!(got, expected, "every last revision is there");
     assert_eq!(table.status(), Status::CaughtUp);
