@@ -16,6 +16,10 @@ const CHANGE_BUFFER: usize = 4096;
 
 /// Longest time applied records wait before readers see them while records stream in.
 const PUBLISH_EVERY: Duration = Duration::from_millis(20);
+
+/// The same during catch-up: publishing makes later writes copy the map nodes they touch, so
+/// a replay publishes rarely (readers see partial data anyway until the gate opens).
+const PUBLISH_EVERY_LOADING: Duration = Duration::from_millis(500);
 use crate::config::TableConfig;
 use crate::error::TableError;
 
@@ -431,8 +435,12 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
             Err(e) => return fail(&inner, e),
         };
         if !records.is_empty() {
+            let want_changes = inner.changes.receiver_count() > 0;
             for r in &records {
-                pending_changes.extend(apply(&mut map, r, &inner.config, &inner.counters));
+                let change = apply(&mut map, r, &inner.config, &inner.counters);
+                if want_changes {
+                    pending_changes.extend(change);
+                }
             }
             if !gate_open {
                 replayed += records.len() as u64;
@@ -460,8 +468,12 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
         // next writes copy the map nodes they touch), at once when the reader is idle or the
         // gate opens. Positions are published only with the map that contains them.
         let caught_up_now = !gate_open && gate_reached;
-        if dirty && (records.is_empty() || caught_up_now || last_publish.elapsed() >= PUBLISH_EVERY)
-        {
+        let cadence = if gate_open {
+            PUBLISH_EVERY
+        } else {
+            PUBLISH_EVERY_LOADING
+        };
+        if dirty && (records.is_empty() || caught_up_now || last_publish.elapsed() >= cadence) {
             // Publish first, so a subscriber that reads the table on a change sees it.
             inner.map.store(Arc::new(map.clone()));
             last_publish = Instant::now();
