@@ -432,7 +432,13 @@ async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
                 tracing::debug!(%topic, error = %e, "table reader: transient error");
                 continue;
             }
-            Err(e) => return fail(&inner, e),
+            Err(e) => {
+                // Contents freeze at the last applied state: publish what was applied.
+                if dirty {
+                    inner.map.store(Arc::new(map.clone()));
+                }
+                return fail(&inner, e);
+            }
         };
         if !records.is_empty() {
             let want_changes = inner.changes.receiver_count() > 0;
