@@ -464,22 +464,8 @@ async fn a_corrupt_batch_fails_the_table_and_freezes_its_contents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_lose_no_update() {
-    // A private broker that advertises the proxy's port: every connection crosses the proxy.
-    let proxy_port = kafkit_testkit::free_port();
-    let broker = tokio::task::spawn_blocking(move || {
-        kafkit_testkit::Broker::start_with(kafkit_testkit::BrokerOptions {
-            advertised_port: Some(proxy_port),
-            ..Default::default()
-        })
-    })
-    .await
-    .unwrap();
-    let proxy = kafkit_testkit::FaultProxy::start_on(
-        proxy_port,
-        &format!("127.0.0.1:{}", broker.port()),
-        None,
-    )
-    .await;
+    let kafkit_testkit::ProxiedBroker { proxy, broker } =
+        kafkit_testkit::ProxiedBroker::start(None).await;
     let config = ClientConfig::new([proxy.address()])
         .connect_timeout(Duration::from_secs(5))
         .request_timeout(Duration::from_secs(10));

@@ -94,6 +94,22 @@ pub(crate) struct ProducerBatch {
 }
 
 impl ProducerBatch {
+    /// The batch of an open batch's records, not encoded yet, and the builder that holds them.
+    fn unsent(open: OpenBatch) -> (ProducerBatch, BatchBuilder) {
+        let batch = ProducerBatch {
+            id: open.id,
+            bytes: Bytes::new(),
+            records: open.builder.len() as i32,
+            outcome: open.outcome,
+            permits: open.permits,
+            created: open.created,
+            stamp: None,
+            attempts: 0,
+            last_error: None,
+        };
+        (batch, open.builder)
+    }
+
     /// The base sequence, once assigned.
     pub fn sequence(&self) -> Option<i32> {
         self.stamp.map(|(_, _, s)| s)
@@ -309,19 +325,8 @@ impl PartitionQueue {
             self.partition,
             self.topic.partition_count.load(Ordering::Relaxed),
         );
-        let records = open.builder.len() as i32;
-        let mut batch = ProducerBatch {
-            id: open.id,
-            bytes: Bytes::new(),
-            records,
-            outcome: open.outcome,
-            permits: open.permits,
-            created: open.created,
-            stamp: None,
-            attempts: 0,
-            last_error: None,
-        };
-        match open.builder.finish(ctx.compression, ctx.compression_level) {
+        let (mut batch, builder) = ProducerBatch::unsent(open);
+        match builder.finish(ctx.compression, ctx.compression_level) {
             Ok(bytes) => {
                 batch.bytes = bytes;
                 st.ready.push_back(batch);
@@ -344,17 +349,7 @@ impl PartitionQueue {
     pub(crate) fn take_all(&self, st: &mut PartitionState) -> Vec<ProducerBatch> {
         let mut out: Vec<ProducerBatch> = st.ready.drain(..).collect();
         if let Some(open) = st.open.take() {
-            out.push(ProducerBatch {
-                id: open.id,
-                bytes: Bytes::new(),
-                records: open.builder.len() as i32,
-                outcome: open.outcome,
-                permits: open.permits,
-                created: open.created,
-                stamp: None,
-                attempts: 0,
-                last_error: None,
-            });
+            out.push(ProducerBatch::unsent(open).0);
         }
         out
     }

@@ -226,20 +226,31 @@ impl Shared {
         }
     }
 
-    /// Appends without waiting when the topic is known and buffer memory is at hand;
-    /// `None` sends the caller down the slow path (which also reports every error).
-    fn try_enqueue_now(&self, record: &ProducerRecord) -> Option<DeliveryFuture> {
-        if self.closed.load(Ordering::Relaxed) || self.fatal.get().is_some() {
-            return None;
-        }
+    /// The record's encoded size (upper bound), or why it can never be sent.
+    fn checked_size(&self, record: &ProducerRecord) -> Result<usize> {
         let size = record.max_encoded_size();
         let limit = self
             .config
             .max_request_size
             .saturating_sub(REQUEST_OVERHEAD);
         if size + kafkit_record::BATCH_HEADER_LEN > limit {
+            return Err(Error::RecordTooLarge {
+                topic: record.topic.to_string(),
+                size,
+                limit: self.config.max_request_size,
+                setting: "max.request.size",
+            });
+        }
+        Ok(size)
+    }
+
+    /// Appends without waiting when the topic is known and buffer memory is at hand;
+    /// `None` sends the caller down the slow path (which also reports every error).
+    fn try_enqueue_now(&self, record: &ProducerRecord) -> Option<DeliveryFuture> {
+        if self.closed.load(Ordering::Relaxed) || self.fatal.get().is_some() {
             return None;
         }
+        let size = self.checked_size(record).ok()?;
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         let topic = topics.get(&*record.topic)?;
         let partition = self.choose_partition(topic, record).ok()?;
@@ -280,19 +291,7 @@ impl Shared {
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::Closed("send after close".into()));
         }
-        let size = record.max_encoded_size();
-        let limit = self
-            .config
-            .max_request_size
-            .saturating_sub(REQUEST_OVERHEAD);
-        if size + kafkit_record::BATCH_HEADER_LEN > limit {
-            return Err(Error::RecordTooLarge {
-                topic: record.topic.to_string(),
-                size,
-                limit: self.config.max_request_size,
-                setting: "max.request.size",
-            });
-        }
+        let size = self.checked_size(record)?;
         let deadline = Instant::now() + self.config.max_block;
         let topic = self.topic(&record.topic, deadline).await?;
         let partition = self.choose_partition(&topic, record)?;

@@ -139,33 +139,9 @@ pub async fn fetch(
     (high_watermark, out)
 }
 
-/// A broker reachable only through a fault proxy (it advertises the proxy's port), so every
-/// connection a client makes crosses the proxy. With `tls`, the proxy terminates TLS.
-pub struct Proxied {
-    pub proxy: kafkit_testkit::FaultProxy,
-    pub broker: kafkit_testkit::Broker,
-}
-
-impl Proxied {
-    pub async fn start(tls: Option<std::sync::Arc<rustls::ServerConfig>>) -> Proxied {
-        let proxy_port = kafkit_testkit::free_port();
-        let broker = tokio::task::spawn_blocking(move || {
-            kafkit_testkit::Broker::start_with(kafkit_testkit::BrokerOptions {
-                advertised_port: Some(proxy_port),
-                ..Default::default()
-            })
-        })
-        .await
-        .unwrap();
-        let upstream = format!("127.0.0.1:{}", broker.port());
-        let proxy = kafkit_testkit::FaultProxy::start_on(proxy_port, &upstream, tls).await;
-        Proxied { proxy, broker }
-    }
-
-    pub fn bootstrap(&self) -> String {
-        self.proxy.address()
-    }
-}
+/// A broker reachable only through a fault proxy (see the testkit).
+#[allow(unused_imports)]
+pub use kafkit_testkit::ProxiedBroker as Proxied;
 
 /// Produces `n` records to `topic`/`partition`, one batch each (Tansu's ListOffsets(latest)
 /// reports the last batch's base offset + 1, which is right only for one-record batches).
