@@ -152,20 +152,9 @@ pub async fn produce(
     let n = args.messages;
     let bytes = n * args.size as u64;
     let cpu = cpu1 - cpu0;
-    let line = json!({
-        "client": "kafkit",
-        "op": "produce",
-        "messages": n,
-        "bytes": bytes,
-        "wall_s": round(wall, 4),
-        "cpu_s": round(cpu, 4),
-        "msgs_per_s": (n as f64 / wall).round(),
-        "mb_per_s": round(bytes as f64 / wall / 1e6, 2),
-        "cpu_us_per_msg": round(cpu * 1e6 / n as f64, 3),
-        "max_rss_kib": max_rss_kib,
-        "p50_ms": round(quantile(0.5), 3),
-        "p99_ms": round(quantile(0.99), 3),
-    });
+    let mut line = peer_line("produce", n, bytes, wall, cpu, max_rss_kib);
+    line["p50_ms"] = json!(round(quantile(0.5), 3));
+    line["p99_ms"] = json!(round(quantile(0.99), 3));
     if args.json {
         println!("{line}");
     } else {
@@ -247,21 +236,7 @@ pub async fn consume(
     let (cpu1, max_rss_kib) = usage();
     let cpu = cpu1 - cpu0;
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "client": "kafkit",
-                "op": "consume",
-                "messages": n,
-                "bytes": bytes,
-                "wall_s": round(wall, 4),
-                "cpu_s": round(cpu, 4),
-                "msgs_per_s": (n as f64 / wall).round(),
-                "mb_per_s": round(bytes as f64 / wall / 1e6, 2),
-                "cpu_us_per_msg": round(cpu * 1e6 / n as f64, 3),
-                "max_rss_kib": max_rss_kib,
-            })
-        );
+        println!("{}", peer_line("consume", n, bytes, wall, cpu, max_rss_kib));
     } else {
         println!(
             "{n} records ({bytes} value bytes) in {wall:.2} s: {:.0} records/s, {:.2} MB/s",
@@ -338,6 +313,29 @@ pub async fn table(config: kafkit::client::ConsumerConfig, args: &TableArgs) -> 
     }
     table.stop().await;
     Ok(())
+}
+
+/// The JSON line every peer in ../shared/bench prints, for `op` over `n` records.
+fn peer_line(
+    op: &str,
+    n: u64,
+    bytes: u64,
+    wall: f64,
+    cpu: f64,
+    max_rss_kib: i64,
+) -> serde_json::Value {
+    json!({
+        "client": "kafkit",
+        "op": op,
+        "messages": n,
+        "bytes": bytes,
+        "wall_s": round(wall, 4),
+        "cpu_s": round(cpu, 4),
+        "msgs_per_s": (n as f64 / wall).round(),
+        "mb_per_s": round(bytes as f64 / wall / 1e6, 2),
+        "cpu_us_per_msg": round(cpu * 1e6 / n as f64, 3),
+        "max_rss_kib": max_rss_kib,
+    })
 }
 
 fn round(x: f64, digits: i32) -> f64 {
