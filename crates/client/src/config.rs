@@ -125,11 +125,8 @@ impl ClientConfig {
     /// `sasl.password`, `ssl.ca.location`, `ssl.certificate.location`, `ssl.key.location`,
     /// `ssl.endpoint.identification.algorithm`, ...). Unknown keys are an error naming the key.
     pub fn set(mut self, key: &str, value: &str) -> Result<Self, crate::Error> {
-        let ms = |v: &str| -> Result<Duration, crate::Error> {
-            v.parse::<u64>().map(Duration::from_millis).map_err(|_| {
-                crate::Error::Config(format!("{key}: '{v}' is not a number of milliseconds"))
-            })
-        };
+        use crate::properties::{count, millis};
+        let ms = |v: &str| millis(key, v);
         match key {
             "bootstrap.servers" | "metadata.broker.list" => {
                 self.bootstrap = value.split(',').map(|s| s.trim().to_string()).collect()
@@ -145,10 +142,7 @@ impl ClientConfig {
                 self.metadata_max_age = ms(value)?
             }
             "max.in.flight.requests.per.connection" | "max.in.flight" => {
-                self.max_in_flight = value
-                    .parse::<usize>()
-                    .map_err(|_| crate::Error::Config(format!("{key}: '{value}' is not a count")))?
-                    .max(1)
+                self.max_in_flight = count(key, value)?
             }
             "security.protocol" => match value.to_ascii_uppercase().as_str() {
                 "PLAINTEXT" => {

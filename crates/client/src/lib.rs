@@ -29,6 +29,7 @@ mod conn;
 mod consumer;
 mod error;
 mod producer;
+mod properties;
 
 pub use admin::{
     AclBinding, AclFilter, AclOperation, AclPermission, Admin, AlterConfigOp, CommittedOffset,

@@ -181,18 +181,9 @@ impl ConsumerConfig {
     /// Applies a Java-client or librdkafka style property; unknown consumer keys go to
     /// [`ClientConfig::set`].
     pub fn set(mut self, key: &str, value: &str) -> Result<Self, Error> {
-        let num = |v: &str| -> Result<i64, Error> {
-            v.trim()
-                .parse::<i64>()
-                .map_err(|_| Error::Config(format!("{key}: '{v}' is not a whole number")))
-        };
-        let bool_of = |v: &str| match v.to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            other => Err(Error::Config(format!(
-                "{key}: '{other}' is not true or false"
-            ))),
-        };
+        use crate::properties::{boolean, count, millis, size_i32};
+        let bool_of = |v: &str| boolean(key, v);
+        let ms = |v: &str| millis(key, v);
         match key {
             "auto.offset.reset" => {
                 self.auto_offset_reset = match value.to_ascii_lowercase().as_str() {
@@ -207,18 +198,18 @@ impl ConsumerConfig {
                 }
             }
             "fetch.min.bytes" => {
-                self.fetch_min_bytes = num(value)?.clamp(0, i32::MAX as i64) as i32
+                self.fetch_min_bytes = size_i32(key, value, 0)?
             }
             "fetch.max.wait.ms" | "fetch.wait.max.ms" => {
-                self.fetch_max_wait = Duration::from_millis(num(value)?.max(0) as u64)
+                self.fetch_max_wait = ms(value)?
             }
             "fetch.max.bytes" => {
-                self.fetch_max_bytes = num(value)?.clamp(1, i32::MAX as i64) as i32
+                self.fetch_max_bytes = size_i32(key, value, 1)?
             }
             "max.partition.fetch.bytes" | "fetch.message.max.bytes" => {
-                self.max_partition_fetch_bytes = num(value)?.clamp(1, i32::MAX as i64) as i32
+                self.max_partition_fetch_bytes = size_i32(key, value, 1)?
             }
-            "max.poll.records" => self.max_poll_records = num(value)?.max(1) as usize,
+            "max.poll.records" => self.max_poll_records = count(key, value)?,
             "check.crcs" => self.check_crcs = bool_of(value)?,
             "isolation.level" => {
                 self.isolation = match value.to_ascii_lowercase().as_str() {
@@ -234,17 +225,17 @@ impl ConsumerConfig {
             "group.id" => self.group_id = Some(value.to_string()),
             "group.instance.id" => self.group_instance_id = Some(value.to_string()),
             "session.timeout.ms" => {
-                self.session_timeout = Duration::from_millis(num(value)?.max(1) as u64)
+                self.session_timeout = ms(value)?.max(Duration::from_millis(1))
             }
             "heartbeat.interval.ms" => {
-                self.heartbeat_interval = Duration::from_millis(num(value)?.max(1) as u64)
+                self.heartbeat_interval = ms(value)?.max(Duration::from_millis(1))
             }
             "max.poll.interval.ms" => {
-                self.rebalance_timeout = Duration::from_millis(num(value)?.max(1) as u64)
+                self.rebalance_timeout = ms(value)?.max(Duration::from_millis(1))
             }
             "enable.auto.commit" => self.enable_auto_commit = bool_of(value)?,
             "auto.commit.interval.ms" => {
-                self.auto_commit_interval = Duration::from_millis(num(value)?.max(1) as u64)
+                self.auto_commit_interval = ms(value)?.max(Duration::from_millis(1))
             }
             "partition.assignment.strategy" => {
                 self.assignors = value
@@ -270,7 +261,7 @@ impl ConsumerConfig {
                     .collect::<Result<_, _>>()?
             }
             "queued.max.messages.kbytes" => {
-                self.max_buffered_bytes = num(value)?.max(1) as usize * 1024
+                self.max_buffered_bytes = count(key, value)?.saturating_mul(1024)
             }
             _ => self.client = self.client.set(key, value)?,
         }

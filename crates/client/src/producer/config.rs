@@ -215,27 +215,14 @@ impl ProducerConfig {
     /// `batch.size`, `compression.type`, `enable.idempotence`, ...); anything else is passed
     /// to [`ClientConfig::set`]. Unknown keys are an error naming the key.
     pub fn set(mut self, key: &str, value: &str) -> Result<Self, Error> {
-        let num = |v: &str| -> Result<u64, Error> {
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| Error::Config(format!("{key}: '{v}' is not a whole number")))
-        };
-        let ms = |v: &str| num(v).map(Duration::from_millis);
+        use crate::properties::{boolean, count, millis, whole};
+        let num = |v: &str| whole(key, v);
+        let ms = |v: &str| millis(key, v);
         match key {
             "acks" | "request.required.acks" => self.acks = value.parse()?,
-            "enable.idempotence" => {
-                self.idempotence = Some(match value.to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    other => {
-                        return Err(Error::Config(format!(
-                            "{key}: '{other}' is not true or false"
-                        )))
-                    }
-                })
-            }
+            "enable.idempotence" => self.idempotence = Some(boolean(key, value)?),
             "linger.ms" | "queue.buffering.max.ms" => self.linger = ms(value)?,
-            "batch.size" => self.batch_size = (num(value)? as usize).max(1),
+            "batch.size" => self.batch_size = count(key, value)?,
             "max.request.size" | "message.max.bytes" => {
                 self.max_request_size = num(value)? as usize
             }
@@ -256,7 +243,7 @@ impl ProducerConfig {
             "delivery.timeout.ms" | "message.timeout.ms" => self.delivery_timeout = ms(value)?,
             "retry.backoff.ms" => self.retry_backoff = ms(value)?,
             "max.in.flight.requests.per.connection" | "max.in.flight" => {
-                self.max_in_flight = (num(value)? as usize).max(1)
+                self.max_in_flight = count(key, value)?
             }
             // Both peers accept these; kafkit's partitioner is murmur2 (keyed) + sticky.
             "partitioner" | "partitioner.class" => match value {
