@@ -100,7 +100,9 @@ pub(crate) struct State {
     pub fetched: VecDeque<Fetched>,
     pub buffered_bytes: usize,
     /// Records decoded from the front batch, not yet returned.
-    ready: VecDeque<(u64, ConsumerRecord)>,
+    /// Always of the cursors' current epochs: a seek or unassignment drops a partition's
+    /// entries (`drop_buffered`).
+    ready: VecDeque<ConsumerRecord>,
     /// Aborted producers in the range being read (read_committed).
     isolation: AbortFilter,
     /// Failures not tied to a partition's data (group membership), for the next poll.
@@ -523,7 +525,7 @@ impl State {
         });
         self.buffered_bytes -= freed.min(self.buffered_bytes);
         self.ready
-            .retain(|(_, r)| (&r.topic, r.partition) != (&key.0, key.1));
+            .retain(|r| (&r.topic, r.partition) != (&key.0, key.1));
     }
 }
 
@@ -815,18 +817,24 @@ impl Shared {
             return Err(e);
         }
         let mut freed = false;
+        // The partition and last offset of the records handed out since the last position
+        // update: positions move once per run, not once per record.
+        let mut run: Option<(Arc<str>, i32, i64)> = None;
         while out.len() < max {
-            if let Some((epoch, r)) = st.ready.pop_front() {
-                let Some(c) = st.cursors.get_mut(&(r.topic.clone(), r.partition)) else {
-                    continue;
-                };
-                if c.epoch != epoch || c.position.is_some_and(|p| r.offset < p) {
-                    continue; // sought away, or before the position (fetches start at batches)
+            if let Some(r) = st.ready.pop_front() {
+                match &mut run {
+                    Some((t, p, last)) if Arc::ptr_eq(t, &r.topic) && *p == r.partition => {
+                        *last = r.offset
+                    }
+                    _ => {
+                        advance(&mut st.cursors, run.take());
+                        run = Some((r.topic.clone(), r.partition, r.offset));
+                    }
                 }
-                c.position = Some(r.offset + 1);
                 out.push(r);
                 continue;
             }
+            advance(&mut st.cursors, run.take());
             let Some(mut f) = st.fetched.pop_front() else {
                 break;
             };
@@ -852,7 +860,13 @@ impl Shared {
                 freed = true;
                 continue;
             };
-            let (topic, partition, epoch) = (f.key.0.clone(), f.key.1, f.epoch);
+            let (topic, partition) = (f.key.0.clone(), f.key.1);
+            // Fetches start at batch boundaries: skip what lies before the position.
+            let from = st
+                .cursors
+                .get(&f.key)
+                .and_then(|c| c.position)
+                .unwrap_or(i64::MIN);
             st.fetched.push_front(f);
             let f = st.fetched.front_mut().expect("just pushed");
             if !st.isolation.keep(&batch, &mut f.aborted, read_committed) {
@@ -861,18 +875,16 @@ impl Shared {
             let h = &batch.header;
             for r in batch.records() {
                 match r {
-                    Ok(r) => st.ready.push_back((
-                        epoch,
-                        ConsumerRecord {
-                            topic: topic.clone(),
-                            partition,
-                            offset: r.offset,
-                            timestamp: r.timestamp,
-                            key: r.key,
-                            value: r.value,
-                            headers: r.headers,
-                        },
-                    )),
+                    Ok(r) if r.offset < from => {}
+                    Ok(r) => st.ready.push_back(ConsumerRecord {
+                        topic: topic.clone(),
+                        partition,
+                        offset: r.offset,
+                        timestamp: r.timestamp,
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                    }),
                     Err(source) => {
                         let e = Error::Corrupt {
                             topic: topic.to_string(),
@@ -889,11 +901,21 @@ impl Shared {
                 }
             }
         }
+        advance(&mut st.cursors, run);
         let below_limit = st.buffered_bytes < self.config.max_buffered_bytes;
         drop(guard);
         if freed && below_limit {
             self.wake_sources();
         }
         Ok(out)
+    }
+}
+
+/// Moves a partition's position past the last record of a run handed out.
+fn advance(cursors: &mut HashMap<Key, Cursor>, run: Option<(Arc<str>, i32, i64)>) {
+    if let Some((topic, partition, last)) = run {
+        if let Some(c) = cursors.get_mut(&(topic, partition)) {
+            c.position = Some(last + 1);
+        }
     }
 }
