@@ -278,7 +278,7 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
                         continue;
                     }
                     Some(
-                        Error::broker(ErrorCode::OffsetOutOfRange, kafka_protocol::messages::ApiKey::Fetch, &format!("broker {broker}"))
+                        Error::broker(ErrorCode::OffsetOutOfRange, kafka_protocol::messages::ApiKey::Fetch, &shared.client.address_hint(&Target::Broker(broker)))
                             .topic(w.key.0.to_string())
                             .partition(w.key.1)
                             .message(Some(format!(
@@ -306,7 +306,7 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
                     Error::broker(
                         code,
                         kafka_protocol::messages::ApiKey::Fetch,
-                        &format!("broker {broker}"),
+                        &shared.client.address_hint(&Target::Broker(broker)),
                     )
                     .topic(w.key.0.to_string())
                     .partition(w.key.1)

@@ -411,7 +411,8 @@ async fn heartbeat_until_rebalance(
             }
             Some(code) => {
                 shared.group_state().coordinator = None;
-                return Err(Error::broker(code, ApiKey::Heartbeat, "coordinator")
+                let coordinator = st.coordinator.as_deref().unwrap_or("the coordinator");
+                return Err(Error::broker(code, ApiKey::Heartbeat, coordinator)
                     .group(shared.group_id())
                     .build());
             }
@@ -503,7 +504,10 @@ async fn leave_with(shared: &Shared, commit_first: bool) {
     }
     let Some(addr) = st.coordinator else { return };
     let result = async {
-        let conn = shared.client.connection(&Target::Address(addr)).await?;
+        let conn = shared
+            .client
+            .connection(&Target::Address(addr.clone()))
+            .await?;
         let version = conn.version_for::<LeaveGroupRequest>(None)?;
         let mut request =
             LeaveGroupRequest::default().with_group_id(GroupId(sb(shared.group_id())));
@@ -520,7 +524,7 @@ async fn leave_with(shared: &Shared, commit_first: bool) {
     .await;
     match result {
         Ok(r) => {
-            if let Err(b) = check_code(r.error_code, ApiKey::LeaveGroup, "coordinator") {
+            if let Err(b) = check_code(r.error_code, ApiKey::LeaveGroup, &addr) {
                 tracing::debug!(error = %b.group(shared.group_id()).build(), "leave group refused");
             }
         }
