@@ -75,44 +75,62 @@ fn an_unknown_property_is_named() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no.such.thing"));
 }
 
+/// Runs kafkit with `args`, expecting success; returns its stdout.
+fn run_ok(args: &[&str]) -> String {
+    let out = kafkit().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "kafkit {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs kafkit with `args`, expecting one JSON line.
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let out = run_ok(args);
+    serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("kafkit {args:?} printed no JSON ({e}): {out}"))
+}
+
+/// Runs kafkit with `args`, expecting failure; returns its stderr.
+fn run_err(args: &[&str]) -> String {
+    let out = kafkit().args(args).output().unwrap();
+    assert!(!out.status.success(), "kafkit {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn perf_produce_prints_the_peers_json_shape() {
     let bootstrap = kafkit_testkit::shared_broker();
     let topic = kafkit_testkit::unique_topic("cli-perf");
-    let out = kafkit()
-        .args([
-            "perf",
-            "produce",
-            "-b",
-            &bootstrap,
-            "--topic",
-            &topic,
-            "--messages",
-            "5000",
-            "--size",
-            "50",
-            "--partitions",
-            "3",
-            "--keys",
-            "10",
-            "--acks",
-            "all",
-            "--compression",
-            "lz4",
-            "--linger-ms",
-            "2",
-            "--batch-size",
-            "4096",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let b = bootstrap.as_str();
+    let t = topic.as_str();
+    let line = run_json(&[
+        "perf",
+        "produce",
+        "-b",
+        b,
+        "--topic",
+        t,
+        "--messages",
+        "5000",
+        "--size",
+        "50",
+        "--partitions",
+        "3",
+        "--keys",
+        "10",
+        "--acks",
+        "all",
+        "--compression",
+        "lz4",
+        "--linger-ms",
+        "2",
+        "--batch-size",
+        "4096",
+        "--json",
+    ]);
     for key in [
         "client",
         "op",
@@ -134,146 +152,109 @@ fn perf_produce_prints_the_peers_json_shape() {
     assert!(line["msgs_per_s"].as_f64().unwrap() > 0.0);
 
     // Text output names the figures.
-    let out = kafkit()
-        .args([
-            "perf",
-            "produce",
-            "-b",
-            &bootstrap,
-            "--topic",
-            &topic,
-            "--messages",
-            "1000",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_ok(&[
+        "perf",
+        "produce",
+        "-b",
+        b,
+        "--topic",
+        t,
+        "--messages",
+        "1000",
+    ]);
     for word in ["records/s", "MB/s", "µs/record", "p99", "RSS"] {
         assert!(text.contains(word), "{text}");
     }
     // A bad option value is a clear error, not a panic.
-    let out = kafkit()
-        .args([
-            "perf", "produce", "-b", &bootstrap, "--topic", &topic, "--acks", "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("acks"));
+    let err = run_err(&["perf", "produce", "-b", b, "--topic", t, "--acks", "2"]);
+    assert!(err.contains("acks"), "{err}");
 }
 
 #[test]
 fn perf_consume_reads_what_perf_produce_wrote() {
     let bootstrap = kafkit_testkit::shared_broker();
     let topic = kafkit_testkit::unique_topic("cli-perf-consume");
-    let produce = kafkit()
-        .args([
-            "perf",
-            "produce",
-            "-b",
-            &bootstrap,
-            "--topic",
-            &topic,
-            "--messages",
-            "3000",
-            "--partitions",
-            "2",
-            "--keys",
-            "5",
-            "--acks",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        produce.status.success(),
-        "{}",
-        String::from_utf8_lossy(&produce.stderr)
-    );
-    let out = kafkit()
-        .args([
-            "perf",
-            "consume",
-            "-b",
-            &bootstrap,
-            "--topic",
-            &topic,
-            "--messages",
-            "3000",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let (b, t) = (bootstrap.as_str(), topic.as_str());
+    run_ok(&[
+        "perf",
+        "produce",
+        "-b",
+        b,
+        "--topic",
+        t,
+        "--messages",
+        "3000",
+        "--partitions",
+        "2",
+        "--keys",
+        "5",
+        "--acks",
+        "1",
+    ]);
+    let line = run_json(&[
+        "perf",
+        "consume",
+        "-b",
+        b,
+        "--topic",
+        t,
+        "--messages",
+        "3000",
+        "--json",
+    ]);
     assert_eq!(line["op"], "consume");
     assert_eq!(line["messages"], 3000);
     assert_eq!(line["bytes"], 300_000);
-    let out = kafkit()
-        .args([
-            "perf",
-            "consume",
-            "-b",
-            &bootstrap,
-            "--topic",
-            "no-such-topic-kafkit",
-        ])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-topic-kafkit"));
+    // As a group member: reads it all too.
+    let group = kafkit_testkit::unique_topic("cli-group");
+    let line = run_json(&[
+        "perf",
+        "consume",
+        "-b",
+        b,
+        "--topic",
+        t,
+        "--messages",
+        "3000",
+        "--group",
+        &group,
+        "--json",
+    ]);
+    assert_eq!(line["messages"], 3000);
+    let err = run_err(&[
+        "perf",
+        "consume",
+        "-b",
+        b,
+        "--topic",
+        "no-such-topic-kafkit",
+    ]);
+    assert!(err.contains("no-such-topic-kafkit"), "{err}");
 }
 
 #[test]
 fn perf_table_catches_up_a_topic_of_json_values() {
     let bootstrap = kafkit_testkit::shared_broker();
     let topic = kafkit_testkit::unique_topic("cli-perf-table");
-    let produce = kafkit()
-        .args([
-            "perf",
-            "produce",
-            "-b",
-            &bootstrap,
-            "--topic",
-            &topic,
-            "--messages",
-            "2000",
-            "--keys",
-            "50",
-            "--json-values",
-            "--size",
-            "80",
-            "--acks",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        produce.status.success(),
-        "{}",
-        String::from_utf8_lossy(&produce.stderr)
-    );
-    let out = kafkit()
-        .args([
-            "perf", "table", "-b", &bootstrap, "--topic", &topic, "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let (b, t) = (bootstrap.as_str(), topic.as_str());
+    run_ok(&[
+        "perf",
+        "produce",
+        "-b",
+        b,
+        "--topic",
+        t,
+        "--messages",
+        "2000",
+        "--keys",
+        "50",
+        "--json-values",
+        "--size",
+        "80",
+        "--acks",
+        "1",
+    ]);
+    let line = run_json(&["perf", "table", "-b", b, "--topic", t, "--json"]);
     assert_eq!(line["op"], "table");
     assert_eq!(line["records"], 2000);
     assert_eq!(line["keys"], 50);
