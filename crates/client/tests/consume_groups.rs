@@ -535,11 +535,7 @@ async fn a_group_member_survives_a_broker_restart_and_resumes_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_member_survives_dropped_connections() {
-    let p = Proxied::start(None).await;
-    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
-        .await
-        .unwrap();
-    let topic = topic(&client, "g-proxy", 2).await;
+    let (p, client, topic) = proxied_topic("g-proxy", 2).await;
     for part in 0..2 {
         let values: Vec<String> = (0..5000).map(|i| format!("{part}-{i}")).collect();
         produce_single_record_batches(&client, &topic, part, &values).await;

@@ -207,11 +207,7 @@ async fn paused_partitions_are_not_fetched_until_resumed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connections_resume_exactly_where_reading_was() {
-    let p = Proxied::start(None).await;
-    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
-        .await
-        .unwrap();
-    let topic = topic(&client, "c-faults", 2).await;
+    let (p, _client, topic) = proxied_topic("c-faults", 2).await;
     let producer = Producer::connect(producer_config(&p.bootstrap()).batch_size(4096))
         .await
         .unwrap();

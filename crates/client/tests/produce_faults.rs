@@ -10,11 +10,7 @@ use kafkit_client::{Error, Producer, ProducerRecord};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connections() {
     init_tracing();
-    let mut p = Proxied::start(None).await;
-    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
-        .await
-        .unwrap();
-    let topic = topic(&client, "p-exactly-once", 2).await;
+    let (mut p, client, topic) = proxied_topic("p-exactly-once", 2).await;
     let producer = Producer::connect(
         producer_config(&p.bootstrap())
             .batch_size(2048)
@@ -108,11 +104,7 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_buffer_blocks_send_then_fails_clearly_and_memory_stays_bounded() {
-    let p = Proxied::start(None).await;
-    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
-        .await
-        .unwrap();
-    let topic = topic(&client, "p-buffer", 1).await;
+    let (p, client, topic) = proxied_topic("p-buffer", 1).await;
     let buffer = 256 * 1024;
     let producer = Producer::connect(
         producer_config(&p.bootstrap())
@@ -179,11 +171,7 @@ async fn a_full_buffer_blocks_send_then_fails_clearly_and_memory_stays_bounded()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_timeout_fails_records_and_close_reports_what_was_left() {
-    let p = Proxied::start(None).await;
-    let client = kafkit_client::Client::connect(config(&p.bootstrap()))
-        .await
-        .unwrap();
-    let topic = topic(&client, "p-timeout", 1).await;
+    let (p, _client, topic) = proxied_topic("p-timeout", 1).await;
     let producer = Producer::connect(
         kafkit_client::ProducerConfig::new(
             config(&p.bootstrap()).request_timeout(Duration::from_millis(500)),

@@ -143,6 +143,14 @@ pub async fn fetch(
 #[allow(unused_imports)]
 pub use kafkit_testkit::ProxiedBroker as Proxied;
 
+/// A broker behind a fault proxy, a client of it, and a fresh topic there.
+pub async fn proxied_topic(prefix: &str, partitions: i32) -> (Proxied, Client, String) {
+    let p = Proxied::start(None).await;
+    let client = Client::connect(config(&p.bootstrap())).await.unwrap();
+    let name = topic(&client, prefix, partitions).await;
+    (p, client, name)
+}
+
 /// Produces `n` records to `topic`/`partition`, one batch each (Tansu's ListOffsets(latest)
 /// reports the last batch's base offset + 1, which is right only for one-record batches).
 pub async fn produce_one_by_one(client: &Client, topic: &str, partition: i32, n: usize) {
