@@ -6,7 +6,7 @@
 //! inflated here, off the application's task) for `poll`, an offset reset, a metadata
 //! refresh, or an error for the application.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -202,6 +202,7 @@ async fn resolve_pending(shared: &Shared, broker: i32) {
 async fn fetch(shared: &Shared, broker: i32, work: &[Work]) -> Result<FetchResponse> {
     let config = &shared.config;
     let mut topics: Vec<FetchTopic> = Vec::new();
+    let mut topic_index: HashMap<uuid::Uuid, usize> = HashMap::new();
     for w in work {
         let partition = FetchPartition::default()
             .with_partition(w.key.1)
@@ -210,15 +211,15 @@ async fn fetch(shared: &Shared, broker: i32, work: &[Work]) -> Result<FetchRespo
             .with_last_fetched_epoch(-1)
             .with_log_start_offset(-1)
             .with_partition_max_bytes(config.max_partition_fetch_bytes);
-        match topics.iter_mut().find(|t| t.topic_id == w.topic_id) {
-            Some(t) => t.partitions.push(partition),
-            None => topics.push(
+        let i = *topic_index.entry(w.topic_id).or_insert_with(|| {
+            topics.push(
                 FetchTopic::default()
                     .with_topic(TopicName(StrBytes::from_string(w.key.0.to_string())))
-                    .with_topic_id(w.topic_id)
-                    .with_partitions(vec![partition]),
-            ),
-        }
+                    .with_topic_id(w.topic_id),
+            );
+            topics.len() - 1
+        });
+        topics[i].partitions.push(partition);
     }
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -253,12 +254,17 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
         tracing::debug!(broker, ?code, "fetch failed as a whole");
         return true;
     }
+    // Responses name topics by id (v13+) or by name (older versions).
+    let by_id: HashMap<(uuid::Uuid, i32), &Work> =
+        work.iter().map(|w| ((w.topic_id, w.key.1), w)).collect();
+    let by_name: HashMap<(&str, i32), &Work> =
+        work.iter().map(|w| ((&*w.key.0, w.key.1), w)).collect();
     for topic in response.responses {
         for p in topic.partitions {
-            let Some(w) = work.iter().find(|w| {
-                w.key.1 == p.partition_index
-                    && (w.topic_id == topic.topic_id || *w.key.0 == *topic.topic.0.as_str())
-            }) else {
+            let found = by_id
+                .get(&(topic.topic_id, p.partition_index))
+                .or_else(|| by_name.get(&(topic.topic.0.as_str(), p.partition_index)));
+            let Some(&w) = found else {
                 continue;
             };
             let Some(c) = st.cursors.get_mut(&w.key).filter(|c| c.epoch == w.epoch) else {
