@@ -101,7 +101,15 @@ async fn acks_zero_one_and_all() {
         .await
         .unwrap();
     assert!(!d.has_offset());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No ack to wait for: the record shows up shortly (bounded wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fetch_all(&client, &topic0, 0).await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the acks=0 record never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(fetch_all(&client, &topic0, 0).await.len(), 1);
 
     // acks=1: offsets, no producer id in the batches.
