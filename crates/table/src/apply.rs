@@ -16,6 +16,9 @@ pub(crate) struct Counters {
     pub key_decode_errors: AtomicU64,
     pub value_decode_errors: AtomicU64,
     pub hook_errors: AtomicU64,
+    pub checkpoint_restored: AtomicU64,
+    pub checkpoints_written: AtomicU64,
+    pub checkpoint_errors: AtomicU64,
 }
 
 /// One key's change: what it was and what it is now (`None`: absent).

@@ -1,5 +1,6 @@
 //! [`TableConfig`]: what to read and how to decode it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,12 @@ pub struct TableConfig<V> {
     pub on_set: Option<SetHook<V>>,
     /// Hook run on every tombstone applied.
     pub on_delete: Option<DeleteHook>,
+    /// Where to keep a local checkpoint, and how often to rewrite it (see
+    /// [`TableConfig::checkpoint`]).
+    pub checkpoint: Option<(PathBuf, Duration)>,
+    /// Decode every value during catch-up, not only each key's last one (see
+    /// [`TableConfig::decode_every_value`]).
+    pub decode_every_value: bool,
 }
 
 impl<V> TableConfig<V> {
@@ -63,7 +70,41 @@ impl<V> TableConfig<V> {
             on_set: None,
             on_delete: None,
             ensure_topic: None,
+            checkpoint: None,
+            decode_every_value: false,
         }
+    }
+
+    /// Keeps a local checkpoint at `path`: the raw keys and values and the offsets they are
+    /// complete up to, written after catch-up, every minute while updates arrive, and on
+    /// `stop()`. `start()` loads it and replays only what came after; it replays the whole
+    /// topic instead when the checkpoint is unreadable, belongs to another topic, or the
+    /// topic was recreated or no longer holds the checkpoint's offsets.
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        let every = self
+            .checkpoint
+            .as_ref()
+            .map_or(Duration::from_secs(60), |c| c.1);
+        self.checkpoint = Some((path.into(), every));
+        self
+    }
+
+    /// How often a checkpoint is rewritten while updates arrive (default 60 s).
+    pub fn checkpoint_every(mut self, every: Duration) -> Self {
+        if let Some(c) = &mut self.checkpoint {
+            c.1 = every;
+        }
+        self
+    }
+
+    /// With `true`, catch-up decodes every value as it is read, so `value_decode_errors` also
+    /// counts values that a later record of the same key replaced. By default catch-up keeps
+    /// each key's last raw value and decodes it once at the gate (several times faster; the
+    /// table's contents are the same). Hooks or change subscribers present at `start()` make
+    /// catch-up decode every value too, since they see every change.
+    pub fn decode_every_value(mut self, yes: bool) -> Self {
+        self.decode_every_value = yes;
+        self
     }
 
     /// At start, creates the topic compacted with `partitions` partitions, or checks an

@@ -23,9 +23,12 @@
 #![warn(missing_docs)]
 
 mod apply;
+mod checkpoint;
 mod config;
 mod error;
 mod grouped;
+mod reader;
+mod replay;
 mod table;
 mod topic;
 mod writer;

@@ -6,22 +6,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use kafkit_client::{Consumer, Offset, OffsetReset, OffsetSpec, TopicPartition};
+use kafkit_client::{Consumer, OffsetReset, OffsetSpec};
 use tokio::sync::watch;
 
-use crate::apply::{apply, Change, Counters};
+use crate::apply::{Change, Counters};
+
+use crate::config::TableConfig;
+use crate::error::TableError;
+use crate::reader::run_reader;
 
 /// Changes kept for subscribers that fall behind.
 const CHANGE_BUFFER: usize = 4096;
-
-/// Longest time applied records wait before readers see them while records stream in.
-const PUBLISH_EVERY: Duration = Duration::from_millis(20);
-
-/// The same during catch-up: publishing makes later writes copy the map nodes they touch, so
-/// a replay publishes rarely (readers see partial data anyway until the gate opens).
-const PUBLISH_EVERY_LOADING: Duration = Duration::from_millis(500);
-use crate::config::TableConfig;
-use crate::error::TableError;
 
 /// Where a table is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +55,12 @@ pub struct TableStats {
     pub records_replayed: u64,
     /// `on_set` / `on_delete` hooks that returned an error.
     pub hook_errors: u64,
+    /// True when this run started from a local checkpoint.
+    pub checkpoint_restored: bool,
+    /// Checkpoints written.
+    pub checkpoints_written: u64,
+    /// Checkpoints that could not be written (each logged).
+    pub checkpoint_errors: u64,
 }
 
 /// A point-in-time view of the table, taken in O(1).
@@ -110,19 +111,20 @@ impl<V> std::fmt::Debug for GlobalTable<V> {
     }
 }
 
-struct Inner<V> {
-    config: TableConfig<V>,
-    map: ArcSwap<imbl::HashMap<Arc<str>, Arc<V>>>,
-    status: watch::Sender<Status>,
+/// What the table handles and the reader task share.
+pub(crate) struct Inner<V> {
+    pub(crate) config: TableConfig<V>,
+    pub(crate) map: ArcSwap<imbl::HashMap<Arc<str>, Arc<V>>>,
+    pub(crate) status: watch::Sender<Status>,
     /// Next offset to apply per partition, published after each applied poll.
-    applied: watch::Sender<HashMap<i32, i64>>,
-    counters: Counters,
-    catch_up: Mutex<(Option<Duration>, u64)>,
-    failure: OnceLock<Arc<kafkit_client::Error>>,
-    consumer: OnceLock<Consumer>,
-    changes: tokio::sync::broadcast::Sender<Change<V>>,
-    stop: AtomicBool,
-    reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) applied: watch::Sender<HashMap<i32, i64>>,
+    pub(crate) counters: Counters,
+    pub(crate) catch_up: Mutex<(Option<Duration>, u64)>,
+    pub(crate) failure: OnceLock<Arc<kafkit_client::Error>>,
+    pub(crate) consumer: OnceLock<Consumer>,
+    pub(crate) changes: tokio::sync::broadcast::Sender<Change<V>>,
+    pub(crate) stop: AtomicBool,
+    pub(crate) reader: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl<V> Drop for Inner<V> {
@@ -255,6 +257,9 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
             key_decode_errors: get(&c.key_decode_errors),
             value_decode_errors: get(&c.value_decode_errors),
             hook_errors: get(&c.hook_errors),
+            checkpoint_restored: get(&c.checkpoint_restored) > 0,
+            checkpoints_written: get(&c.checkpoints_written),
+            checkpoint_errors: get(&c.checkpoint_errors),
             catch_up,
             records_replayed: replayed,
         }
@@ -360,161 +365,4 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
         }
         self.inner.status.send_replace(Status::Stopped);
     }
-}
-
-/// The reader: assigns every partition from the beginning, gates on the end offsets taken at
-/// start, applies records and publishes the map after each poll.
-async fn run_reader<V: Send + Sync + 'static>(weak: std::sync::Weak<Inner<V>>) {
-    let started = Instant::now();
-    let Some(inner) = weak.upgrade() else { return };
-    let topic = inner.config.topic.clone();
-    let consumer = match Consumer::connect(inner.config.consumer.clone()).await {
-        Ok(c) => c,
-        Err(e) => return fail(&inner, e),
-    };
-    // Wait for the topic (it may be created after the reader starts).
-    let partitions = loop {
-        if inner.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        match consumer.assign_topics(&[&topic]).await {
-            Ok(p) => break p,
-            Err(kafkit_client::Error::Unknown { .. }) => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) if e.is_retriable() => tokio::time::sleep(Duration::from_millis(500)).await,
-            Err(e) => return fail(&inner, e),
-        }
-    };
-    for tp in &partitions {
-        let _ = consumer.seek(tp, Offset::Beginning);
-    }
-    let targets = loop {
-        match consumer
-            .client()
-            .admin()
-            .list_offsets(&topic, &[], OffsetSpec::Latest)
-            .await
-        {
-            Ok(t) => {
-                break t
-                    .into_iter()
-                    .map(|(p, o)| (p, o.offset))
-                    .collect::<HashMap<i32, i64>>()
-            }
-            Err(e) if e.is_retriable() => tokio::time::sleep(Duration::from_millis(200)).await,
-            Err(e) => return fail(&inner, e),
-        }
-    };
-    let _ = inner.consumer.set(consumer.clone());
-    drop(inner);
-    let mut map = imbl::HashMap::new();
-    let mut replayed = 0u64;
-    let mut gate_open = false;
-    let mut first_highwater: HashMap<i32, i64> = HashMap::new();
-    let mut dirty = false;
-    let mut last_publish = Instant::now();
-    let mut pending_changes = Vec::new();
-    let mut published_positions: HashMap<i32, i64> = HashMap::new();
-    loop {
-        let Some(inner) = weak.upgrade() else { return };
-        if inner.stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let wait = if dirty {
-            PUBLISH_EVERY
-        } else {
-            Duration::from_millis(200)
-        };
-        let records = match consumer.poll(wait).await {
-            Ok(r) => r,
-            Err(e) if e.is_retriable() => {
-                tracing::debug!(%topic, error = %e, "table reader: transient error");
-                continue;
-            }
-            Err(e) => {
-                // Contents freeze at the last applied state: publish what was applied.
-                if dirty {
-                    inner.map.store(Arc::new(map.clone()));
-                }
-                return fail(&inner, e);
-            }
-        };
-        if !records.is_empty() {
-            let want_changes = inner.changes.receiver_count() > 0;
-            for r in &records {
-                let change = apply(&mut map, r, &inner.config, &inner.counters);
-                if want_changes {
-                    pending_changes.extend(change);
-                }
-            }
-            if !gate_open {
-                replayed += records.len() as u64;
-            }
-            dirty = true;
-        }
-        let positions: HashMap<i32, i64> = partitions
-            .iter()
-            .filter_map(|tp: &TopicPartition| consumer.position(tp).map(|p| (tp.partition, p)))
-            .collect();
-        // The gate: every partition read up to the end offset taken at start, and to the
-        // high watermark of its first fetch (the same number on Kafka; on Tansu ListOffsets
-        // can fall short of the end, see docs/TESTING.md).
-        for tp in &partitions {
-            let hw = consumer.highwater(tp);
-            if hw >= 0 {
-                first_highwater.entry(tp.partition).or_insert(hw);
-            }
-        }
-        let gate_reached = targets.iter().all(|(p, end)| {
-            let end = (*end).max(first_highwater.get(p).copied().unwrap_or(i64::MAX));
-            positions.get(p).is_some_and(|&at| at >= end)
-        });
-        // Publish at most every PUBLISH_EVERY while records stream in (a publish makes the
-        // next writes copy the map nodes they touch), at once when the reader is idle or the
-        // gate opens. Positions are published only with the map that contains them.
-        let caught_up_now = !gate_open && gate_reached;
-        let cadence = if gate_open {
-            PUBLISH_EVERY
-        } else {
-            PUBLISH_EVERY_LOADING
-        };
-        if dirty && (records.is_empty() || caught_up_now || last_publish.elapsed() >= cadence) {
-            // Publish first, so a subscriber that reads the table on a change sees it.
-            inner.map.store(Arc::new(map.clone()));
-            last_publish = Instant::now();
-            dirty = false;
-            if inner.changes.receiver_count() > 0 {
-                for change in pending_changes.drain(..) {
-                    let _ = inner.changes.send(change);
-                }
-            } else {
-                pending_changes.clear();
-            }
-            published_positions = positions.clone();
-        } else if !dirty {
-            published_positions = positions.clone();
-        }
-        if caught_up_now {
-            gate_open = true;
-            *inner.catch_up.lock().unwrap_or_else(|e| e.into_inner()) =
-                (Some(started.elapsed()), replayed);
-            inner.status.send_replace(Status::CaughtUp);
-            tracing::debug!(%topic, replayed, elapsed = ?started.elapsed(), "table caught up");
-        }
-        inner.applied.send_if_modified(|now| {
-            if *now != published_positions {
-                *now = published_positions.clone();
-                true
-            } else {
-                false
-            }
-        });
-    }
-}
-
-fn fail<V>(inner: &Inner<V>, e: kafkit_client::Error) {
-    tracing::error!(topic = %inner.config.topic, error = %e, "table reader failed");
-    let _ = inner.failure.set(Arc::new(e));
-    inner.status.send_replace(Status::Failed);
 }

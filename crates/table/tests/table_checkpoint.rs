@@ -1,0 +1,283 @@
+//! Local checkpoints and deferred decoding against a real broker.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use kafkit_client::{Client, ClientConfig, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use kafkit_table::{GlobalTable, Status, TableConfig, TableWriter};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Service {
+    url: String,
+    revision: u32,
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig::new([kafkit_testkit::shared_broker()])
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(10))
+}
+
+async fn create(name: &str, partitions: i32) {
+    let client = Client::connect(client_config()).await.unwrap();
+    client
+        .admin()
+        .create_topic(&NewTopic::new(name, partitions))
+        .await
+        .unwrap();
+}
+
+fn service(key: &str, revision: u32) -> Service {
+    Service {
+        url: format!("http://{key}:8080"),
+        revision,
+    }
+}
+
+fn checkpoint_path(topic: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join("kafkit-table-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{topic}.ckpt"));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Starts a table over `topic` configured by `tweak`, waits for catch-up.
+async fn started(
+    topic: &str,
+    tweak: impl FnOnce(TableConfig<Service>) -> TableConfig<Service>,
+) -> GlobalTable<Service> {
+    let table = GlobalTable::new(tweak(TableConfig::<Service>::json(client_config(), topic)));
+    assert_eq!(table.start().await.unwrap(), Status::CaughtUp);
+    table
+}
+
+fn contents(table: &GlobalTable<Service>) -> BTreeMap<String, Service> {
+    table
+        .snapshot()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.to_string(), (**v).clone()))
+        .collect()
+}
+
+async fn send_raw(producer: &Producer, topic: &str, key: &str, value: &str) {
+    producer
+        .send_and_wait(
+            ProducerRecord::new(topic.to_string())
+                .key(key.to_string())
+                .value(value.to_string()),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_restart_from_a_checkpoint_equals_a_full_replay() {
+    let topic = kafkit_testkit::unique_topic("t-ckpt");
+    create(&topic, 2).await;
+    let path = checkpoint_path(&topic);
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    let raw = Producer::connect(ProducerConfig::new(client_config()))
+        .await
+        .unwrap();
+    for rev in 1..=3 {
+        for k in 0..20 {
+            writer
+                .set(&format!("k{k}"), &service("k", rev))
+                .await
+                .unwrap();
+        }
+    }
+    writer.delete("k0").await.unwrap();
+    let first = started(&topic, |c| c.checkpoint(&path)).await;
+    let before = contents(&first);
+    first.stop().await;
+    assert!(first.stats().checkpoints_written >= 1);
+    assert!(path.exists(), "stop() wrote the checkpoint");
+
+    // After the checkpoint: updates, tombstones, new keys, and malformed values: k1's last
+    // value is malformed (its good value is in the checkpoint), k20's last value is malformed
+    // (its good value is after the checkpoint), k2 has a malformed value in between.
+    let mut after = 0;
+    for k in 3..8 {
+        writer
+            .set(&format!("k{k}"), &service("k", 4))
+            .await
+            .unwrap();
+        after += 1;
+    }
+    for k in [8, 9] {
+        writer.delete(&format!("k{k}")).await.unwrap();
+        after += 1;
+    }
+    writer.set("k0", &service("back", 1)).await.unwrap();
+    writer.set("k20", &service("new", 1)).await.unwrap();
+    send_raw(&raw, &topic, "k1", "{not json").await;
+    send_raw(&raw, &topic, "k20", "[]").await;
+    send_raw(&raw, &topic, "k2", "nope").await;
+    writer.set("k2", &service("k", 5)).await.unwrap();
+    after += 6;
+
+    let restored = started(&topic, |c| c.checkpoint(&path)).await;
+    let full = started(&topic, |c| c).await;
+    let every = started(&topic, |c| c.decode_every_value(true)).await;
+    let expected = contents(&every);
+    assert_eq!(
+        contents(&restored),
+        expected,
+        "checkpoint restart == full replay"
+    );
+    assert_eq!(
+        contents(&full),
+        expected,
+        "deferred decoding == decoding every value"
+    );
+    assert_eq!(
+        expected["k1"], before["k1"],
+        "k1 keeps its checkpointed value"
+    );
+    assert_eq!(expected["k20"], service("new", 1));
+    assert_eq!(expected["k2"], service("k", 5));
+    assert_eq!(expected["k0"], service("back", 1));
+    assert!(!expected.contains_key("k8") && !expected.contains_key("k9"));
+    assert_eq!(expected.len(), 19);
+
+    let s = restored.stats();
+    assert!(s.checkpoint_restored);
+    assert_eq!(
+        s.records_replayed, after,
+        "only records after the checkpoint are read"
+    );
+    assert_eq!(
+        s.value_decode_errors, 2,
+        "k1 and k20, found when decoding last values"
+    );
+    assert!(!full.stats().checkpoint_restored);
+    assert_eq!(full.stats().value_decode_errors, 2);
+    assert_eq!(
+        every.stats().value_decode_errors,
+        3,
+        "decoding every value also counts k2's superseded malformed value"
+    );
+
+    // The restored table follows live updates like any other.
+    writer.set("k3", &service("k", 6)).await.unwrap();
+    assert!(restored.barrier(Duration::from_secs(10)).await.unwrap());
+    assert_eq!(restored.get("k3").unwrap().unwrap().revision, 6);
+    for t in [restored, full, every] {
+        t.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_checkpoint_or_a_recreated_topic_falls_back_to_a_full_replay() {
+    let topic = kafkit_testkit::unique_topic("t-ckpt-fallback");
+    create(&topic, 1).await;
+    let path = checkpoint_path(&topic);
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    for k in 0..5 {
+        writer
+            .set(&format!("k{k}"), &service("k", 1))
+            .await
+            .unwrap();
+    }
+    let table = started(&topic, |c| c.checkpoint(&path)).await;
+    table.stop().await;
+
+    // A flipped byte: the CRC catches it.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let table = started(&topic, |c| c.checkpoint(&path)).await;
+    assert!(!table.stats().checkpoint_restored);
+    assert_eq!(table.stats().records_replayed, 5);
+    assert_eq!(table.len().unwrap(), 5);
+    table.stop().await;
+
+    // A valid checkpoint again (stop rewrote it); now the topic is deleted and recreated.
+    let table = started(&topic, |c| c.checkpoint(&path)).await;
+    assert!(table.stats().checkpoint_restored);
+    table.stop().await;
+    let client = Client::connect(client_config()).await.unwrap();
+    client.admin().delete_topic(&topic).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client
+        .admin()
+        .create_topic(&NewTopic::new(&topic, 1))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the topic could not be recreated"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    writer.set("fresh", &service("fresh", 1)).await.unwrap();
+    let table = started(&topic, |c| c.checkpoint(&path)).await;
+    assert!(
+        !table.stats().checkpoint_restored,
+        "the old topic's checkpoint is not used"
+    );
+    assert_eq!(
+        contents(&table).into_keys().collect::<Vec<_>>(),
+        vec!["fresh".to_string()]
+    );
+    table.stop().await;
+}
+
+#[tokio::test]
+async fn checkpoints_are_written_periodically_while_updates_arrive() {
+    let topic = kafkit_testkit::unique_topic("t-ckpt-periodic");
+    create(&topic, 1).await;
+    let path = checkpoint_path(&topic);
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    writer.set("a", &service("a", 1)).await.unwrap();
+    let table = started(&topic, |c| {
+        c.checkpoint(&path)
+            .checkpoint_every(Duration::from_millis(100))
+    })
+    .await;
+    // One checkpoint right after catch-up (written in the background), then one per period
+    // while updates arrive.
+    let written_more_than = |n: u64| {
+        let table = table.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while table.stats().checkpoints_written <= n {
+                assert!(Instant::now() < deadline, "no checkpoint after {n}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            table.stats().checkpoints_written
+        }
+    };
+    let written = written_more_than(0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        table.stats().checkpoints_written,
+        written,
+        "no rewrite while nothing changes"
+    );
+    writer.set("b", &service("b", 1)).await.unwrap();
+    written_more_than(written).await;
+    // Dropped without stop(): the periodic checkpoint already holds "b".
+    drop(table);
+    let table = started(&topic, |c| c.checkpoint(&path)).await;
+    assert!(table.stats().checkpoint_restored);
+    assert_eq!(table.stats().records_replayed, 0);
+    assert_eq!(table.get("b").unwrap().unwrap().revision, 1);
+    table.stop().await;
+}
