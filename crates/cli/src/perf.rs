@@ -259,17 +259,56 @@ pub struct TableArgs {
     /// Topic to materialize (UTF-8 keys, JSON values).
     #[arg(long)]
     pub topic: String,
+    /// What each JSON value becomes: `raw` keeps the validated JSON text (as a typed struct
+    /// would, about the record's size), `tree` builds a `serde_json::Value`.
+    #[arg(long, value_enum, default_value_t = TableValue::Raw)]
+    pub value: TableValue,
     /// Print one JSON line instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
+/// How `perf table` decodes values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableValue {
+    /// Validated JSON text (`Box<serde_json::value::RawValue>`).
+    Raw,
+    /// A parsed tree (`serde_json::Value`).
+    Tree,
+}
+
 /// Catches up a global table over an existing topic and reports how fast.
 pub async fn table(config: kafkit::client::ConsumerConfig, args: &TableArgs) -> anyhow::Result<()> {
+    match args.value {
+        TableValue::Raw => table_of::<Box<serde_json::value::RawValue>>(config, args).await,
+        TableValue::Tree => table_of::<serde_json::Value>(config, args).await,
+    }
+}
+
+/// Bytes of JSON text a value holds, where known (for the memory bound of raw values).
+trait JsonText {
+    fn text_len(&self) -> Option<usize>;
+}
+
+impl JsonText for Box<serde_json::value::RawValue> {
+    fn text_len(&self) -> Option<usize> {
+        Some(self.get().len())
+    }
+}
+
+impl JsonText for serde_json::Value {
+    fn text_len(&self) -> Option<usize> {
+        None
+    }
+}
+
+async fn table_of<V>(config: kafkit::client::ConsumerConfig, args: &TableArgs) -> anyhow::Result<()>
+where
+    V: serde::de::DeserializeOwned + JsonText + Send + Sync + 'static,
+{
     use kafkit::table::{GlobalTable, Status, TableConfig};
-    let mut table_config =
-        TableConfig::<serde_json::Value>::json(config.client.clone(), &args.topic)
-            .catch_up_timeout(Duration::from_secs(3600));
+    let mut table_config = TableConfig::<V>::json(config.client.clone(), &args.topic)
+        .catch_up_timeout(Duration::from_secs(3600));
     table_config.consumer = config;
     let table = GlobalTable::new(table_config);
     let (cpu0, _) = usage();
@@ -290,23 +329,32 @@ pub async fn table(config: kafkit::client::ConsumerConfig, args: &TableArgs) -> 
     let records = stats.records_replayed;
     let keys = table.len()?;
     let cpu = cpu1 - cpu0;
+    let value = format!("{:?}", args.value).to_lowercase();
+    // Live key + value bytes: what the table holds, as text.
+    let live_bytes: Option<usize> = table
+        .snapshot()?
+        .iter()
+        .map(|(k, v)| v.text_len().map(|n| n + k.len()))
+        .sum();
     if args.json {
         println!(
             "{}",
             json!({
                 "client": "kafkit",
                 "op": "table",
+                "value": value,
                 "records": records,
                 "keys": keys,
                 "wall_s": round(wall, 4),
                 "cpu_s": round(cpu, 4),
                 "msgs_per_s": (records as f64 / wall).round(),
                 "max_rss_kib": max_rss_kib,
+                "live_bytes": live_bytes,
             })
         );
     } else {
         println!(
-            "caught up {records} records ({keys} keys) in {wall:.2} s: {:.0} records/s, CPU {cpu:.2} s, max RSS {} MiB",
+            "caught up {records} records ({keys} keys, {value} values) in {wall:.2} s: {:.0} records/s, CPU {cpu:.2} s, max RSS {} MiB",
             records as f64 / wall,
             max_rss_kib / 1024
         );

@@ -27,7 +27,8 @@ pub type DeleteHook = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 /// ```
 #[non_exhaustive]
 pub struct TableConfig<V> {
-    /// The consumer settings (group-less; `auto_offset_reset` is set to earliest).
+    /// The consumer settings (group-less; `auto_offset_reset` is set to earliest; prefetch
+    /// bounded to 16 MiB).
     pub consumer: ConsumerConfig,
     /// The topic.
     pub topic: String,
@@ -60,7 +61,9 @@ impl<V> TableConfig<V> {
         value_decoder: impl Fn(&[u8]) -> Result<V, String> + Send + Sync + 'static,
     ) -> Self {
         TableConfig {
-            consumer: ConsumerConfig::new(client),
+            // A smaller prefetch than a plain consumer's: catch-up is bounded by applying,
+            // and the table's own memory should dominate (docs/PERFORMANCE.md).
+            consumer: ConsumerConfig::new(client).max_buffered_bytes(16 << 20),
             topic: topic.into(),
             key_decoder: Arc::new(|b: &[u8]| {
                 String::from_utf8(b.to_vec()).map_err(|e| format!("key is not UTF-8: {e}"))

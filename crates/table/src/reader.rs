@@ -324,7 +324,9 @@ impl<V: Send + Sync + 'static> Reader<V> {
             return;
         };
         let replay = std::mem::take(&mut self.replay);
+        let t0 = Instant::now();
         let out = replay.materialize(&inner.config, &inner.counters, self.raw.is_some());
+        tracing::debug!(topic = %self.topic, records = self.replayed, replay = ?self.started.elapsed(), keys = out.map.len(), materialize = ?t0.elapsed(), repair = out.repair.len(), "replay done");
         self.map = out.map;
         if self.raw.is_some() {
             self.raw = Some(out.raw);

@@ -9,7 +9,8 @@
 //! `table.rs`). Counting differs from applying record by record only for superseded values,
 //! which are never decoded (docs/ARCHITECTURE.md, "Tables").
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -19,11 +20,13 @@ use kafkit_client::ConsumerRecord;
 use crate::apply::Counters;
 use crate::config::TableConfig;
 
-/// One raw key's state during replay.
-#[derive(Debug, Default)]
+/// One raw key's state during replay: key and last value in one buffer, so a fold touches
+/// one allocation (its capacity is reused for the next revision).
+#[derive(Debug)]
 struct Slot {
-    /// The last value's bytes (its capacity is reused for the next revision).
-    value: Vec<u8>,
+    /// The key's bytes followed by the last value's.
+    data: Vec<u8>,
+    key_len: usize,
     /// False after a tombstone.
     live: bool,
     /// Upserts and tombstones read for this key in this replay (not from a checkpoint).
@@ -31,11 +34,52 @@ struct Slot {
     tombstones: u32,
 }
 
+impl Slot {
+    fn new(key: &[u8]) -> Self {
+        Slot {
+            data: key.to_vec(),
+            key_len: key.len(),
+            live: false,
+            upserts: 0,
+            tombstones: 0,
+        }
+    }
+
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len]
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.data[self.key_len..]
+    }
+
+    fn set(&mut self, value: Option<&[u8]>) {
+        self.data.truncate(self.key_len);
+        match value {
+            Some(v) => {
+                self.data.extend_from_slice(v);
+                self.live = true;
+            }
+            None => self.live = false,
+        }
+    }
+}
+
 /// Raw keys and their last values, folded from records in offset order.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Replay {
-    slots: HashMap<Box<[u8]>, Slot>,
+    slots: hashbrown::HashTable<Slot>,
+    hasher: hashbrown::DefaultHashBuilder,
     keyless: u64,
+}
+
+impl std::fmt::Debug for Replay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replay")
+            .field("keys", &self.slots.len())
+            .field("keyless", &self.keyless)
+            .finish()
+    }
 }
 
 /// What [`Replay::materialize`] built.
@@ -49,17 +93,19 @@ pub(crate) struct Materialized<V> {
 }
 
 impl Replay {
+    /// The slot of `key`, created absent when new.
+    fn slot(&mut self, key: &[u8]) -> &mut Slot {
+        let hash = self.hasher.hash_one(key);
+        let hasher = &self.hasher;
+        self.slots
+            .entry(hash, |s| s.key() == key, |s| hasher.hash_one(s.key()))
+            .or_insert_with(|| Slot::new(key))
+            .into_mut()
+    }
+
     /// Seeds `key` with a value restored from a checkpoint (not counted as applied).
     pub fn restore(&mut self, key: &[u8], value: &[u8]) {
-        self.slots.insert(
-            key.into(),
-            Slot {
-                value: value.to_vec(),
-                live: true,
-                upserts: 0,
-                tombstones: 0,
-            },
-        );
+        self.slot(key).set(Some(value));
     }
 
     /// Folds one record in.
@@ -68,82 +114,134 @@ impl Replay {
             self.keyless += 1;
             return;
         };
-        let slot = match self.slots.get_mut(key.as_ref()) {
-            Some(slot) => slot,
-            None => self.slots.entry(key.as_ref().into()).or_default(),
-        };
-        match &record.value {
-            Some(value) => {
-                slot.value.clear();
-                slot.value.extend_from_slice(value);
-                slot.live = true;
-                slot.upserts += 1;
-            }
-            None => {
-                slot.value = Vec::new();
-                slot.live = false;
-                slot.tombstones += 1;
-            }
+        let slot = self.slot(key);
+        slot.set(record.value.as_deref());
+        if record.value.is_some() {
+            slot.upserts += 1;
+        } else {
+            slot.tombstones += 1;
         }
     }
 
     /// Decodes every key and each key's last value, counting as applying would. With
-    /// `keep_raw`, the raw values are kept for checkpoints.
-    pub fn materialize<V>(
+    /// `keep_raw`, the raw values are kept for checkpoints. Large tables decode on several
+    /// threads; the map is then built on this one.
+    pub fn materialize<V: Send + Sync>(
         self,
         config: &TableConfig<V>,
         counters: &Counters,
         keep_raw: bool,
     ) -> Materialized<V> {
+        counters
+            .keyless_records
+            .fetch_add(self.keyless, Ordering::Relaxed);
+        let slots: Vec<Slot> = self.slots.into_iter().collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(slots.len() / PER_THREAD_AT_LEAST)
+            .clamp(1, 8);
+        let decoded: Vec<Vec<Decoded<V>>> = if threads == 1 {
+            vec![decode_all(slots, config, counters, keep_raw)]
+        } else {
+            let chunk = slots.len().div_ceil(threads);
+            let mut slots = slots;
+            let mut chunks = Vec::with_capacity(threads);
+            while slots.len() > chunk {
+                chunks.push(slots.split_off(slots.len() - chunk));
+            }
+            chunks.push(slots);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = chunks
+                    .into_iter()
+                    .map(|c| scope.spawn(move || decode_all(c, config, counters, keep_raw)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
         let mut out = Materialized {
             map: imbl::HashMap::new(),
             raw: imbl::HashMap::new(),
             repair: HashSet::new(),
         };
-        counters
-            .keyless_records
-            .fetch_add(self.keyless, Ordering::Relaxed);
-        for (raw_key, slot) in self.slots {
-            let key: Arc<str> = match (config.key_decoder)(&raw_key) {
-                Ok(k) => Arc::from(k),
-                Err(e) => {
-                    let n = u64::from(slot.upserts) + u64::from(slot.tombstones);
-                    counters.key_decode_errors.fetch_add(n, Ordering::Relaxed);
-                    tracing::debug!(topic = %config.topic, error = %e, records = n, "key skipped");
-                    continue;
-                }
-            };
-            if !slot.live {
-                counters
-                    .records_applied
-                    .fetch_add(slot.upserts.into(), Ordering::Relaxed);
-                counters
-                    .tombstones_applied
-                    .fetch_add(slot.tombstones.into(), Ordering::Relaxed);
-                continue;
-            }
-            match (config.value_decoder)(&slot.value) {
-                Ok(v) => {
-                    counters
-                        .records_applied
-                        .fetch_add(slot.upserts.into(), Ordering::Relaxed);
-                    counters
-                        .tombstones_applied
-                        .fetch_add(slot.tombstones.into(), Ordering::Relaxed);
-                    if keep_raw {
-                        let raw = (Bytes::from(raw_key), Bytes::from(slot.value));
+        for d in decoded.into_iter().flatten() {
+            match d {
+                Decoded::Value(key, value, raw) => {
+                    if let Some(raw) = raw {
                         out.raw.insert(key.clone(), raw);
                     }
-                    out.map.insert(key, Arc::new(v));
+                    out.map.insert(key, value);
                 }
-                // Counted by the exact replay of this key's history.
-                Err(_) => {
-                    out.repair.insert(raw_key);
+                Decoded::Repair(key) => {
+                    out.repair.insert(key);
                 }
             }
         }
         out
     }
+}
+
+/// Below this many keys per thread, decoding stays on one thread.
+const PER_THREAD_AT_LEAST: usize = 16 * 1024;
+
+/// One key after decoding.
+enum Decoded<V> {
+    /// Decoded key and value, and the raw key and value when kept for checkpoints.
+    Value(Arc<str>, Arc<V>, Option<(Bytes, Bytes)>),
+    /// The last value did not decode: the key's history must be replayed exactly.
+    Repair(Box<[u8]>),
+}
+
+/// Decodes `slots`, counting what applying them would count.
+fn decode_all<V>(
+    slots: Vec<Slot>,
+    config: &TableConfig<V>,
+    counters: &Counters,
+    keep_raw: bool,
+) -> Vec<Decoded<V>> {
+    let (mut applied, mut tombstones, mut bad_keys) = (0u64, 0u64, 0u64);
+    let mut out = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let key: Arc<str> = match (config.key_decoder)(slot.key()) {
+            Ok(k) => Arc::from(k),
+            Err(e) => {
+                let n = u64::from(slot.upserts) + u64::from(slot.tombstones);
+                bad_keys += n;
+                tracing::debug!(topic = %config.topic, error = %e, records = n, "key skipped");
+                continue;
+            }
+        };
+        if !slot.live {
+            applied += u64::from(slot.upserts);
+            tombstones += u64::from(slot.tombstones);
+            continue;
+        }
+        match (config.value_decoder)(slot.value()) {
+            Ok(v) => {
+                applied += u64::from(slot.upserts);
+                tombstones += u64::from(slot.tombstones);
+                let raw = keep_raw.then(|| {
+                    let data = Bytes::from(slot.data);
+                    (data.slice(..slot.key_len), data.slice(slot.key_len..))
+                });
+                out.push(Decoded::Value(key, Arc::new(v), raw));
+            }
+            // Counted by the exact replay of this key's history.
+            Err(_) => out.push(Decoded::Repair(slot.key().into())),
+        }
+    }
+    counters
+        .records_applied
+        .fetch_add(applied, Ordering::Relaxed);
+    counters
+        .tombstones_applied
+        .fetch_add(tombstones, Ordering::Relaxed);
+    counters
+        .key_decode_errors
+        .fetch_add(bad_keys, Ordering::Relaxed);
+    out
 }
 
 #[cfg(test)]
