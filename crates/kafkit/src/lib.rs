@@ -18,4 +18,5 @@
 
 pub use kafkit_client as client;
 pub use kafkit_record as record;
+pub use kafkit_store as store;
 pub use kafkit_table as table;

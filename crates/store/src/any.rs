@@ -1,0 +1,132 @@
+//! [`AnyStorage`]: a storage chosen at run time.
+
+use std::collections::BTreeMap;
+
+use crate::error::Result;
+use crate::types::{NewRecord, ReadFrom, Record, TopicSummary};
+use crate::{KafkaReader, KafkaStorage, LocalReader, LocalStorage, RecordReader, Storage};
+
+/// A Kafka cluster or a local directory.
+#[derive(Clone, Debug)]
+pub enum AnyStorage {
+    /// A Kafka cluster.
+    Kafka(Box<KafkaStorage>),
+    /// Emulated Kafka in a local directory.
+    Local(LocalStorage),
+}
+
+/// A reader of either storage.
+#[derive(Debug)]
+pub enum AnyReader {
+    /// Reading a cluster.
+    Kafka(KafkaReader),
+    /// Reading a local directory.
+    Local(LocalReader),
+}
+
+macro_rules! each {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            AnyStorage::Kafka($s) => $body,
+            AnyStorage::Local($s) => $body,
+        }
+    };
+}
+
+impl AnyStorage {
+    /// Flushes what is pending (the cluster's producer); a no-op for local storage.
+    pub async fn close(&self) -> Result<()> {
+        match self {
+            AnyStorage::Kafka(k) => k.close().await,
+            AnyStorage::Local(_) => Ok(()),
+        }
+    }
+}
+
+impl Storage for AnyStorage {
+    type Reader = AnyReader;
+
+    fn describe(&self) -> String {
+        each!(self, s => s.describe())
+    }
+    async fn list_topics(&self) -> Result<Vec<TopicSummary>> {
+        each!(self, s => s.list_topics().await)
+    }
+    async fn exists(&self, topic: &str) -> Result<bool> {
+        each!(self, s => s.exists(topic).await)
+    }
+    async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(String, String)],
+    ) -> Result<()> {
+        each!(self, s => s.create_topic(topic, partitions, configs).await)
+    }
+    async fn delete_topic(&self, topic: &str) -> Result<()> {
+        each!(self, s => s.delete_topic(topic).await)
+    }
+    async fn partitions(&self, topic: &str) -> Result<i32> {
+        each!(self, s => s.partitions(topic).await)
+    }
+    async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
+        each!(self, s => s.watermarks(topic).await)
+    }
+    async fn offsets_for_times(
+        &self,
+        topic: &str,
+        timestamp: i64,
+    ) -> Result<BTreeMap<i32, Option<i64>>> {
+        each!(self, s => s.offsets_for_times(topic, timestamp).await)
+    }
+    async fn append(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(i32, i64)>> {
+        each!(self, s => s.append(topic, records).await)
+    }
+    async fn reader(
+        &self,
+        topic: &str,
+        partitions: Option<&[i32]>,
+        from: ReadFrom,
+        follow: bool,
+    ) -> Result<AnyReader> {
+        Ok(match self {
+            AnyStorage::Kafka(s) => {
+                AnyReader::Kafka(s.reader(topic, partitions, from, follow).await?)
+            }
+            AnyStorage::Local(s) => {
+                AnyReader::Local(s.reader(topic, partitions, from, follow).await?)
+            }
+        })
+    }
+    async fn list_groups(&self) -> Result<Vec<String>> {
+        each!(self, s => s.list_groups().await)
+    }
+    async fn group_offsets(&self, group: &str) -> Result<BTreeMap<String, BTreeMap<i32, i64>>> {
+        each!(self, s => s.group_offsets(group).await)
+    }
+    async fn commit(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
+    ) -> Result<()> {
+        each!(self, s => s.commit(group, offsets).await)
+    }
+    async fn delete_group(&self, group: &str) -> Result<()> {
+        each!(self, s => s.delete_group(group).await)
+    }
+}
+
+impl RecordReader for AnyReader {
+    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
+        match self {
+            AnyReader::Kafka(r) => r.next_records().await,
+            AnyReader::Local(r) => r.next_records().await,
+        }
+    }
+    fn positions(&self) -> BTreeMap<i32, i64> {
+        match self {
+            AnyReader::Kafka(r) => r.positions(),
+            AnyReader::Local(r) => r.positions(),
+        }
+    }
+}

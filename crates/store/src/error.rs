@@ -1,0 +1,70 @@
+//! [`StoreError`]: what failed, where, and whether a retry can help.
+
+use std::path::PathBuf;
+
+/// A storage operation's failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The topic does not exist.
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    /// The topic exists already.
+    #[error("topic '{0}' already exists")]
+    TopicExists(String),
+    /// A partition outside the topic.
+    #[error("topic '{topic}' has no partition {partition} (it has {partitions})")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// How many it has.
+        partitions: i32,
+    },
+    /// An argument that cannot work (a bad topic name, fewer partitions, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// A file could not be read or written.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A file holds something it should not (a bad batch, bad metadata).
+    #[error("{}: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Something took longer than its bound.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The Kafka client failed.
+    #[error(transparent)]
+    Client(#[from] kafkit_client::Error),
+}
+
+impl StoreError {
+    /// True when trying again may succeed (a broker or I/O hiccup).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            StoreError::Client(e) => e.is_retriable(),
+            StoreError::Timeout(_) => true,
+            StoreError::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The result of a storage operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,380 @@
+//! A Kafka cluster as a storage, through kafkit's client.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kafkit_client::{
+    Client, CommittedOffset, Consumer, ConsumerConfig, NewTopic, Offset, OffsetReset, OffsetSpec,
+    Producer, ProducerConfig, ProducerRecord, TopicPartition,
+};
+use tokio::sync::OnceCell;
+
+use crate::error::{Result, StoreError};
+use crate::types::{NewRecord, ReadFrom, Record, TopicSummary};
+use crate::{RecordReader, Storage};
+
+/// How long a reader waits for a poll before checking whether it is done.
+const POLL: Duration = Duration::from_millis(500);
+
+/// How long a reader without `follow` waits for a partition's first fetch.
+const FIRST_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Kafka cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct KafkaStorage {
+    client: Client,
+    producer: std::sync::Arc<OnceCell<Producer>>,
+    producer_config: ProducerConfig,
+    consumer_config: ConsumerConfig,
+}
+
+impl std::fmt::Debug for KafkaStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaStorage")
+            .field("bootstrap", &self.client.config().bootstrap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaStorage {
+    /// Connects with `producer` and `consumer` settings (their client settings are used to
+    /// connect).
+    pub async fn connect(producer: ProducerConfig, consumer: ConsumerConfig) -> Result<Self> {
+        let client = Client::connect(consumer.client.clone()).await?;
+        Ok(KafkaStorage {
+            client,
+            producer: Default::default(),
+            producer_config: producer,
+            consumer_config: consumer,
+        })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn producer(&self) -> Result<&Producer> {
+        Ok(self
+            .producer
+            .get_or_try_init(|| Producer::connect(self.producer_config.clone()))
+            .await?)
+    }
+
+    async fn known(&self, topic: &str) -> Result<()> {
+        if self.exists(topic).await? {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownTopic(topic.to_string()))
+        }
+    }
+
+    /// Flushes and closes the producer, if one was opened.
+    pub async fn close(&self) -> Result<()> {
+        if let Some(p) = self.producer.get() {
+            p.close(Duration::from_secs(30)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Storage for KafkaStorage {
+    type Reader = KafkaReader;
+
+    fn describe(&self) -> String {
+        format!("kafka:{}", self.client.config().bootstrap.join(","))
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicSummary>> {
+        let admin = self.client.admin();
+        let mut names = admin.list_topics(false).await?;
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let marks = admin.watermarks(&name).await?;
+            out.push(TopicSummary {
+                partitions: marks.len() as i32,
+                records: marks.values().map(|(l, h)| (h - l).max(0)).sum(),
+                size_bytes: None,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn exists(&self, topic: &str) -> Result<bool> {
+        let view = self.client.refresh_metadata().await?;
+        Ok(view.topic(topic).is_some())
+    }
+
+    async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(String, String)],
+    ) -> Result<()> {
+        let mut t = NewTopic::new(topic, partitions);
+        for (k, v) in configs {
+            t = t.config(k.clone(), v.clone());
+        }
+        match self.client.admin().create_topic(&t).await {
+            Err(e) if e.is_topic_already_exists() => Err(StoreError::TopicExists(topic.into())),
+            other => Ok(other?),
+        }
+    }
+
+    async fn delete_topic(&self, topic: &str) -> Result<()> {
+        self.known(topic).await?;
+        Ok(self.client.admin().delete_topic(topic).await?)
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<i32> {
+        let view = self.client.refresh_metadata().await?;
+        view.topic(topic)
+            .map(|t| t.partitions.len() as i32)
+            .ok_or_else(|| StoreError::UnknownTopic(topic.to_string()))
+    }
+
+    async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
+        self.known(topic).await?;
+        Ok(self.client.admin().watermarks(topic).await?)
+    }
+
+    async fn offsets_for_times(
+        &self,
+        topic: &str,
+        timestamp: i64,
+    ) -> Result<BTreeMap<i32, Option<i64>>> {
+        self.known(topic).await?;
+        let found = self
+            .client
+            .admin()
+            .list_offsets(topic, &[], OffsetSpec::Timestamp(timestamp))
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|(p, o)| (p, (o.offset >= 0).then_some(o.offset)))
+            .collect())
+    }
+
+    async fn append(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(i32, i64)>> {
+        let producer = self.producer().await?;
+        let mut pending = Vec::with_capacity(records.len());
+        for r in records {
+            let mut pr = ProducerRecord::new(topic.to_string());
+            pr.key = r.key;
+            pr.value = r.value;
+            pr.headers = r.headers;
+            pr.timestamp = r.timestamp;
+            pr.partition = r.partition;
+            pending.push(
+                producer
+                    .send(pr)
+                    .await
+                    .map_err(|e| StoreError::Client(e.error))?,
+            );
+        }
+        let mut placed = Vec::with_capacity(pending.len());
+        for d in pending {
+            let d = d.await?;
+            placed.push((d.partition, d.offset));
+        }
+        Ok(placed)
+    }
+
+    async fn reader(
+        &self,
+        topic: &str,
+        partitions: Option<&[i32]>,
+        from: ReadFrom,
+        follow: bool,
+    ) -> Result<KafkaReader> {
+        self.known(topic).await?;
+        let config = self
+            .consumer_config
+            .clone()
+            .auto_offset_reset(OffsetReset::Earliest);
+        let consumer = Consumer::with_client(self.client.clone(), config);
+        let all = self.partitions(topic).await?;
+        let chosen: Vec<i32> = match partitions {
+            Some(ps) => {
+                for &p in ps {
+                    if !(0..all).contains(&p) {
+                        return Err(StoreError::UnknownPartition {
+                            topic: topic.to_string(),
+                            partition: p,
+                            partitions: all,
+                        });
+                    }
+                }
+                ps.to_vec()
+            }
+            None => (0..all).collect(),
+        };
+        let tps: Vec<TopicPartition> = chosen
+            .iter()
+            .map(|&p| TopicPartition::new(topic, p))
+            .collect();
+        consumer.assign(&tps).await?;
+        let marks = self.client.admin().watermarks(topic).await?;
+        let mut stops = BTreeMap::new();
+        for tp in &tps {
+            let (low, high) = marks.get(&tp.partition).copied().unwrap_or((0, 0));
+            let start = match &from {
+                ReadFrom::Beginning => Offset::Beginning,
+                ReadFrom::End => Offset::End,
+                ReadFrom::Last(n) => Offset::At((high - n).max(low)),
+                ReadFrom::Offset(o) => Offset::At((*o).clamp(low, high)),
+                ReadFrom::Offsets(m) => m
+                    .get(&tp.partition)
+                    .map_or(Offset::Beginning, |o| Offset::At((*o).clamp(low, high))),
+                ReadFrom::Timestamp(ts) => Offset::Timestamp(*ts),
+            };
+            consumer.seek(tp, start)?;
+            stops.insert(tp.partition, high);
+        }
+        Ok(KafkaReader {
+            consumer,
+            tps,
+            stops,
+            first_highwater: BTreeMap::new(),
+            follow,
+            opened: Instant::now(),
+        })
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>> {
+        let mut groups: Vec<String> = self
+            .client
+            .admin()
+            .list_groups()
+            .await?
+            .into_iter()
+            .map(|g| g.group_id)
+            .collect();
+        groups.sort();
+        Ok(groups)
+    }
+
+    async fn group_offsets(&self, group: &str) -> Result<BTreeMap<String, BTreeMap<i32, i64>>> {
+        let committed = self.client.admin().committed_offsets(group, None).await?;
+        let mut out: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
+        for ((topic, partition), o) in committed {
+            if o.offset >= 0 {
+                out.entry(topic).or_default().insert(partition, o.offset);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn commit(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
+    ) -> Result<()> {
+        let flat: BTreeMap<(String, i32), CommittedOffset> = offsets
+            .iter()
+            .flat_map(|(t, ps)| {
+                ps.iter().map(move |(&p, &o)| {
+                    let c = CommittedOffset {
+                        offset: o,
+                        metadata: None,
+                    };
+                    ((t.clone(), p), c)
+                })
+            })
+            .collect();
+        Ok(self
+            .client
+            .admin()
+            .alter_committed_offsets(group, &flat)
+            .await?)
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<()> {
+        Ok(self.client.admin().delete_group(group).await?)
+    }
+}
+
+/// Reads a topic's partitions through a group-less consumer.
+pub struct KafkaReader {
+    consumer: Consumer,
+    tps: Vec<TopicPartition>,
+    /// High watermarks when the reader opened (ListOffsets).
+    stops: BTreeMap<i32, i64>,
+    /// High watermark of each partition's first fetch: a reader stops at the larger of the
+    /// two (they agree on Kafka; Tansu's ListOffsets can fall short, see docs/TESTING.md).
+    first_highwater: BTreeMap<i32, i64>,
+    follow: bool,
+    opened: Instant,
+}
+
+impl std::fmt::Debug for KafkaReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaReader")
+            .field("partitions", &self.tps)
+            .field("follow", &self.follow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaReader {
+    fn note_highwaters(&mut self) {
+        for tp in &self.tps {
+            let hw = self.consumer.highwater(tp);
+            if hw >= 0 {
+                self.first_highwater.entry(tp.partition).or_insert(hw);
+            }
+        }
+    }
+
+    fn done(&mut self) -> Result<bool> {
+        self.note_highwaters();
+        let mut done = true;
+        for tp in &self.tps {
+            let Some(&hw) = self.first_highwater.get(&tp.partition) else {
+                if self.opened.elapsed() > FIRST_FETCH_TIMEOUT {
+                    return Err(StoreError::Timeout(format!(
+                        "no fetch answered for {tp} within {FIRST_FETCH_TIMEOUT:?}"
+                    )));
+                }
+                done = false;
+                continue;
+            };
+            let stop = self.stops[&tp.partition].max(hw);
+            if self.consumer.position(tp).is_none_or(|at| at < stop) {
+                done = false;
+            }
+        }
+        Ok(done)
+    }
+}
+
+impl RecordReader for KafkaReader {
+    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
+        loop {
+            if !self.follow && self.done()? {
+                return Ok(None);
+            }
+            let mut records = self.consumer.poll(POLL).await?;
+            if !self.follow {
+                self.note_highwaters();
+                records.retain(|r| {
+                    let stop = self.stops[&r.partition]
+                        .max(self.first_highwater.get(&r.partition).copied().unwrap_or(0));
+                    r.offset < stop
+                });
+            }
+            if !records.is_empty() {
+                return Ok(Some(records));
+            }
+        }
+    }
+
+    fn positions(&self) -> BTreeMap<i32, i64> {
+        self.tps
+            .iter()
+            .filter_map(|tp| self.consumer.position(tp).map(|p| (tp.partition, p)))
+            .collect()
+    }
+}

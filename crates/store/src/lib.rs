@@ -1,0 +1,107 @@
+//! kafkit's storages: one interface over a Kafka cluster and over emulated Kafka in files.
+//!
+//! - [`KafkaStorage`]: a cluster, through kafkit's client.
+//! - [`LocalStorage`]: emulated Kafka in a directory — topics with partitions and configs,
+//!   records kept as RecordBatch v2 segments with an index, watermarks, offsets for times,
+//!   murmur2 partitioning, consumer groups with committed offsets (layout in docs/STORAGE.md).
+//! - [`AnyStorage`]: either, chosen at run time (what the CLI uses).
+//!
+//! ```
+//! # async fn demo() -> kafkit_store::Result<()> {
+//! use kafkit_store::{LocalStorage, NewRecord, ReadFrom, RecordReader, Storage};
+//! let dir = std::env::temp_dir().join("kafkit-doc-store");
+//! let store = LocalStorage::open(&dir)?;
+//! if !store.exists("greetings").await? {
+//!     store.create_topic("greetings", 2, &[]).await?;
+//! }
+//! store.append("greetings", vec![NewRecord::new(Some("k"), Some("hello"))]).await?;
+//! let mut reader = store.reader("greetings", None, ReadFrom::Beginning, false).await?;
+//! while let Some(records) = reader.next_records().await? {
+//!     for r in records {
+//!         println!("{}@{} {:?}", r.partition, r.offset, r.value);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod any;
+mod error;
+mod kafka;
+mod local;
+mod types;
+
+pub use any::{AnyReader, AnyStorage};
+pub use error::{Result, StoreError};
+pub use kafka::{KafkaReader, KafkaStorage};
+pub use local::{LocalReader, LocalStorage};
+pub use types::{NewRecord, ReadFrom, Record, TopicSummary};
+
+use std::collections::BTreeMap;
+
+/// What every storage offers: topics, records, offsets and consumer groups.
+#[allow(async_fn_in_trait)]
+pub trait Storage {
+    /// How this storage reads records.
+    type Reader: RecordReader;
+
+    /// Where this storage is, for messages (`kafka:host:port`, `local:/dir`).
+    fn describe(&self) -> String;
+    /// Every topic, by name.
+    async fn list_topics(&self) -> Result<Vec<TopicSummary>>;
+    /// True when `topic` exists.
+    async fn exists(&self, topic: &str) -> Result<bool>;
+    /// Creates `topic` with `partitions` partitions and `configs`.
+    async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(String, String)],
+    ) -> Result<()>;
+    /// Deletes `topic` and its records.
+    async fn delete_topic(&self, topic: &str) -> Result<()>;
+    /// The number of partitions of `topic`.
+    async fn partitions(&self, topic: &str) -> Result<i32>;
+    /// Low and high watermark of every partition.
+    async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>>;
+    /// Per partition, the first offset whose timestamp is at or after `timestamp` (`None`:
+    /// there is none).
+    async fn offsets_for_times(
+        &self,
+        topic: &str,
+        timestamp: i64,
+    ) -> Result<BTreeMap<i32, Option<i64>>>;
+    /// Appends records, each to its partition (given, from its key by murmur2, or spread
+    /// when keyless); returns each record's (partition, offset) in order.
+    async fn append(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(i32, i64)>>;
+    /// A reader of `partitions` (all when `None`) from `from`; without `follow` it ends at
+    /// the high watermarks taken now.
+    async fn reader(
+        &self,
+        topic: &str,
+        partitions: Option<&[i32]>,
+        from: ReadFrom,
+        follow: bool,
+    ) -> Result<Self::Reader>;
+    /// The consumer groups.
+    async fn list_groups(&self) -> Result<Vec<String>>;
+    /// A group's committed offsets, by topic and partition.
+    async fn group_offsets(&self, group: &str) -> Result<BTreeMap<String, BTreeMap<i32, i64>>>;
+    /// Commits `offsets` (topic → partition → next offset) for `group`.
+    async fn commit(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
+    ) -> Result<()>;
+    /// Deletes a group and its offsets.
+    async fn delete_group(&self, group: &str) -> Result<()>;
+}
+
+/// Records in offset order per partition, a poll at a time.
+#[allow(async_fn_in_trait)]
+pub trait RecordReader {
+    /// The next records; `Ok(None)` once every partition reached where the reader stops.
+    async fn next_records(&mut self) -> Result<Option<Vec<Record>>>;
+    /// Per partition, the offset after the last record returned (or where reading starts).
+    fn positions(&self) -> BTreeMap<i32, i64>;
+}

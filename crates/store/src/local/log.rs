@@ -1,0 +1,371 @@
+//! One partition of emulated Kafka on the local file system: RecordBatch v2 segments and
+//! their index (layout in docs/STORAGE.md).
+//!
+//! - `<base offset, 20 digits>.log`: batches exactly as Kafka stores them, appended.
+//! - `<base offset>.idx`: one 32-byte entry per batch (base offset, next offset, position,
+//!   max timestamp), written after its batch is on disk.
+//!
+//! A writer holds an exclusive lock on `.lock`, recovers on open (a torn batch at the tail is
+//! cut, index entries missing after a crash are rebuilt from the log), appends a batch, syncs
+//! it, then appends its index entry. Readers take no lock: they trust only whole index
+//! entries, each of which points at a batch already written.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use kafkit_record::{BatchReader, DecodeOptions, RecordBatch};
+
+use crate::error::{Result, StoreError};
+
+/// Bytes of one index entry.
+const ENTRY: usize = 32;
+
+/// A segment rolls over once its log reaches this size.
+pub(crate) const SEGMENT_BYTES: u64 = 128 << 20;
+
+/// One index entry: where a batch is and what it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IndexEntry {
+    pub base_offset: i64,
+    pub next_offset: i64,
+    pub position: u64,
+    pub max_timestamp: i64,
+}
+
+impl IndexEntry {
+    fn encode(&self) -> [u8; ENTRY] {
+        let mut b = [0u8; ENTRY];
+        b[0..8].copy_from_slice(&self.base_offset.to_be_bytes());
+        b[8..16].copy_from_slice(&self.next_offset.to_be_bytes());
+        b[16..24].copy_from_slice(&self.position.to_be_bytes());
+        b[24..32].copy_from_slice(&self.max_timestamp.to_be_bytes());
+        b
+    }
+
+    fn decode(b: &[u8]) -> Self {
+        let at = |i: usize| i64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        IndexEntry {
+            base_offset: at(0),
+            next_offset: at(8),
+            position: at(16) as u64,
+            max_timestamp: at(24),
+        }
+    }
+}
+
+/// A segment: its base offset and its index entries.
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    pub base_offset: i64,
+    pub entries: Vec<IndexEntry>,
+}
+
+impl Segment {
+    /// Offset after the last batch of this segment (its base offset when empty).
+    pub fn next_offset(&self) -> i64 {
+        self.entries
+            .last()
+            .map_or(self.base_offset, |e| e.next_offset)
+    }
+}
+
+fn name(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+pub(crate) fn log_path(dir: &Path, base_offset: i64) -> PathBuf {
+    dir.join(format!("{}.log", name(base_offset)))
+}
+
+fn index_path(dir: &Path, base_offset: i64) -> PathBuf {
+    dir.join(format!("{}.idx", name(base_offset)))
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        source: e,
+    }
+}
+
+/// Position just after the batch at `position` in the log at `path`.
+fn batch_end(path: &Path, position: u64) -> Option<u64> {
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::Start(position + 8)).ok()?;
+    let mut len = [0u8; 4];
+    f.read_exact(&mut len).ok()?;
+    Some(position + 12 + u64::from(u32::from_be_bytes(len)))
+}
+
+/// The segments of the partition in `dir`, oldest first, from their index files (whole
+/// entries only: what a reader may trust).
+pub(crate) fn read_segments(dir: &Path) -> Result<Vec<Segment>> {
+    let mut bases: Vec<i64> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n.strip_suffix(".log").and_then(|b| b.parse().ok())
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err(dir, "list segments", e)),
+    };
+    bases.sort_unstable();
+    let mut segments = Vec::with_capacity(bases.len());
+    for base in bases {
+        let path = index_path(dir, base);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(&path, "read index", e)),
+        };
+        let entries = bytes.chunks_exact(ENTRY).map(IndexEntry::decode).collect();
+        segments.push(Segment {
+            base_offset: base,
+            entries,
+        });
+    }
+    Ok(segments)
+}
+
+/// Reads the batches of `segment` from the first one holding `offset`, up to `max_bytes`
+/// (at least one batch), as decoded batches.
+pub(crate) fn read_batches(
+    dir: &Path,
+    segment: &Segment,
+    offset: i64,
+    max_bytes: u64,
+) -> Result<Vec<RecordBatch>> {
+    let first = segment.entries.partition_point(|e| e.next_offset <= offset);
+    let Some(start) = segment.entries.get(first) else {
+        return Ok(Vec::new());
+    };
+    let mut last = first;
+    while last + 1 < segment.entries.len()
+        && segment.entries[last + 1].position - start.position < max_bytes
+    {
+        last += 1;
+    }
+    let path = log_path(dir, segment.base_offset);
+    let end = match segment.entries.get(last + 1) {
+        Some(next) => next.position,
+        None => {
+            batch_end(&path, segment.entries[last].position).ok_or_else(|| StoreError::Corrupt {
+                path: path.clone(),
+                message: format!(
+                    "the batch at position {} is missing",
+                    segment.entries[last].position
+                ),
+            })?
+        }
+    };
+    let mut f = File::open(&path).map_err(|e| io_err(&path, "open log", e))?;
+    f.seek(SeekFrom::Start(start.position))
+        .map_err(|e| io_err(&path, "seek log", e))?;
+    let mut buf = vec![0u8; (end - start.position) as usize];
+    f.read_exact(&mut buf)
+        .map_err(|e| io_err(&path, "read log", e))?;
+    let mut out = Vec::new();
+    for batch in BatchReader::new(Bytes::from(buf), DecodeOptions::default()) {
+        out.push(batch.map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            message: format!("batch near offset {offset}: {e}"),
+        })?);
+    }
+    Ok(out)
+}
+
+/// The writer side of a partition: the lock, the open tail segment, the next offset.
+pub(crate) struct PartitionWriter {
+    dir: PathBuf,
+    _lock: File,
+    log: File,
+    index: File,
+    tail: Segment,
+    log_len: u64,
+    /// Bytes cut from a torn tail when the writer opened (0 normally).
+    pub recovered_bytes: u64,
+}
+
+impl std::fmt::Debug for PartitionWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionWriter")
+            .field("dir", &self.dir)
+            .field("next_offset", &self.tail.next_offset())
+            .finish()
+    }
+}
+
+impl PartitionWriter {
+    /// Opens (creating) the partition in `dir`, locking it and recovering its tail.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create partition", e))?;
+        let lock_path = dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err(&lock_path, "open lock", e))?;
+        lock.lock().map_err(|e| io_err(&lock_path, "lock", e))?;
+        let mut segments = read_segments(dir)?;
+        let tail = segments.pop().unwrap_or(Segment {
+            base_offset: 0,
+            entries: Vec::new(),
+        });
+        let mut w = Self::open_segment(dir, lock, tail)?;
+        w.recover()?;
+        Ok(w)
+    }
+
+    fn open_segment(dir: &Path, lock: File, tail: Segment) -> Result<Self> {
+        let log_path = log_path(dir, tail.base_offset);
+        let idx_path = index_path(dir, tail.base_offset);
+        let open = |p: &Path| {
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(p)
+                .map_err(|e| io_err(p, "open", e))
+        };
+        let log = open(&log_path)?;
+        let index = open(&idx_path)?;
+        Ok(PartitionWriter {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            log,
+            index,
+            tail,
+            log_len: 0,
+            recovered_bytes: 0,
+        })
+    }
+
+    /// Cuts a torn index entry, rebuilds entries for whole batches the index misses, and
+    /// cuts a torn batch at the end of the log.
+    fn recover(&mut self) -> Result<()> {
+        let log_path = log_path(&self.dir, self.tail.base_offset);
+        let idx_path = index_path(&self.dir, self.tail.base_offset);
+        let file_len = self
+            .log
+            .metadata()
+            .map_err(|e| io_err(&log_path, "stat", e))?
+            .len();
+        // Entries that point past the log (their batch never reached the disk) are dropped.
+        while let Some(last) = self.tail.entries.last() {
+            match batch_end(&log_path, last.position) {
+                Some(end) if end <= file_len => break,
+                _ => {
+                    self.tail.entries.pop();
+                }
+            }
+        }
+        let mut pos = match self.tail.entries.last() {
+            Some(last) => batch_end(&log_path, last.position).unwrap_or(last.position),
+            None => 0,
+        };
+        // Whole, valid batches after the last entry: index them.
+        let mut rest = Vec::new();
+        self.log
+            .seek(SeekFrom::Start(pos))
+            .map_err(|e| io_err(&log_path, "seek", e))?;
+        self.log
+            .read_to_end(&mut rest)
+            .map_err(|e| io_err(&log_path, "read", e))?;
+        let mut reader = BatchReader::new(Bytes::from(rest), DecodeOptions::default());
+        let mut rebuilt = Vec::new();
+        for batch in reader.by_ref() {
+            let Ok(batch) = batch else { break };
+            let h = batch.header;
+            rebuilt.push(IndexEntry {
+                base_offset: h.base_offset,
+                next_offset: h.next_offset(),
+                position: pos,
+                max_timestamp: h.max_timestamp,
+            });
+            pos += h.batch_length as u64 + 12;
+        }
+        self.tail.entries.extend(rebuilt);
+        if pos < file_len {
+            self.recovered_bytes = file_len - pos;
+            tracing::warn!(log = %log_path.display(), cut = file_len - pos, at = pos, "torn tail cut");
+            self.log
+                .set_len(pos)
+                .map_err(|e| io_err(&log_path, "truncate", e))?;
+            self.log
+                .sync_all()
+                .map_err(|e| io_err(&log_path, "sync", e))?;
+        }
+        self.log_len = pos;
+        // Rewrite the index as the whole entries now known.
+        let mut idx = Vec::with_capacity(self.tail.entries.len() * ENTRY);
+        for e in &self.tail.entries {
+            idx.extend_from_slice(&e.encode());
+        }
+        self.index
+            .set_len(0)
+            .and_then(|_| self.index.seek(SeekFrom::Start(0)))
+            .and_then(|_| self.index.write_all(&idx))
+            .and_then(|_| self.index.sync_all())
+            .map_err(|e| io_err(&idx_path, "rewrite index", e))?;
+        Ok(())
+    }
+
+    /// The offset the next record gets.
+    pub fn next_offset(&self) -> i64 {
+        self.tail.next_offset()
+    }
+
+    /// Appends an encoded batch (its base offset must be `next_offset()`), synced before
+    /// returning: once this returns, the batch survives a crash.
+    pub fn append(&mut self, batch: &[u8], header: &kafkit_record::BatchHeader) -> Result<()> {
+        if self.log_len >= SEGMENT_BYTES {
+            self.roll()?;
+        }
+        let log_path = log_path(&self.dir, self.tail.base_offset);
+        let idx_path = index_path(&self.dir, self.tail.base_offset);
+        self.log
+            .seek(SeekFrom::Start(self.log_len))
+            .and_then(|_| self.log.write_all(batch))
+            .and_then(|_| self.log.sync_data())
+            .map_err(|e| io_err(&log_path, "append", e))?;
+        let entry = IndexEntry {
+            base_offset: header.base_offset,
+            next_offset: header.next_offset(),
+            position: self.log_len,
+            max_timestamp: header.max_timestamp,
+        };
+        self.index
+            .seek(SeekFrom::End(0))
+            .and_then(|_| self.index.write_all(&entry.encode()))
+            .map_err(|e| io_err(&idx_path, "append index", e))?;
+        self.log_len += batch.len() as u64;
+        self.tail.entries.push(entry);
+        Ok(())
+    }
+
+    /// Starts a new segment at the next offset.
+    fn roll(&mut self) -> Result<()> {
+        let base = self.next_offset();
+        let lock = self
+            ._lock
+            .try_clone()
+            .map_err(|e| io_err(&self.dir, "clone lock", e))?;
+        let next = Self::open_segment(
+            &self.dir,
+            lock,
+            Segment {
+                base_offset: base,
+                entries: Vec::new(),
+            },
+        )?;
+        *self = next;
+        Ok(())
+    }
+}

@@ -1,0 +1,564 @@
+//! Emulated Kafka in a local directory.
+//!
+//! ```text
+//! <root>/topics/<topic>/topic.json          partitions, configs, id
+//! <root>/topics/<topic>/<partition>/        segments (see log.rs)
+//! <root>/groups/<group>.json                committed offsets
+//! ```
+
+mod log;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kafkit_record::{partition_for_key, BatchBuilder, Compression};
+
+use crate::error::{Result, StoreError};
+use crate::types::{NewRecord, ReadFrom, Record, TopicSummary};
+use crate::{RecordReader, Storage};
+use log::{read_batches, read_segments, PartitionWriter};
+
+/// Bytes read from a partition per poll.
+const READ_BYTES: u64 = 1 << 20;
+
+/// How often a following reader looks for new records.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+
+/// A topic's metadata file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicMeta {
+    partitions: i32,
+    #[serde(default)]
+    configs: BTreeMap<String, String>,
+}
+
+/// The partitions this process writes, each behind its own lock.
+type OpenWriters = HashMap<(String, i32), Arc<Mutex<PartitionWriter>>>;
+
+/// Emulated Kafka in a local directory. Cheap to clone.
+#[derive(Clone)]
+pub struct LocalStorage {
+    root: PathBuf,
+    writers: Arc<Mutex<OpenWriters>>,
+    spread: Arc<AtomicU32>,
+}
+
+impl std::fmt::Debug for LocalStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalStorage")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_err(path: &Path, what: &str, e: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        source: e,
+    }
+}
+
+/// Kafka's rule for topic names, which also keeps them safe as directory names.
+fn check_topic_name(topic: &str) -> Result<()> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 249
+        && topic != "."
+        && topic != ".."
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "'{topic}' is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)"
+        )))
+    }
+}
+
+impl LocalStorage {
+    /// Emulated Kafka under `root` (created when missing).
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        std::fs::create_dir_all(root.join("topics"))
+            .map_err(|e| io_err(&root, "create storage directory", e))?;
+        Ok(LocalStorage {
+            root,
+            writers: Arc::default(),
+            spread: Arc::default(),
+        })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn topic_dir(&self, topic: &str) -> PathBuf {
+        self.root.join("topics").join(topic)
+    }
+
+    fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
+        self.topic_dir(topic).join(partition.to_string())
+    }
+
+    fn meta(&self, topic: &str) -> Result<TopicMeta> {
+        check_topic_name(topic)?;
+        let path = self.topic_dir(topic).join("topic.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::UnknownTopic(topic.to_string()))
+            }
+            Err(e) => return Err(io_err(&path, "read", e)),
+        };
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path,
+            message: format!("line {}: {e}", e.line()),
+        })
+    }
+
+    fn write_meta(&self, topic: &str, meta: &TopicMeta) -> Result<()> {
+        let path = self.topic_dir(topic).join("topic.json");
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(meta).expect("metadata serializes");
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| io_err(&path, "write", e))
+    }
+
+    fn writer(&self, topic: &str, partition: i32) -> Result<Arc<Mutex<PartitionWriter>>> {
+        let mut writers = self.writers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = writers.get(&(topic.to_string(), partition)) {
+            return Ok(w.clone());
+        }
+        let w = Arc::new(Mutex::new(PartitionWriter::open(
+            &self.partition_dir(topic, partition),
+        )?));
+        writers.insert((topic.to_string(), partition), w.clone());
+        Ok(w)
+    }
+
+    fn watermarks_of(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
+        let segments = read_segments(&self.partition_dir(topic, partition))?;
+        let low = segments
+            .iter()
+            .find_map(|s| s.entries.first().map(|e| e.base_offset))
+            .unwrap_or_else(|| segments.last().map_or(0, |s| s.next_offset()));
+        let high = segments.last().map_or(0, |s| s.next_offset());
+        Ok((low, high))
+    }
+
+    fn size_of(&self, topic: &str) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .map(|e| match e.metadata() {
+                            Ok(m) if m.is_dir() => walk(&e.path()),
+                            Ok(m) => m.len(),
+                            Err(_) => 0,
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(&self.topic_dir(topic))
+    }
+
+    fn groups_dir(&self) -> PathBuf {
+        self.root.join("groups")
+    }
+
+    fn group_path(&self, group: &str) -> Result<PathBuf> {
+        if group.is_empty() || group.contains(['/', '\\']) || group.starts_with('.') {
+            return Err(StoreError::Invalid(format!(
+                "'{group}' is not a valid group name here (no '/', '\\', or leading '.')"
+            )));
+        }
+        Ok(self.groups_dir().join(format!("{group}.json")))
+    }
+
+    fn start_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: &ReadFrom,
+        (low, high): (i64, i64),
+    ) -> Result<i64> {
+        Ok(match from {
+            ReadFrom::Beginning => low,
+            ReadFrom::End => high,
+            ReadFrom::Last(n) => (high - n).max(low),
+            ReadFrom::Offset(o) => (*o).clamp(low, high),
+            ReadFrom::Offsets(m) => m.get(&partition).copied().unwrap_or(low).clamp(low, high),
+            ReadFrom::Timestamp(ts) => self.offset_for_time(topic, partition, *ts)?.unwrap_or(high),
+        })
+    }
+
+    fn offset_for_time(&self, topic: &str, partition: i32, ts: i64) -> Result<Option<i64>> {
+        let dir = self.partition_dir(topic, partition);
+        for segment in read_segments(&dir)? {
+            let Some(entry) = segment.entries.iter().find(|e| e.max_timestamp >= ts) else {
+                continue;
+            };
+            for batch in read_batches(&dir, &segment, entry.base_offset, 0)? {
+                if batch.header.is_control {
+                    continue;
+                }
+                for r in batch.records() {
+                    let r = r.map_err(|e| StoreError::Corrupt {
+                        path: dir.clone(),
+                        message: e.to_string(),
+                    })?;
+                    if r.timestamp >= ts {
+                        return Ok(Some(r.offset));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Storage for LocalStorage {
+    type Reader = LocalReader;
+
+    fn describe(&self) -> String {
+        format!("local:{}", self.root.display())
+    }
+
+    async fn list_topics(&self) -> Result<Vec<TopicSummary>> {
+        let dir = self.root.join("topics");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| io_err(&dir, "list topics", e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .filter(|n| self.topic_dir(n).join("topic.json").exists())
+            .collect();
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            let meta = self.meta(&name)?;
+            let marks = self.watermarks(&name).await?;
+            out.push(TopicSummary {
+                records: marks.values().map(|(l, h)| h - l).sum(),
+                partitions: meta.partitions,
+                size_bytes: Some(self.size_of(&name)),
+                name,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn exists(&self, topic: &str) -> Result<bool> {
+        check_topic_name(topic)?;
+        Ok(self.topic_dir(topic).join("topic.json").exists())
+    }
+
+    async fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(String, String)],
+    ) -> Result<()> {
+        check_topic_name(topic)?;
+        if partitions < 1 {
+            return Err(StoreError::Invalid(format!(
+                "topic '{topic}': partitions must be at least 1, not {partitions}"
+            )));
+        }
+        if self.exists(topic).await? {
+            return Err(StoreError::TopicExists(topic.to_string()));
+        }
+        let dir = self.topic_dir(topic);
+        for p in 0..partitions {
+            let pdir = dir.join(p.to_string());
+            std::fs::create_dir_all(&pdir).map_err(|e| io_err(&pdir, "create", e))?;
+        }
+        self.write_meta(
+            topic,
+            &TopicMeta {
+                partitions,
+                configs: configs.iter().cloned().collect(),
+            },
+        )
+    }
+
+    async fn delete_topic(&self, topic: &str) -> Result<()> {
+        self.meta(topic)?;
+        self.writers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(t, _), _| t != topic);
+        let dir = self.topic_dir(topic);
+        std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, "delete", e))
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<i32> {
+        Ok(self.meta(topic)?.partitions)
+    }
+
+    async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
+        let meta = self.meta(topic)?;
+        (0..meta.partitions)
+            .map(|p| Ok((p, self.watermarks_of(topic, p)?)))
+            .collect()
+    }
+
+    async fn offsets_for_times(
+        &self,
+        topic: &str,
+        timestamp: i64,
+    ) -> Result<BTreeMap<i32, Option<i64>>> {
+        let meta = self.meta(topic)?;
+        (0..meta.partitions)
+            .map(|p| Ok((p, self.offset_for_time(topic, p, timestamp)?)))
+            .collect()
+    }
+
+    async fn append(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(i32, i64)>> {
+        let meta = self.meta(topic)?;
+        let n = meta.partitions;
+        let now = now_ms();
+        // Route each record, then write one batch per partition.
+        let mut by_partition: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+        for (i, r) in records.iter().enumerate() {
+            let p = match (r.partition, &r.key) {
+                (Some(p), _) if (0..n).contains(&p) => p,
+                (Some(p), _) => {
+                    return Err(StoreError::UnknownPartition {
+                        topic: topic.to_string(),
+                        partition: p,
+                        partitions: n,
+                    })
+                }
+                (None, Some(k)) => partition_for_key(k, n as u32),
+                (None, None) => (self.spread.fetch_add(1, Ordering::Relaxed) % n as u32) as i32,
+            };
+            by_partition.entry(p).or_default().push(i);
+        }
+        let compression: Compression = meta
+            .configs
+            .get("compression.type")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(Compression::None);
+        let mut placed = vec![(0, 0); records.len()];
+        for (p, indexes) in by_partition {
+            let writer = self.writer(topic, p)?;
+            let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+            let base = w.next_offset();
+            let first_ts = records[indexes[0]].timestamp.unwrap_or(now);
+            let mut b = BatchBuilder::new(base, first_ts);
+            for (delta, &i) in indexes.iter().enumerate() {
+                let r = &records[i];
+                b.push(
+                    r.timestamp.unwrap_or(now),
+                    r.key.as_deref(),
+                    r.value.as_deref(),
+                    &r.headers,
+                );
+                placed[i] = (p, base + delta as i64);
+            }
+            let bytes = b
+                .finish(compression, None)
+                .map_err(|e| StoreError::Invalid(format!("topic '{topic}': {e}")))?;
+            let header = kafkit_record::RecordBatch::decode(&bytes, &Default::default())
+                .map_err(|e| StoreError::Invalid(e.to_string()))?
+                .header;
+            w.append(&bytes, &header)?;
+        }
+        Ok(placed)
+    }
+
+    async fn reader(
+        &self,
+        topic: &str,
+        partitions: Option<&[i32]>,
+        from: ReadFrom,
+        follow: bool,
+    ) -> Result<LocalReader> {
+        let meta = self.meta(topic)?;
+        let chosen: Vec<i32> = match partitions {
+            Some(ps) => {
+                for &p in ps {
+                    if !(0..meta.partitions).contains(&p) {
+                        return Err(StoreError::UnknownPartition {
+                            topic: topic.to_string(),
+                            partition: p,
+                            partitions: meta.partitions,
+                        });
+                    }
+                }
+                ps.to_vec()
+            }
+            None => (0..meta.partitions).collect(),
+        };
+        let mut cursors = BTreeMap::new();
+        for p in chosen {
+            let marks = self.watermarks_of(topic, p)?;
+            let start = self.start_offset(topic, p, &from, marks)?;
+            cursors.insert(p, (start, (!follow).then_some(marks.1)));
+        }
+        Ok(LocalReader {
+            storage: self.clone(),
+            topic: Arc::from(topic),
+            cursors,
+            follow,
+        })
+    }
+
+    async fn list_groups(&self) -> Result<Vec<String>> {
+        let dir = self.groups_dir();
+        let mut groups: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .strip_suffix(".json")
+                        .map(String::from)
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err(&dir, "list groups", e)),
+        };
+        groups.sort();
+        Ok(groups)
+    }
+
+    async fn group_offsets(&self, group: &str) -> Result<BTreeMap<String, BTreeMap<i32, i64>>> {
+        let path = self.group_path(group)?;
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                path,
+                message: format!("line {}: {e}", e.line()),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(io_err(&path, "read", e)),
+        }
+    }
+
+    async fn commit(
+        &self,
+        group: &str,
+        offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
+    ) -> Result<()> {
+        let path = self.group_path(group)?;
+        let mut all = self.group_offsets(group).await?;
+        for (topic, parts) in offsets {
+            all.entry(topic.clone()).or_default().extend(parts);
+        }
+        std::fs::create_dir_all(self.groups_dir())
+            .map_err(|e| io_err(&self.groups_dir(), "create", e))?;
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(&all).expect("offsets serialize");
+        std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| io_err(&path, "write", e))
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<()> {
+        let path = self.group_path(group)?;
+        std::fs::remove_file(&path).map_err(|e| io_err(&path, "delete group", e))
+    }
+}
+
+/// Reads a local topic's partitions in offset order.
+#[derive(Debug)]
+pub struct LocalReader {
+    storage: LocalStorage,
+    topic: Arc<str>,
+    /// Per partition: next offset, and where to stop (`None`: follow).
+    cursors: BTreeMap<i32, (i64, Option<i64>)>,
+    follow: bool,
+}
+
+impl LocalReader {
+    fn read_some(&mut self) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for (&p, (next, stop)) in self.cursors.iter_mut() {
+            if stop.is_some_and(|s| *next >= s) {
+                continue;
+            }
+            let dir = self.storage.partition_dir(&self.topic, p);
+            let segments = read_segments(&dir)?;
+            let Some(segment) = segments
+                .iter()
+                .rev()
+                .find(|s| s.base_offset <= *next)
+                .or(segments.first())
+            else {
+                continue;
+            };
+            let batches = read_batches(&dir, segment, *next, READ_BYTES)?;
+            if batches.is_empty() {
+                // Past this segment: the next one, if any, starts at its end.
+                if let Some(later) = segments.iter().find(|s| s.base_offset > *next) {
+                    *next = later.base_offset;
+                }
+                continue;
+            }
+            for batch in batches {
+                let h = batch.header;
+                if !h.is_control {
+                    for r in batch.records() {
+                        let r = r.map_err(|e| StoreError::Corrupt {
+                            path: dir.clone(),
+                            message: format!("offset {}: {e}", *next),
+                        })?;
+                        if r.offset < *next || stop.is_some_and(|s| r.offset >= s) {
+                            continue;
+                        }
+                        out.push(Record {
+                            topic: self.topic.clone(),
+                            partition: p,
+                            offset: r.offset,
+                            timestamp: r.timestamp,
+                            key: r.key,
+                            value: r.value,
+                            headers: r.headers,
+                        });
+                    }
+                }
+                *next = (*next).max(h.next_offset());
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl RecordReader for LocalReader {
+    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
+        loop {
+            let before = self.positions();
+            let records = self.read_some()?;
+            if !records.is_empty() {
+                return Ok(Some(records));
+            }
+            if !self.follow {
+                // Done, or nothing more to read below the stops (no progress): the end.
+                if before == self.positions() {
+                    return Ok(None);
+                }
+                continue;
+            }
+            tokio::time::sleep(FOLLOW_POLL).await;
+        }
+    }
+
+    fn positions(&self) -> BTreeMap<i32, i64> {
+        self.cursors.iter().map(|(&p, (n, _))| (p, *n)).collect()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,64 @@
+//! What storages take and return.
+
+use bytes::Bytes;
+use kafkit_record::Header;
+
+/// A record read from a storage (the client's record: topic, partition, offset, timestamp,
+/// key, value, ordered headers).
+pub type Record = kafkit_client::ConsumerRecord;
+
+/// A record to append.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NewRecord {
+    /// The key (`None`: null).
+    pub key: Option<Bytes>,
+    /// The value (`None`: a tombstone).
+    pub value: Option<Bytes>,
+    /// Headers, in order; duplicates kept.
+    pub headers: Vec<Header>,
+    /// The partition; `None` derives it from the key (murmur2), or spreads keyless records.
+    pub partition: Option<i32>,
+    /// The timestamp (ms since the epoch); `None` is now.
+    pub timestamp: Option<i64>,
+}
+
+impl NewRecord {
+    /// A record of `key` and `value`.
+    pub fn new(key: Option<impl Into<Bytes>>, value: Option<impl Into<Bytes>>) -> Self {
+        NewRecord {
+            key: key.map(Into::into),
+            value: value.map(Into::into),
+            ..Default::default()
+        }
+    }
+}
+
+/// Where a reader starts in each partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadFrom {
+    /// The low watermark.
+    Beginning,
+    /// The high watermark: only what comes next.
+    End,
+    /// This many records before the high watermark (at most back to the low watermark).
+    Last(i64),
+    /// The first record at or after this timestamp (ms since the epoch).
+    Timestamp(i64),
+    /// This offset in every partition.
+    Offset(i64),
+    /// These offsets, per partition (others from the beginning).
+    Offsets(std::collections::BTreeMap<i32, i64>),
+}
+
+/// A topic in a listing.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TopicSummary {
+    /// The name.
+    pub name: String,
+    /// Partitions.
+    pub partitions: i32,
+    /// Records between the watermarks, summed over partitions.
+    pub records: i64,
+    /// Bytes on disk, where the storage knows (local storage).
+    pub size_bytes: Option<u64>,
+}

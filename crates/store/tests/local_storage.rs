@@ -1,0 +1,191 @@
+//! Emulated Kafka on the local file system: what Kafka does, and crash safety.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use kafkit_record::{partition_for_key, Header};
+use kafkit_store::{LocalStorage, NewRecord, ReadFrom, Record, RecordReader, Storage, StoreError};
+
+async fn read_all(store: &LocalStorage, topic: &str, from: ReadFrom) -> Vec<Record> {
+    let mut reader = store.reader(topic, None, from, false).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(batch) = reader.next_records().await.unwrap() {
+        out.extend(batch);
+    }
+    out.sort_by_key(|r| (r.partition, r.offset));
+    out
+}
+
+fn keyed(key: &str, value: &str) -> NewRecord {
+    NewRecord::new(Some(key.to_string()), Some(value.to_string()))
+}
+
+#[tokio::test]
+async fn records_keep_keys_values_headers_timestamps_and_partition_by_murmur2() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStorage::open(dir.path()).unwrap();
+    store.create_topic("orders", 3, &[]).await.unwrap();
+    assert!(matches!(
+        store.create_topic("orders", 3, &[]).await,
+        Err(StoreError::TopicExists(_))
+    ));
+    let mut special = NewRecord::new(None::<Bytes>, Some(Bytes::new()));
+    special.headers = vec![
+        Header::new("h", Some("1")),
+        Header::new("h", Some("2")),
+        Header::new("n", None::<Bytes>),
+    ];
+    special.timestamp = Some(1_700_000_000_123);
+    special.partition = Some(2);
+    let mut records: Vec<NewRecord> = (0..30).map(|i| keyed(&format!("k{i}"), "v")).collect();
+    records.push(special);
+    records.push(NewRecord::new(Some("gone"), None::<Bytes>));
+    let placed = store.append("orders", records.clone()).await.unwrap();
+    for (r, (p, _)) in records.iter().zip(&placed) {
+        if let (Some(k), None) = (&r.key, r.partition) {
+            assert_eq!(*p, partition_for_key(k, 3), "murmur2 like Kafka");
+        }
+    }
+    let read = read_all(&store, "orders", ReadFrom::Beginning).await;
+    assert_eq!(read.len(), 32);
+    let back = read
+        .iter()
+        .find(|r| r.timestamp == 1_700_000_000_123)
+        .unwrap();
+    assert_eq!(back.partition, 2);
+    assert_eq!(back.key, None);
+    assert_eq!(back.value.as_deref(), Some(&b""[..]), "empty is not null");
+    assert_eq!(
+        back.headers, records[30].headers,
+        "ordered, duplicates and null kept"
+    );
+    let tomb = read
+        .iter()
+        .find(|r| r.key.as_deref() == Some(b"gone"))
+        .unwrap();
+    assert_eq!(tomb.value, None);
+
+    let marks = store.watermarks("orders").await.unwrap();
+    assert_eq!(marks.values().map(|(l, h)| h - l).sum::<i64>(), 32);
+    let last = read_all(&store, "orders", ReadFrom::Last(1)).await;
+    assert_eq!(last.len(), 3, "the last record of each partition");
+    store.create_topic("times", 1, &[]).await.unwrap();
+    for batch in [[10, 20], [30, 25]] {
+        let records = batch
+            .iter()
+            .map(|&ts| NewRecord {
+                timestamp: Some(ts),
+                ..keyed("k", "v")
+            })
+            .collect();
+        store.append("times", records).await.unwrap();
+    }
+    for (ts, expected) in [
+        (0, Some(0)),
+        (15, Some(1)),
+        (21, Some(2)),
+        (30, Some(2)),
+        (31, None),
+    ] {
+        let found = store.offsets_for_times("times", ts).await.unwrap();
+        assert_eq!(found[&0], expected, "first offset at or after {ts}");
+    }
+    let from = read_all(&store, "times", ReadFrom::Timestamp(21)).await;
+    assert_eq!(from.iter().map(|r| r.offset).collect::<Vec<_>>(), [2, 3]);
+
+    let listed = store.list_topics().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].name, "orders");
+    assert_eq!(listed[0].records, 32);
+    assert!(listed[0].size_bytes.unwrap() > 0);
+
+    let offsets = BTreeMap::from([("orders".to_string(), BTreeMap::from([(0, 5), (1, 2)]))]);
+    store.commit("billing", &offsets).await.unwrap();
+    assert_eq!(store.list_groups().await.unwrap(), vec!["billing"]);
+    assert_eq!(store.group_offsets("billing").await.unwrap(), offsets);
+    store.delete_group("billing").await.unwrap();
+    assert!(store.list_groups().await.unwrap().is_empty());
+
+    store.delete_topic("orders").await.unwrap();
+    assert!(!store.exists("orders").await.unwrap());
+    assert!(matches!(
+        store.watermarks("orders").await,
+        Err(StoreError::UnknownTopic(_))
+    ));
+    assert!(matches!(
+        store.create_topic("../escape", 1, &[]).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_torn_tail_is_cut_and_nothing_acknowledged_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = LocalStorage::open(dir.path()).unwrap();
+        store.create_topic("t", 1, &[]).await.unwrap();
+        for i in 0..3 {
+            store
+                .append("t", vec![keyed("k", &format!("v{i}")), keyed("k", "w")])
+                .await
+                .unwrap();
+        }
+    }
+    let pdir = dir.path().join("topics/t/0");
+    let log = pdir.join("00000000000000000000.log");
+    let idx = pdir.join("00000000000000000000.idx");
+    let good_len = std::fs::metadata(&log).unwrap().len();
+    // A crash mid-append: half a batch in the log, half an index entry, and the index missing
+    // the last whole batch.
+    let mut bytes = std::fs::read(&log).unwrap();
+    let whole = bytes.clone();
+    bytes.extend_from_slice(&whole[..40]);
+    std::fs::write(&log, &bytes).unwrap();
+    let mut index = std::fs::read(&idx).unwrap();
+    index.truncate(32 * 2 + 10);
+    std::fs::write(&idx, &index).unwrap();
+
+    // Readers trust only whole index entries: they see two batches until recovery.
+    let store = LocalStorage::open(dir.path()).unwrap();
+    assert_eq!(read_all(&store, "t", ReadFrom::Beginning).await.len(), 4);
+    // A writer recovers: the third batch is indexed again, the torn bytes are cut.
+    let placed = store.append("t", vec![keyed("k", "after")]).await.unwrap();
+    assert_eq!(placed, vec![(0, 6)]);
+    assert_eq!(std::fs::metadata(&log).unwrap().len() > good_len, true);
+    let read = read_all(&store, "t", ReadFrom::Beginning).await;
+    let values: Vec<_> = read
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(values, ["v0", "w", "v1", "w", "v2", "w", "after"]);
+    assert_eq!(
+        read.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..7).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_following_reader_sees_records_appended_while_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStorage::open(dir.path()).unwrap();
+    store.create_topic("live", 2, &[]).await.unwrap();
+    store.append("live", vec![keyed("a", "1")]).await.unwrap();
+    let mut reader = store
+        .reader("live", None, ReadFrom::Beginning, true)
+        .await
+        .unwrap();
+    let first = reader.next_records().await.unwrap().unwrap();
+    assert_eq!(first.len(), 1);
+    let writer = store.clone();
+    let appended = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        writer.append("live", vec![keyed("b", "2")]).await.unwrap()
+    });
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), reader.next_records())
+        .await
+        .expect("the follower sees the new record")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next[0].key.as_deref(), Some(&b"b"[..]));
+    appended.await.unwrap();
+}
