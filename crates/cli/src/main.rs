@@ -6,8 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kafkit::client::{Client, ClientConfig, ConsumerConfig, ProducerConfig, Target};
 
+mod jsonl;
 mod perf;
+mod shell;
 use serde_json::json;
+use shell::{ReadArgs, ReadPlan, StorageSpec};
 
 /// kafkit — the Kafka toolkit.
 #[derive(Parser, Debug)]
@@ -26,6 +29,11 @@ struct Cli {
     )]
     properties: Vec<String>,
 
+    /// The storage to work on: `local[:DIR]` or `kafka:HOST:PORT` (default: -b if given,
+    /// else local storage in ./.kafkit).
+    #[arg(short = 's', long = "storage", global = true, env = "KAFKIT_STORAGE")]
+    storage: Option<StorageSpec>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -43,6 +51,121 @@ enum Command {
     /// Load tests (figures comparable with the peers in ../shared/bench).
     #[command(subcommand)]
     Perf(PerfCommand),
+    /// List topics with partitions, records and size.
+    #[command(visible_alias = "l")]
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a topic.
+    Touch {
+        /// The topic.
+        topic: String,
+        /// Partitions.
+        #[arg(short = 'p', long, default_value_t = 1)]
+        partitions: i32,
+        /// Topic config `key=value` (repeatable).
+        #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+        configs: Vec<String>,
+    },
+    /// Delete topics.
+    Rm {
+        /// The topics.
+        #[arg(required = true)]
+        topics: Vec<String>,
+    },
+    /// Exit 0 when the topic exists, 1 when it does not.
+    Exists {
+        /// The topic.
+        topic: String,
+    },
+    /// Low and high offsets of every partition.
+    Watermarks {
+        /// The topic.
+        topic: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write records from JSON lines (as `cat` prints them) or plain lines.
+    Produce {
+        /// The topic.
+        topic: String,
+        /// Read this file instead of stdin.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        /// Each line is a value (no key), not a JSON record.
+        #[arg(long)]
+        lines: bool,
+        /// How keys are given.
+        #[arg(long, value_enum, default_value_t = jsonl::DataType::Str)]
+        key_type: jsonl::DataType,
+        /// How values are given.
+        #[arg(long, value_enum, default_value_t = jsonl::DataType::Str)]
+        value_type: jsonl::DataType,
+    },
+    /// Print records as JSON lines.
+    Cat {
+        /// The topic.
+        topic: String,
+        /// Stop after N records.
+        #[arg(short = 'n')]
+        n: Option<u64>,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Print the first N records (default 10).
+    Head {
+        /// The topic.
+        topic: String,
+        /// How many.
+        #[arg(short = 'n', default_value_t = 10)]
+        n: u64,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Print the last N records of each partition (default 10).
+    Tail {
+        /// The topic.
+        topic: String,
+        /// How many per partition.
+        #[arg(short = 'n', default_value_t = 10)]
+        n: i64,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Count records (by reading them).
+    Wc {
+        /// The topic.
+        topic: String,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Copy a topic, within a storage or to another (`--to`).
+    Cp {
+        /// The source topic.
+        source: String,
+        /// The target topic (created with the source's partitions when missing).
+        target: String,
+        /// The target storage: `local[:DIR]` or `kafka:HOST:PORT` (default: the same).
+        #[arg(long, value_name = "STORAGE")]
+        into: Option<StorageSpec>,
+        /// Re-derive partitions from keys instead of keeping each record's partition.
+        #[arg(long)]
+        repartition: bool,
+        /// Stamp records with the copy time instead of keeping their timestamps.
+        #[arg(long)]
+        new_timestamps: bool,
+        /// Stop after N records.
+        #[arg(short = 'n')]
+        n: Option<u64>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,6 +218,169 @@ fn config_without_properties(cli: &Cli) -> anyhow::Result<ClientConfig> {
     ))
 }
 
+/// The storage the command works on: --storage, else -b, else ./.kafkit.
+fn storage_spec(cli: &Cli) -> StorageSpec {
+    match (&cli.storage, &cli.brokers) {
+        (Some(s), _) => s.clone(),
+        (None, Some(b)) => StorageSpec::Kafka(b.clone()),
+        (None, None) => StorageSpec::Local(".kafkit".into()),
+    }
+}
+
+async fn open_storage(cli: &Cli, spec: &StorageSpec) -> anyhow::Result<kafkit::store::AnyStorage> {
+    let with_brokers = |brokers: &str| {
+        let mut c = cli_clone_with_brokers(cli, brokers);
+        c.storage = None;
+        c
+    };
+    shell::open(
+        spec,
+        |b| producer_config(&with_brokers(b)),
+        |b| consumer_config(&with_brokers(b)),
+    )
+    .await
+}
+
+fn cli_clone_with_brokers(cli: &Cli, brokers: &str) -> Cli {
+    Cli {
+        brokers: Some(brokers.to_string()),
+        properties: cli.properties.clone(),
+        storage: None,
+        command: Command::ApiVersions,
+    }
+}
+
+/// Runs a storage command; `None` when the command is not one.
+async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
+    use kafkit::store::{ReadFrom, Storage};
+    let spec = storage_spec(cli);
+    let is_storage_command = !matches!(
+        cli.command,
+        Command::Cluster { .. } | Command::ApiVersions | Command::Perf(_)
+    );
+    if !is_storage_command {
+        return Ok(None);
+    }
+    let storage = open_storage(cli, &spec).await?;
+    match &cli.command {
+        Command::Ls { json } => shell::ls(&storage, *json).await?,
+        Command::Touch {
+            topic,
+            partitions,
+            configs,
+        } => {
+            let configs = configs
+                .iter()
+                .map(|c| {
+                    c.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                        .ok_or_else(|| anyhow::anyhow!("--config {c}: expected KEY=VALUE"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            storage.create_topic(topic, *partitions, &configs).await?;
+        }
+        Command::Rm { topics } => {
+            for t in topics {
+                storage.delete_topic(t).await?;
+            }
+        }
+        Command::Exists { topic } => {
+            let yes = storage.exists(topic).await?;
+            println!("{yes}");
+            if !yes {
+                std::process::exit(1);
+            }
+        }
+        Command::Watermarks { topic, json } => shell::watermarks(&storage, topic, *json).await?,
+        Command::Produce {
+            topic,
+            file,
+            lines,
+            key_type,
+            value_type,
+        } => {
+            let n = shell::produce(
+                &storage,
+                topic,
+                file.as_ref(),
+                *lines,
+                *key_type,
+                *value_type,
+            )
+            .await?;
+            eprintln!("kafkit: produced {n} records to '{topic}'");
+        }
+        Command::Cat { topic, n, read } => {
+            let plan = ReadPlan {
+                topic,
+                args: read,
+                start: None,
+                limit: *n,
+            };
+            shell::cat(&storage, plan).await?;
+        }
+        Command::Head { topic, n, read } => {
+            let plan = ReadPlan {
+                topic,
+                args: read,
+                start: None,
+                limit: Some(*n),
+            };
+            shell::cat(&storage, plan).await?;
+        }
+        Command::Tail { topic, n, read } => {
+            let plan = ReadPlan {
+                topic,
+                args: read,
+                start: Some(ReadFrom::Last(*n)),
+                limit: None,
+            };
+            shell::cat(&storage, plan).await?;
+        }
+        Command::Wc { topic, read } => println!("{}", shell::wc(&storage, topic, read).await?),
+        Command::Cp {
+            source,
+            target,
+            into,
+            repartition,
+            new_timestamps,
+            n,
+            json,
+            read,
+        } => {
+            let target_storage = match into {
+                Some(t) if *t != spec => open_storage(cli, t).await?,
+                _ => storage.clone(),
+            };
+            let plan = shell::CopyPlan {
+                keep_partitions: !repartition,
+                keep_timestamps: !new_timestamps,
+                limit: *n,
+            };
+            let copied = shell::cp(
+                (&storage, source.as_str()),
+                (&target_storage, target.as_str()),
+                read,
+                plan,
+            )
+            .await?;
+            if *json {
+                println!("{}", serde_json::to_string(&copied)?);
+            } else {
+                println!(
+                    "consumed {} records, produced {} records",
+                    copied.consumed, copied.produced
+                );
+            }
+        }
+        Command::Cluster { .. } | Command::ApiVersions | Command::Perf(_) => {
+            unreachable!("not storage commands")
+        }
+    }
+    storage.close().await?;
+    Ok(Some(()))
+}
+
 fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
     let mut config = config_without_properties(cli)?;
     for (k, v) in properties(cli)? {
@@ -104,6 +390,9 @@ fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if run_storage_command(&cli).await?.is_some() {
+        return Ok(());
+    }
     if let Command::Perf(PerfCommand::Produce(args)) = &cli.command {
         let config = producer_config(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
@@ -188,6 +477,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{api:?} ({}): {}..={}", api as i16, range.min, range.max);
             }
         }
+        _ => unreachable!("storage commands are handled above"),
     }
     Ok(())
 }

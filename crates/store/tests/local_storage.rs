@@ -152,8 +152,16 @@ async fn a_torn_tail_is_cut_and_nothing_acknowledged_is_lost() {
     let placed = store.append("t", vec![keyed("k", "after")]).await.unwrap();
     assert_eq!(placed, vec![(0, 6)]);
     let after = std::fs::read(&log).unwrap();
-    assert_eq!(&after[..good_len as usize], &whole[..], "acknowledged batches untouched");
-    assert_ne!(&after[good_len as usize..good_len as usize + 40], &whole[..40], "torn bytes cut");
+    assert_eq!(
+        &after[..good_len as usize],
+        &whole[..],
+        "acknowledged batches untouched"
+    );
+    assert_ne!(
+        &after[good_len as usize..good_len as usize + 40],
+        &whole[..40],
+        "torn bytes cut"
+    );
     let read = read_all(&store, "t", ReadFrom::Beginning).await;
     let values: Vec<_> = read
         .iter()
