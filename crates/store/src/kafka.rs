@@ -196,21 +196,7 @@ impl Storage for KafkaStorage {
             .auto_offset_reset(OffsetReset::Earliest);
         let consumer = Consumer::with_client(self.client.clone(), config);
         let all = self.partitions(topic).await?;
-        let chosen: Vec<i32> = match partitions {
-            Some(ps) => {
-                for &p in ps {
-                    if !(0..all).contains(&p) {
-                        return Err(StoreError::UnknownPartition {
-                            topic: topic.to_string(),
-                            partition: p,
-                            partitions: all,
-                        });
-                    }
-                }
-                ps.to_vec()
-            }
-            None => (0..all).collect(),
-        };
+        let chosen = crate::types::choose_partitions(topic, partitions, all)?;
         let tps: Vec<TopicPartition> = chosen
             .iter()
             .map(|&p| TopicPartition::new(topic, p))

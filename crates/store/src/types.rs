@@ -62,3 +62,22 @@ pub struct TopicSummary {
     /// Bytes on disk, where the storage knows (local storage).
     pub size_bytes: Option<u64>,
 }
+
+/// `wanted` partitions of `topic` (all `count` when `None`), each checked to exist.
+pub(crate) fn choose_partitions(
+    topic: &str,
+    wanted: Option<&[i32]>,
+    count: i32,
+) -> crate::Result<Vec<i32>> {
+    let Some(ps) = wanted else {
+        return Ok((0..count).collect());
+    };
+    if let Some(&p) = ps.iter().find(|p| !(0..count).contains(*p)) {
+        return Err(crate::StoreError::UnknownPartition {
+            topic: topic.to_string(),
+            partition: p,
+            partitions: count,
+        });
+    }
+    Ok(ps.to_vec())
+}

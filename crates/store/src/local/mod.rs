@@ -384,21 +384,7 @@ impl Storage for LocalStorage {
         follow: bool,
     ) -> Result<LocalReader> {
         let meta = self.meta(topic)?;
-        let chosen: Vec<i32> = match partitions {
-            Some(ps) => {
-                for &p in ps {
-                    if !(0..meta.partitions).contains(&p) {
-                        return Err(StoreError::UnknownPartition {
-                            topic: topic.to_string(),
-                            partition: p,
-                            partitions: meta.partitions,
-                        });
-                    }
-                }
-                ps.to_vec()
-            }
-            None => (0..meta.partitions).collect(),
-        };
+        let chosen = crate::types::choose_partitions(topic, partitions, meta.partitions)?;
         let mut cursors = BTreeMap::new();
         for p in chosen {
             let marks = self.watermarks_of(topic, p)?;
