@@ -322,9 +322,10 @@ impl PartitionWriter {
         self.tail.next_offset()
     }
 
-    /// Appends an encoded batch (its base offset must be `next_offset()`), synced before
-    /// returning: once this returns, the batch survives a crash.
-    pub fn append(&mut self, batch: &[u8], header: &kafkit_record::BatchHeader) -> Result<()> {
+    /// Appends an encoded batch of `records` records starting at `next_offset()`, whose
+    /// largest timestamp is `max_timestamp`; synced before returning: once this returns, the
+    /// batch survives a crash.
+    pub fn append(&mut self, batch: &[u8], records: i64, max_timestamp: i64) -> Result<()> {
         if self.log_len >= SEGMENT_BYTES {
             self.roll()?;
         }
@@ -335,11 +336,12 @@ impl PartitionWriter {
             .and_then(|_| self.log.write_all(batch))
             .and_then(|_| self.log.sync_data())
             .map_err(|e| io_err(&log_path, "append", e))?;
+        let base_offset = self.next_offset();
         let entry = IndexEntry {
-            base_offset: header.base_offset,
-            next_offset: header.next_offset(),
+            base_offset,
+            next_offset: base_offset + records,
             position: self.log_len,
-            max_timestamp: header.max_timestamp,
+            max_timestamp,
         };
         self.index
             .seek(SeekFrom::End(0))

@@ -355,23 +355,18 @@ impl Storage for LocalStorage {
             let base = w.next_offset();
             let first_ts = records[indexes[0]].timestamp.unwrap_or(now);
             let mut b = BatchBuilder::new(base, first_ts);
+            let mut max_timestamp = first_ts;
             for (delta, &i) in indexes.iter().enumerate() {
                 let r = &records[i];
-                b.push(
-                    r.timestamp.unwrap_or(now),
-                    r.key.as_deref(),
-                    r.value.as_deref(),
-                    &r.headers,
-                );
+                let ts = r.timestamp.unwrap_or(now);
+                max_timestamp = max_timestamp.max(ts);
+                b.push(ts, r.key.as_deref(), r.value.as_deref(), &r.headers);
                 placed[i] = (p, base + delta as i64);
             }
             let bytes = b
                 .finish(compression, None)
                 .map_err(|e| StoreError::Invalid(format!("topic '{topic}': {e}")))?;
-            let header = kafkit_record::RecordBatch::decode(&bytes, &Default::default())
-                .map_err(|e| StoreError::Invalid(e.to_string()))?
-                .header;
-            w.append(&bytes, &header)?;
+            w.append(&bytes, indexes.len() as i64, max_timestamp)?;
         }
         Ok(placed)
     }
