@@ -199,3 +199,49 @@ async fn a_following_reader_sees_records_appended_while_it_reads() {
     assert_eq!(next[0].key.as_deref(), Some(&b"b"[..]));
     appended.await.unwrap();
 }
+
+#[tokio::test]
+async fn segments_roll_at_segment_bytes_and_read_as_one_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = [("segment.bytes".to_string(), "300".to_string())];
+    {
+        let store = LocalStorage::open(dir.path()).unwrap();
+        store.create_topic("rolled", 1, &config).await.unwrap();
+        for i in 0..20 {
+            let mut r = keyed("k", &format!("value-{i:02}-{}", "x".repeat(40)));
+            r.timestamp = Some(1000 + i);
+            store.append("rolled", vec![r]).await.unwrap();
+        }
+    }
+    let logs = std::fs::read_dir(dir.path().join("topics/rolled/0"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert!(logs >= 4, "segments rolled: {logs}");
+    // A new process continues the last segment at the right offset.
+    let store = LocalStorage::open(dir.path()).unwrap();
+    assert_eq!(
+        store
+            .append("rolled", vec![keyed("k", "last")])
+            .await
+            .unwrap(),
+        vec![(0, 20)]
+    );
+    let read = read_all(&store, "rolled", ReadFrom::Beginning).await;
+    assert_eq!(
+        read.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        (0..21).collect::<Vec<_>>()
+    );
+    assert_eq!(store.watermarks("rolled").await.unwrap()[&0], (0, 21));
+    let found = store.offsets_for_times("rolled", 1015).await.unwrap();
+    assert_eq!(found[&0], Some(15), "found in a later segment");
+    let from = read_all(&store, "rolled", ReadFrom::Offset(13)).await;
+    assert_eq!(from.first().map(|r| r.offset), Some(13));
+    assert_eq!(from.len(), 8);
+}

@@ -22,7 +22,8 @@ use crate::error::{Result, StoreError};
 /// Bytes of one index entry.
 const ENTRY: usize = 32;
 
-/// A segment rolls over once its log reaches this size.
+/// A segment rolls over once its log reaches this size, unless the topic's `segment.bytes`
+/// says otherwise.
 pub(crate) const SEGMENT_BYTES: u64 = 128 << 20;
 
 /// One index entry: where a batch is and what it holds.
@@ -182,7 +183,9 @@ pub(crate) fn read_batches(
 /// The writer side of a partition: the lock, the open tail segment, the next offset.
 pub(crate) struct PartitionWriter {
     dir: PathBuf,
-    _lock: File,
+    /// Held (never read) so no other process writes the partition.
+    lock: File,
+    segment_bytes: u64,
     log: File,
     index: File,
     tail: Segment,
@@ -201,8 +204,9 @@ impl std::fmt::Debug for PartitionWriter {
 }
 
 impl PartitionWriter {
-    /// Opens (creating) the partition in `dir`, locking it and recovering its tail.
-    pub fn open(dir: &Path) -> Result<Self> {
+    /// Opens (creating) the partition in `dir`, locking it and recovering its tail; segments
+    /// roll at `segment_bytes`.
+    pub fn open(dir: &Path, segment_bytes: u64) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create partition", e))?;
         let lock_path = dir.join(".lock");
         let lock = OpenOptions::new()
@@ -217,12 +221,12 @@ impl PartitionWriter {
             base_offset: 0,
             entries: Vec::new(),
         });
-        let mut w = Self::open_segment(dir, lock, tail)?;
+        let mut w = Self::open_segment(dir, lock, segment_bytes, tail)?;
         w.recover()?;
         Ok(w)
     }
 
-    fn open_segment(dir: &Path, lock: File, tail: Segment) -> Result<Self> {
+    fn open_segment(dir: &Path, lock: File, segment_bytes: u64, tail: Segment) -> Result<Self> {
         let log_path = log_path(dir, tail.base_offset);
         let idx_path = index_path(dir, tail.base_offset);
         let open = |p: &Path| {
@@ -238,7 +242,8 @@ impl PartitionWriter {
         let index = open(&idx_path)?;
         Ok(PartitionWriter {
             dir: dir.to_path_buf(),
-            _lock: lock,
+            lock,
+            segment_bytes,
             log,
             index,
             tail,
@@ -326,7 +331,7 @@ impl PartitionWriter {
     /// largest timestamp is `max_timestamp`; synced before returning: once this returns, the
     /// batch survives a crash.
     pub fn append(&mut self, batch: &[u8], records: i64, max_timestamp: i64) -> Result<()> {
-        if self.log_len >= SEGMENT_BYTES {
+        if self.log_len >= self.segment_bytes {
             self.roll()?;
         }
         let log_path = log_path(&self.dir, self.tail.base_offset);
@@ -356,12 +361,13 @@ impl PartitionWriter {
     fn roll(&mut self) -> Result<()> {
         let base = self.next_offset();
         let lock = self
-            ._lock
+            .lock
             .try_clone()
             .map_err(|e| io_err(&self.dir, "clone lock", e))?;
         let next = Self::open_segment(
             &self.dir,
             lock,
+            self.segment_bytes,
             Segment {
                 base_offset: base,
                 entries: Vec::new(),

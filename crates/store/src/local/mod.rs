@@ -137,8 +137,15 @@ impl LocalStorage {
         if let Some(w) = writers.get(&(topic.to_string(), partition)) {
             return Ok(w.clone());
         }
+        let segment_bytes = self
+            .meta(topic)?
+            .configs
+            .get("segment.bytes")
+            .and_then(|b| b.parse().ok())
+            .unwrap_or(log::SEGMENT_BYTES);
         let w = Arc::new(Mutex::new(PartitionWriter::open(
             &self.partition_dir(topic, partition),
+            segment_bytes,
         )?));
         writers.insert((topic.to_string(), partition), w.clone());
         Ok(w)
@@ -390,6 +397,7 @@ impl Storage for LocalStorage {
             storage: self.clone(),
             topic: Arc::from(topic),
             cursors,
+            segments: HashMap::new(),
             follow,
         })
     }
@@ -457,7 +465,37 @@ pub struct LocalReader {
     topic: Arc<str>,
     /// Per partition: next offset, and where to stop (`None`: follow).
     cursors: BTreeMap<i32, (i64, Option<i64>)>,
+    /// Per partition, the segments and index entries as last read; re-read only when the
+    /// cursor has gone past them.
+    segments: HashMap<i32, Vec<log::Segment>>,
     follow: bool,
+}
+
+/// The batches at `next` from `segments`, moving `next` to the following segment when it is
+/// past the end of its own; empty when nothing indexed is at or after `next`.
+fn batches_at(
+    dir: &Path,
+    segments: &[log::Segment],
+    next: &mut i64,
+) -> Result<Vec<kafkit_record::RecordBatch>> {
+    loop {
+        let Some(segment) = segments
+            .iter()
+            .rev()
+            .find(|s| s.base_offset <= *next)
+            .or(segments.first())
+        else {
+            return Ok(Vec::new());
+        };
+        let batches = read_batches(dir, segment, *next, READ_BYTES)?;
+        if !batches.is_empty() {
+            return Ok(batches);
+        }
+        match segments.iter().find(|s| s.base_offset > *next) {
+            Some(later) => *next = later.base_offset,
+            None => return Ok(Vec::new()),
+        }
+    }
 }
 
 impl LocalReader {
@@ -468,22 +506,12 @@ impl LocalReader {
                 continue;
             }
             let dir = self.storage.partition_dir(&self.topic, p);
-            let segments = read_segments(&dir)?;
-            let Some(segment) = segments
-                .iter()
-                .rev()
-                .find(|s| s.base_offset <= *next)
-                .or(segments.first())
-            else {
-                continue;
-            };
-            let batches = read_batches(&dir, segment, *next, READ_BYTES)?;
+            let cached = self.segments.entry(p).or_default();
+            let mut batches = batches_at(&dir, cached, next)?;
             if batches.is_empty() {
-                // Past this segment: the next one, if any, starts at its end.
-                if let Some(later) = segments.iter().find(|s| s.base_offset > *next) {
-                    *next = later.base_offset;
-                }
-                continue;
+                // Past what was indexed when last read: look again.
+                *cached = read_segments(&dir)?;
+                batches = batches_at(&dir, cached, next)?;
             }
             for batch in batches {
                 let h = batch.header;
