@@ -16,8 +16,9 @@ use crate::{RecordReader, Storage};
 /// How long a reader waits for a poll before checking whether it is done.
 const POLL: Duration = Duration::from_millis(500);
 
-/// How long a reader without `follow` waits for a partition's first fetch.
-const FIRST_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a reader without `follow` waits without progress (a first fetch, or a position
+/// moving) before it gives up on reaching the end.
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A Kafka cluster. Cheap to clone.
 #[derive(Clone)]
@@ -225,7 +226,8 @@ impl Storage for KafkaStorage {
             stops,
             first_highwater: BTreeMap::new(),
             follow,
-            opened: Instant::now(),
+            progressed: Instant::now(),
+            last_positions: BTreeMap::new(),
         })
     }
 
@@ -292,7 +294,9 @@ pub struct KafkaReader {
     /// two (they agree on Kafka; Tansu's ListOffsets can fall short, see docs/TESTING.md).
     first_highwater: BTreeMap<i32, i64>,
     follow: bool,
-    opened: Instant,
+    /// When a position last moved (or the reader opened), and the positions then.
+    progressed: Instant,
+    last_positions: BTreeMap<i32, i64>,
 }
 
 impl std::fmt::Debug for KafkaReader {
@@ -314,25 +318,42 @@ impl KafkaReader {
         }
     }
 
+    /// True once every partition reached its stop; an error naming the partitions still
+    /// short of it when nothing moved for `STALL_TIMEOUT`.
     fn done(&mut self) -> Result<bool> {
         self.note_highwaters();
-        let mut done = true;
-        for tp in &self.tps {
-            let Some(&hw) = self.first_highwater.get(&tp.partition) else {
-                if self.opened.elapsed() > FIRST_FETCH_TIMEOUT {
-                    return Err(StoreError::Timeout(format!(
-                        "no fetch answered for {tp} within {FIRST_FETCH_TIMEOUT:?}"
-                    )));
-                }
-                done = false;
-                continue;
-            };
-            let stop = self.stops[&tp.partition].max(hw);
-            if self.consumer.position(tp).is_none_or(|at| at < stop) {
-                done = false;
-            }
+        let positions = self.positions();
+        if positions != self.last_positions {
+            self.last_positions = positions;
+            self.progressed = Instant::now();
         }
-        Ok(done)
+        let stop_of = |tp: &TopicPartition| {
+            let hw = self.first_highwater.get(&tp.partition)?;
+            Some(self.stops[&tp.partition].max(*hw))
+        };
+        let is_short = |tp: &TopicPartition| match stop_of(tp) {
+            None => true,
+            Some(stop) => self.consumer.position(tp).is_none_or(|at| at < stop),
+        };
+        if !self.tps.iter().any(is_short) {
+            return Ok(true);
+        }
+        if self.progressed.elapsed() > STALL_TIMEOUT {
+            let short: Vec<String> = self
+                .tps
+                .iter()
+                .filter(|tp| is_short(tp))
+                .map(|tp| match stop_of(tp) {
+                    None => format!("{tp} (no fetch answered)"),
+                    Some(stop) => format!("{tp} at {:?}, end {stop}", self.consumer.position(tp)),
+                })
+                .collect();
+            return Err(StoreError::Timeout(format!(
+                "no progress for {STALL_TIMEOUT:?} reading {}",
+                short.join(", ")
+            )));
+        }
+        Ok(false)
     }
 }
 
