@@ -191,31 +191,36 @@ fn properties(cli: &Cli) -> anyhow::Result<Vec<(&str, &str)>> {
         .collect()
 }
 
-/// A producer configuration: producer properties from -X, client ones passed through.
-fn producer_config(cli: &Cli) -> anyhow::Result<ProducerConfig> {
-    let mut config = ProducerConfig::new(config_without_properties(cli)?);
+/// A producer configuration for `brokers`: producer properties from -X, client ones passed
+/// through.
+fn producer_config(cli: &Cli, brokers: &str) -> anyhow::Result<ProducerConfig> {
+    let mut config = ProducerConfig::new(bootstrap(brokers));
     for (k, v) in properties(cli)? {
         config = config.set(k, v)?;
     }
     Ok(config)
 }
 
-/// A consumer configuration: consumer properties from -X, client ones passed through.
-fn consumer_config(cli: &Cli) -> anyhow::Result<ConsumerConfig> {
-    let mut config = ConsumerConfig::new(config_without_properties(cli)?);
+/// A consumer configuration for `brokers`: consumer properties from -X, client ones passed
+/// through.
+fn consumer_config(cli: &Cli, brokers: &str) -> anyhow::Result<ConsumerConfig> {
+    let mut config = ConsumerConfig::new(bootstrap(brokers));
     for (k, v) in properties(cli)? {
         config = config.set(k, v)?;
     }
     Ok(config)
 }
 
-fn config_without_properties(cli: &Cli) -> anyhow::Result<ClientConfig> {
-    let brokers = cli.brokers.clone().ok_or_else(|| {
-        anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS")
-    })?;
-    Ok(ClientConfig::new(
-        brokers.split(',').map(|s| s.trim().to_string()),
-    ))
+/// The -b brokers, required by the cluster-only commands.
+fn brokers(cli: &Cli) -> anyhow::Result<&str> {
+    cli.brokers
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS"))
+}
+
+/// A client configuration bootstrapping from `brokers` (`host:port[,host:port...]`).
+fn bootstrap(brokers: &str) -> ClientConfig {
+    ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()))
 }
 
 /// The storage the command works on: --storage, else -b, else ./.kafkit.
@@ -228,26 +233,12 @@ fn storage_spec(cli: &Cli) -> StorageSpec {
 }
 
 async fn open_storage(cli: &Cli, spec: &StorageSpec) -> anyhow::Result<kafkit::store::AnyStorage> {
-    let with_brokers = |brokers: &str| {
-        let mut c = cli_clone_with_brokers(cli, brokers);
-        c.storage = None;
-        c
-    };
     shell::open(
         spec,
-        |b| producer_config(&with_brokers(b)),
-        |b| consumer_config(&with_brokers(b)),
+        |b| producer_config(cli, b),
+        |b| consumer_config(cli, b),
     )
     .await
-}
-
-fn cli_clone_with_brokers(cli: &Cli, brokers: &str) -> Cli {
-    Cli {
-        brokers: Some(brokers.to_string()),
-        properties: cli.properties.clone(),
-        storage: None,
-        command: Command::ApiVersions,
-    }
 }
 
 /// Runs a storage command; `None` when the command is not one.
@@ -382,7 +373,7 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
 }
 
 fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
-    let mut config = config_without_properties(cli)?;
+    let mut config = bootstrap(brokers(cli)?);
     for (k, v) in properties(cli)? {
         config = config.set(k, v)?;
     }
@@ -394,15 +385,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Command::Perf(PerfCommand::Produce(args)) = &cli.command {
-        let config = producer_config(&cli)?;
+        let config = producer_config(&cli, brokers(&cli)?)?;
         let client = Client::connect(config.client.clone()).await?;
         return perf::produce(client, config, args).await;
     }
     if let Command::Perf(PerfCommand::Table(args)) = &cli.command {
-        return perf::table(consumer_config(&cli)?, args).await;
+        return perf::table(consumer_config(&cli, brokers(&cli)?)?, args).await;
     }
     if let Command::Perf(PerfCommand::Consume(args)) = &cli.command {
-        let config = consumer_config(&cli)?;
+        let config = consumer_config(&cli, brokers(&cli)?)?;
         let client = Client::connect(config.client.clone()).await?;
         return perf::consume(client, config, args).await;
     }
