@@ -4,37 +4,9 @@ use std::time::Duration;
 
 use kafkit_client::{Client, ClientConfig, NewTopic, Producer, ProducerConfig, ProducerRecord};
 use kafkit_table::{GlobalTable, Status, TableConfig, TableError, TableWriter};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Service {
-    url: String,
-    revision: u32,
-}
-
-fn client_config() -> ClientConfig {
-    ClientConfig::new([kafkit_testkit::shared_broker()])
-        .connect_timeout(Duration::from_secs(5))
-        .request_timeout(Duration::from_secs(10))
-}
-
-async fn topic(prefix: &str, partitions: i32) -> String {
-    let name = kafkit_testkit::unique_topic(prefix);
-    let client = Client::connect(client_config()).await.unwrap();
-    client
-        .admin()
-        .create_topic(&NewTopic::new(&name, partitions))
-        .await
-        .unwrap();
-    name
-}
-
-fn service(key: &str, revision: u32) -> Service {
-    Service {
-        url: format!("http://{key}:8080"),
-        revision,
-    }
-}
+mod common;
+use common::{client_config, service, topic, Service};
 
 #[tokio::test]
 async fn a_cold_start_replays_to_the_last_revision_of_every_key() {

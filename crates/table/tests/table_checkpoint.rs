@@ -4,37 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kafkit_client::{Client, ClientConfig, NewTopic, Producer, ProducerConfig, ProducerRecord};
+use kafkit_client::{Client, NewTopic, Producer, ProducerConfig, ProducerRecord};
 use kafkit_table::{GlobalTable, Status, TableConfig, TableWriter};
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Service {
-    url: String,
-    revision: u32,
-}
-
-fn client_config() -> ClientConfig {
-    ClientConfig::new([kafkit_testkit::shared_broker()])
-        .connect_timeout(Duration::from_secs(5))
-        .request_timeout(Duration::from_secs(10))
-}
-
-async fn create(name: &str, partitions: i32) {
-    let client = Client::connect(client_config()).await.unwrap();
-    client
-        .admin()
-        .create_topic(&NewTopic::new(name, partitions))
-        .await
-        .unwrap();
-}
-
-fn service(key: &str, revision: u32) -> Service {
-    Service {
-        url: format!("http://{key}:8080"),
-        revision,
-    }
-}
+mod common;
+use common::{client_config, create_topic as create, service, Service};
 
 fn checkpoint_path(topic: &str) -> PathBuf {
     let dir = std::env::temp_dir().join("kafkit-table-tests");
