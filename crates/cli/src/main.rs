@@ -6,9 +6,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kafkit::client::{Client, ClientConfig, ConsumerConfig, ProducerConfig, Target};
 
+mod groups;
+mod jq;
 mod jsonl;
+mod out;
 mod perf;
 mod shell;
+mod time;
+mod topics;
+use jq::Pipeline;
 use serde_json::json;
 use shell::{ReadArgs, ReadPlan, StorageSpec};
 
@@ -114,6 +120,8 @@ enum Command {
         n: Option<u64>,
         #[command(flatten)]
         read: ReadArgs,
+        #[command(flatten)]
+        jq: jq::JqArgs,
     },
     /// Print the first N records (default 10).
     Head {
@@ -132,6 +140,21 @@ enum Command {
         /// How many per partition.
         #[arg(short = 'n', default_value_t = 10)]
         n: i64,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Print records whose key, value or headers match a regex.
+    Grep {
+        /// The regex (Rust syntax), matched against the raw bytes.
+        pattern: String,
+        /// The topic.
+        topic: String,
+        /// Search only these parts (default: all).
+        #[arg(long = "in", value_enum, value_delimiter = ',')]
+        fields: Vec<shell::GrepField>,
+        /// Stop after N matches.
+        #[arg(short = 'n')]
+        n: Option<u64>,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -157,6 +180,19 @@ enum Command {
         /// Stamp records with the copy time instead of keeping their timestamps.
         #[arg(long)]
         new_timestamps: bool,
+        /// Drop headers.
+        #[arg(long)]
+        no_headers: bool,
+        /// Also copy the committed offsets of the source topic's consumer groups, moved to
+        /// the matching target offsets.
+        #[arg(long)]
+        groups: bool,
+        /// Key type in the target (default: the source's --key-type).
+        #[arg(long, value_enum)]
+        target_key_type: Option<jsonl::DataType>,
+        /// Value type in the target (default: the source's --value-type).
+        #[arg(long, value_enum)]
+        target_value_type: Option<jsonl::DataType>,
         /// Stop after N records.
         #[arg(short = 'n')]
         n: Option<u64>,
@@ -165,6 +201,148 @@ enum Command {
         json: bool,
         #[command(flatten)]
         read: ReadArgs,
+        #[command(flatten)]
+        jq: jq::JqArgs,
+    },
+    /// Compare two topics record by record (keys, values, headers, timestamps); exit 1 when
+    /// they differ.
+    Diff {
+        /// The first topic.
+        left: String,
+        /// The second topic.
+        right: String,
+        /// The second topic's storage: `local[:DIR]` or `kafka:HOST:PORT` (default: the same).
+        #[arg(long, value_name = "STORAGE")]
+        other: Option<StorageSpec>,
+        /// Do not compare timestamps.
+        #[arg(long)]
+        ignore_timestamps: bool,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// A topic's partitions, records, size, configs and watermarks.
+    Stat {
+        /// The topic.
+        topic: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show or grow a topic's partition count.
+    #[command(subcommand)]
+    Partitions(PartitionsCommand),
+    /// Show or change a topic's configs.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Per partition, the first offset at or after a time.
+    OffsetsForTimes {
+        /// The topic.
+        topic: String,
+        /// The time: ms since the epoch, RFC 3339, or a UTC date.
+        #[arg(value_parser = time::parse_ms)]
+        time: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the records before the given offsets (the low watermark moves up).
+    DeleteRecords {
+        /// The topic.
+        topic: String,
+        /// `N` for every partition, or `P=N,...`; -1 is the high watermark (delete all).
+        #[arg(long, allow_hyphen_values = true)]
+        before: String,
+    },
+    /// List consumer groups.
+    Groups {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// State, members, committed offsets and lags of consumer groups.
+    DescribeGroups {
+        /// The groups.
+        #[arg(required = true)]
+        groups: Vec<String>,
+        /// Print JSON lines (one per group).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete consumer groups and their committed offsets.
+    DeleteGroups {
+        /// The groups.
+        #[arg(required = true)]
+        groups: Vec<String>,
+    },
+    /// Committed offset, end and lag per partition of consumer groups.
+    Lags {
+        /// The groups.
+        #[arg(required = true)]
+        groups: Vec<String>,
+        /// Print JSON lines (one per group).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a group's committed offsets; shows the moves and changes nothing without
+    /// --execute.
+    ResetOffsets {
+        /// The group.
+        group: String,
+        /// The topics (default: those the group has committed offsets for).
+        #[arg(long = "topic")]
+        topics: Vec<String>,
+        /// Only these partitions.
+        #[arg(long, value_delimiter = ',')]
+        partitions: Option<Vec<i32>>,
+        #[command(flatten)]
+        to: groups::ResetTo,
+        /// Commit the new offsets (default: a dry run).
+        #[arg(long)]
+        execute: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PartitionsCommand {
+    /// Print the partition count.
+    Get {
+        /// The topic.
+        topic: String,
+    },
+    /// Grow the topic to N partitions.
+    Set {
+        /// The topic.
+        topic: String,
+        /// The new partition count (at least the current one).
+        partitions: i32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Print the topic's config overrides (`--all`: every config).
+    Get {
+        /// The topic.
+        topic: String,
+        /// Include defaults.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set config overrides, keeping the others.
+    Set {
+        /// The topic.
+        topic: String,
+        /// `KEY=VALUE` pairs.
+        configs: Vec<String>,
+        /// Remove this override (repeatable).
+        #[arg(long, value_name = "KEY")]
+        delete: Vec<String>,
     },
 }
 
@@ -254,20 +432,13 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
     }
     let storage = open_storage(cli, &spec).await?;
     match &cli.command {
-        Command::Ls { json } => shell::ls(&storage, *json).await?,
+        Command::Ls { json } => topics::ls(&storage, *json).await?,
         Command::Touch {
             topic,
             partitions,
             configs,
         } => {
-            let configs = configs
-                .iter()
-                .map(|c| {
-                    c.split_once('=')
-                        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                        .ok_or_else(|| anyhow::anyhow!("--config {c}: expected KEY=VALUE"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
+            let configs = topics::key_values(configs, "--config")?;
             storage.create_topic(topic, *partitions, &configs).await?;
         }
         Command::Rm { topics } => {
@@ -282,7 +453,7 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
                 std::process::exit(1);
             }
         }
-        Command::Watermarks { topic, json } => shell::watermarks(&storage, topic, *json).await?,
+        Command::Watermarks { topic, json } => topics::watermarks(&storage, topic, *json).await?,
         Command::Produce {
             topic,
             file,
@@ -301,12 +472,15 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
             .await?;
             eprintln!("kafkit: produced {n} records to '{topic}'");
         }
-        Command::Cat { topic, n, read } => {
+        Command::Cat { topic, n, read, jq } => {
+            let pipeline = jq.pipeline()?;
             let plan = ReadPlan {
                 topic,
                 args: read,
                 start: None,
                 limit: *n,
+                matcher: None,
+                pipeline: &pipeline,
             };
             shell::cat(&storage, plan).await?;
         }
@@ -316,6 +490,8 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
                 args: read,
                 start: None,
                 limit: Some(*n),
+                matcher: None,
+                pipeline: &Pipeline::default(),
             };
             shell::cat(&storage, plan).await?;
         }
@@ -325,8 +501,104 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
                 args: read,
                 start: Some(ReadFrom::Last(*n)),
                 limit: None,
+                matcher: None,
+                pipeline: &Pipeline::default(),
             };
             shell::cat(&storage, plan).await?;
+        }
+        Command::Grep {
+            pattern,
+            topic,
+            fields,
+            n,
+            read,
+        } => {
+            let plan = ReadPlan {
+                topic,
+                args: read,
+                start: None,
+                limit: *n,
+                matcher: Some(shell::Matcher::new(pattern, fields)?),
+                pipeline: &Pipeline::default(),
+            };
+            let done = shell::cat(&storage, plan).await?;
+            eprintln!(
+                "kafkit: {} matching records of {} read",
+                done.printed, done.read
+            );
+            if done.printed == 0 {
+                storage.close().await?;
+                std::process::exit(1);
+            }
+        }
+        Command::Diff {
+            left,
+            right,
+            other,
+            ignore_timestamps,
+            read,
+        } => {
+            let other_storage = match other {
+                Some(o) if *o != spec => open_storage(cli, o).await?,
+                _ => storage.clone(),
+            };
+            let found = shell::diff(
+                (&storage, left.as_str()),
+                (&other_storage, right.as_str()),
+                read,
+                *ignore_timestamps,
+            )
+            .await?;
+            eprintln!(
+                "kafkit: {} records compared, {} differ",
+                found.compared, found.differ
+            );
+            if found.differ > 0 {
+                std::process::exit(1);
+            }
+        }
+        Command::Stat { topic, json } => topics::stat(&storage, topic, *json).await?,
+        Command::Partitions(PartitionsCommand::Get { topic }) => {
+            println!("{}", storage.partitions(topic).await?);
+        }
+        Command::Partitions(PartitionsCommand::Set { topic, partitions }) => {
+            storage.set_partitions(topic, *partitions).await?;
+        }
+        Command::Config(ConfigCommand::Get { topic, all, json }) => {
+            topics::config_get(&storage, topic, *all, *json).await?;
+        }
+        Command::Config(ConfigCommand::Set {
+            topic,
+            configs,
+            delete,
+        }) => topics::config_set(&storage, topic, configs, delete).await?,
+        Command::OffsetsForTimes { topic, time, json } => {
+            topics::offsets_for_times(&storage, topic, *time, *json).await?;
+        }
+        Command::DeleteRecords { topic, before } => {
+            topics::delete_records(&storage, topic, before).await?;
+        }
+        Command::Groups { json } => groups::groups(&storage, *json).await?,
+        Command::DescribeGroups { groups, json } => {
+            groups::describe(&storage, groups, *json).await?;
+        }
+        Command::DeleteGroups { groups } => {
+            for g in groups {
+                storage.delete_group(g).await?;
+            }
+        }
+        Command::Lags { groups, json } => groups::lags(&storage, groups, *json).await?,
+        Command::ResetOffsets {
+            group,
+            topics,
+            partitions,
+            to,
+            execute,
+            json,
+        } => {
+            let moves =
+                groups::plan_reset(&storage, group, topics, partitions.as_deref(), to).await?;
+            groups::reset(&storage, group, &moves, *execute, *json).await?;
         }
         Command::Wc { topic, read } => println!("{}", shell::wc(&storage, topic, read).await?),
         Command::Cp {
@@ -335,18 +607,31 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
             into,
             repartition,
             new_timestamps,
+            no_headers,
+            groups,
+            target_key_type,
+            target_value_type,
             n,
             json,
             read,
+            jq,
         } => {
             let target_storage = match into {
                 Some(t) if *t != spec => open_storage(cli, t).await?,
                 _ => storage.clone(),
             };
+            let pipeline = jq.pipeline()?;
             let plan = shell::CopyPlan {
                 keep_partitions: !repartition,
                 keep_timestamps: !new_timestamps,
+                keep_headers: !no_headers,
                 limit: *n,
+                pipeline: &pipeline,
+                target_types: (
+                    target_key_type.unwrap_or(read.key_type),
+                    target_value_type.unwrap_or(read.value_type),
+                ),
+                groups: *groups,
             };
             let copied = shell::cp(
                 (&storage, source.as_str()),
@@ -362,6 +647,9 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
                     "consumed {} records, produced {} records",
                     copied.consumed, copied.produced
                 );
+                if !copied.groups.is_empty() {
+                    println!("copied the offsets of groups {}", copied.groups.join(", "));
+                }
             }
         }
         Command::Cluster { .. } | Command::ApiVersions | Command::Perf(_) => {

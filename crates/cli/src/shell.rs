@@ -1,14 +1,15 @@
-//! Shell-like topic commands over any storage: ls, touch, rm, exists, watermarks, produce,
-//! cat, head, tail, wc, cp.
+//! Record commands over any storage: produce, cat / head / tail / grep, wc, diff, cp.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
 use kafkit::store::{AnyStorage, NewRecord, ReadFrom, RecordReader, Storage};
 
+use crate::jq::Pipeline;
 use crate::jsonl::{json_to_record, record_to_json, DataType};
+use crate::out::Out;
 
 /// Where records live: a cluster or a local directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,12 +46,17 @@ pub struct ReadArgs {
     /// back from the end.
     #[arg(long, allow_hyphen_values = true)]
     pub offsets: Option<String>,
-    /// Start at the first record at or after this time (ms since the epoch).
-    #[arg(long)]
+    /// Start at the first record at or after this time (ms since the epoch, RFC 3339, or a
+    /// UTC date).
+    #[arg(long, value_name = "TIME", value_parser = crate::time::parse_ms)]
     pub from: Option<i64>,
-    /// Stop before records at or after this time (ms since the epoch).
-    #[arg(long)]
+    /// Leave out records at or after this time (ms since the epoch, RFC 3339, or a UTC date).
+    #[arg(long, value_name = "TIME", value_parser = crate::time::parse_ms)]
     pub to: Option<i64>,
+    /// Read as this consumer group: start from its committed offsets (the beginning where it
+    /// has none, unless --offsets or --from say otherwise) and commit what was read.
+    #[arg(short = 'g', long)]
+    pub group: Option<String>,
     /// Keep reading new records (until interrupted or -n is reached).
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -67,6 +73,38 @@ pub struct ReadArgs {
 }
 
 impl ReadArgs {
+    /// Where reading `topic` starts: the options, else the group's committed offsets.
+    async fn start_in(&self, storage: &AnyStorage, topic: &str) -> anyhow::Result<ReadFrom> {
+        match &self.group {
+            Some(group) if self.offsets.is_none() && self.from.is_none() => {
+                let committed = storage.group_offsets(group).await?;
+                Ok(ReadFrom::Offsets(
+                    committed.get(topic).cloned().unwrap_or_default(),
+                ))
+            }
+            _ => self.start(),
+        }
+    }
+
+    /// Commits `positions` of `topic` for the group, if reading as one.
+    async fn commit(
+        &self,
+        storage: &AnyStorage,
+        topic: &str,
+        positions: BTreeMap<i32, i64>,
+    ) -> anyhow::Result<()> {
+        if let Some(group) = &self.group {
+            if !positions.is_empty() {
+                let offsets = BTreeMap::from([(topic.to_string(), positions)]);
+                storage
+                    .commit(group, &offsets)
+                    .await
+                    .with_context(|| format!("commit the offsets of group '{group}'"))?;
+            }
+        }
+        Ok(())
+    }
+
     fn start(&self) -> anyhow::Result<ReadFrom> {
         if let Some(ts) = self.from {
             return Ok(ReadFrom::Timestamp(ts));
@@ -121,76 +159,6 @@ pub async fn open(
                 .with_context(|| format!("cluster {brokers}"))?,
         )),
     })
-}
-
-/// Writes JSON lines to stdout; a closed pipe (`| head`) ends the command quietly.
-struct Out {
-    w: std::io::BufWriter<std::io::Stdout>,
-    closed: bool,
-}
-
-impl Out {
-    fn new() -> Self {
-        Out {
-            w: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
-            closed: false,
-        }
-    }
-    fn line(&mut self, s: &str) -> anyhow::Result<()> {
-        match writeln!(self.w, "{s}") {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            other => Ok(other?),
-        }
-    }
-    fn finish(mut self) -> anyhow::Result<()> {
-        match self.w.flush() {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => Ok(other?),
-        }
-    }
-}
-
-/// `ls`: topics with partitions, records and size.
-pub async fn ls(storage: &AnyStorage, json: bool) -> anyhow::Result<()> {
-    let topics = storage.list_topics().await?;
-    let mut out = Out::new();
-    if json {
-        out.line(&serde_json::to_string(&topics)?)?;
-    } else {
-        out.line(&format!(
-            "{:<40} {:>10} {:>12} {:>12}",
-            "TOPIC", "PARTITIONS", "RECORDS", "BYTES"
-        ))?;
-        for t in topics {
-            let size = t.size_bytes.map_or("-".to_string(), |b| b.to_string());
-            out.line(&format!(
-                "{:<40} {:>10} {:>12} {:>12}",
-                t.name, t.partitions, t.records, size
-            ))?;
-        }
-    }
-    out.finish()
-}
-
-/// `watermarks`: low and high offsets per partition.
-pub async fn watermarks(storage: &AnyStorage, topic: &str, json: bool) -> anyhow::Result<()> {
-    let marks = storage.watermarks(topic).await?;
-    let mut out = Out::new();
-    if json {
-        let m: BTreeMap<String, [i64; 2]> = marks
-            .iter()
-            .map(|(p, (l, h))| (p.to_string(), [*l, *h]))
-            .collect();
-        out.line(&serde_json::to_string(&m)?)?;
-    } else {
-        for (p, (l, h)) in marks {
-            out.line(&format!("{topic}/{p}: low {l} high {h}"))?;
-        }
-    }
-    out.finish()
 }
 
 /// `produce`: records from JSON lines (or plain lines as values with `lines`).
@@ -258,6 +226,56 @@ async fn flush(
     Ok(n)
 }
 
+/// Which parts of a record `grep` searches.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrepField {
+    /// The key.
+    Key,
+    /// The value.
+    Value,
+    /// Header names and values.
+    Headers,
+}
+
+/// A regex over the raw bytes of keys, values or headers.
+pub struct Matcher {
+    regex: regex::bytes::Regex,
+    fields: Vec<GrepField>,
+}
+
+impl Matcher {
+    /// `pattern` over `fields` (all when empty); a bad pattern is an error naming it.
+    pub fn new(pattern: &str, fields: &[GrepField]) -> anyhow::Result<Self> {
+        let regex = regex::bytes::Regex::new(pattern).map_err(|e| {
+            // The parser's message spans lines (pattern, caret, error); keep the error.
+            let text = e.to_string();
+            let last = text.lines().last().unwrap_or_default().trim();
+            anyhow!(
+                "bad regex '{pattern}': {}",
+                last.trim_start_matches("error: ")
+            )
+        })?;
+        let fields = if fields.is_empty() {
+            vec![GrepField::Key, GrepField::Value, GrepField::Headers]
+        } else {
+            fields.to_vec()
+        };
+        Ok(Matcher { regex, fields })
+    }
+
+    fn matches(&self, r: &kafkit::store::Record) -> bool {
+        let hit = |b: Option<&[u8]>| b.is_some_and(|b| self.regex.is_match(b));
+        self.fields.iter().any(|f| match f {
+            GrepField::Key => hit(r.key.as_deref()),
+            GrepField::Value => hit(r.value.as_deref()),
+            GrepField::Headers => r
+                .headers
+                .iter()
+                .any(|h| hit(Some(&h.key)) || hit(h.value.as_deref())),
+        })
+    }
+}
+
 /// What `cat` and its relatives read.
 pub struct ReadPlan<'a> {
     /// The topic.
@@ -266,62 +284,225 @@ pub struct ReadPlan<'a> {
     pub args: &'a ReadArgs,
     /// Where to start (overrides the options' start).
     pub start: Option<ReadFrom>,
-    /// Stop after this many records.
+    /// Stop after printing this many records.
     pub limit: Option<u64>,
+    /// Print only records this matches (`grep`).
+    pub matcher: Option<Matcher>,
+    /// jq expressions applied to each record's JSON before printing.
+    pub pipeline: &'a Pipeline,
 }
 
-/// `cat` / `head` / `tail`: records as JSON lines; returns how many were printed.
-pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<u64> {
+/// What `cat` did.
+#[derive(Debug, Default)]
+pub struct Printed {
+    /// Records read.
+    pub read: u64,
+    /// Lines printed.
+    pub printed: u64,
+    /// Records skipped because they did not decode (`--skip-errors`).
+    pub skipped: u64,
+}
+
+/// `cat` / `head` / `tail` / `grep`: records as JSON lines.
+pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Printed> {
     let args = plan.args;
     let start = match plan.start {
         Some(s) => s,
-        None => args.start()?,
+        None => args.start_in(storage, plan.topic).await?,
     };
     let mut reader = storage
         .reader(plan.topic, args.partitions.as_deref(), start, args.follow)
         .await?;
     let mut out = Out::new();
-    let (mut printed, mut skipped) = (0u64, 0u64);
-    'read: while let Some(records) = reader.next_records().await? {
+    let mut done = Printed::default();
+    // Per partition, the offset after the last record handled (committed for --group).
+    let mut handled: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut ended = false;
+    'read: loop {
+        let Some(records) = reader.next_records().await? else {
+            ended = true;
+            break;
+        };
         for r in records {
-            if args.to.is_some_and(|to| r.timestamp >= to) {
+            done.read += 1;
+            handled.insert(r.partition, r.offset + 1);
+            if args.to.is_some_and(|to| r.timestamp >= to)
+                || plan.matcher.as_ref().is_some_and(|m| !m.matches(&r))
+            {
                 continue;
             }
-            match record_to_json(&r, args.key_type, args.value_type) {
-                Ok(v) => out.line(&v.to_string())?,
+            let line = match record_to_json(&r, args.key_type, args.value_type) {
+                Ok(line) => line,
                 Err(e) if args.skip_errors => {
-                    skipped += 1;
+                    done.skipped += 1;
                     tracing::debug!("{e}");
                     continue;
                 }
                 Err(e) => {
                     out.finish()?;
-                    bail!("{e} (after {printed} records; --skip-errors skips such records)");
+                    bail!(
+                        "{e} (after {} records; --skip-errors skips such records)",
+                        done.printed
+                    );
+                }
+            };
+            if plan.pipeline.is_empty() {
+                out.line(&line.to_string())?;
+                done.printed += 1;
+            } else {
+                let value = serde_json::to_value(&line)?;
+                let results = plan.pipeline.apply(value).map_err(|e| {
+                    anyhow!(
+                        "topic '{}' partition {} offset {}: {e}",
+                        r.topic,
+                        r.partition,
+                        r.offset
+                    )
+                })?;
+                for v in results {
+                    out.json(&v)?;
+                    done.printed += 1;
                 }
             }
-            printed += 1;
-            if out.closed || plan.limit.is_some_and(|n| printed >= n) {
+            if out.closed || plan.limit.is_some_and(|n| done.printed >= n) {
                 break 'read;
             }
         }
     }
     out.finish()?;
-    if skipped > 0 {
-        eprintln!("kafkit: skipped {skipped} records that did not decode");
+    if ended {
+        handled = reader.positions();
     }
-    Ok(printed)
+    args.commit(storage, plan.topic, handled).await?;
+    if done.skipped > 0 {
+        eprintln!(
+            "kafkit: skipped {} records that did not decode",
+            done.skipped
+        );
+    }
+    Ok(done)
 }
 
 /// `wc`: counts the records by reading them.
 pub async fn wc(storage: &AnyStorage, topic: &str, args: &ReadArgs) -> anyhow::Result<u64> {
     let mut reader = storage
-        .reader(topic, args.partitions.as_deref(), args.start()?, false)
+        .reader(
+            topic,
+            args.partitions.as_deref(),
+            args.start_in(storage, topic).await?,
+            false,
+        )
         .await?;
     let mut n = 0;
     while let Some(records) = reader.next_records().await? {
-        n += records.len() as u64;
+        n += records
+            .iter()
+            .filter(|r| args.to.is_none_or(|to| r.timestamp < to))
+            .count() as u64;
     }
+    args.commit(storage, topic, reader.positions()).await?;
     Ok(n)
+}
+
+/// What `diff` found.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Differences {
+    /// Record pairs compared (and records present on one side only).
+    pub compared: u64,
+    /// Of those, how many differ.
+    pub differ: u64,
+}
+
+/// `diff`: compares two topics partition by partition, record by record in order (keys,
+/// values, headers, and timestamps unless `ignore_timestamps`; offsets may differ). Prints one
+/// JSON line per difference: `{"partition", "index", "left", "right"}`.
+pub async fn diff(
+    (left, left_topic): (&AnyStorage, &str),
+    (right, right_topic): (&AnyStorage, &str),
+    args: &ReadArgs,
+    ignore_timestamps: bool,
+) -> anyhow::Result<Differences> {
+    let (nl, nr) = (
+        left.partitions(left_topic).await?,
+        right.partitions(right_topic).await?,
+    );
+    let mut out = Out::new();
+    let mut found = Differences::default();
+    if nl != nr {
+        eprintln!(
+            "kafkit: '{left_topic}' has {nl} partitions, '{right_topic}' has {nr}; \
+             comparing the partitions both have"
+        );
+        found.differ += 1;
+    }
+    let partitions: Vec<i32> = match &args.partitions {
+        Some(ps) => ps.clone(),
+        None => (0..nl.min(nr)).collect(),
+    };
+    let show = |r: Option<&kafkit::store::Record>| -> anyhow::Result<serde_json::Value> {
+        Ok(match r {
+            None => serde_json::Value::Null,
+            Some(r) => serde_json::to_value(
+                record_to_json(r, args.key_type, args.value_type).map_err(|e| anyhow!(e))?,
+            )?,
+        })
+    };
+    for p in partitions {
+        let mut a = left
+            .reader(left_topic, Some(&[p]), args.start()?, false)
+            .await?;
+        let mut b = right
+            .reader(right_topic, Some(&[p]), args.start()?, false)
+            .await?;
+        let (mut qa, mut qb) = (
+            std::collections::VecDeque::new(),
+            std::collections::VecDeque::new(),
+        );
+        let (mut a_done, mut b_done) = (false, false);
+        let mut index = 0u64;
+        loop {
+            if qa.is_empty() && !a_done {
+                match a.next_records().await? {
+                    Some(rs) => qa.extend(rs),
+                    None => a_done = true,
+                }
+                continue;
+            }
+            if qb.is_empty() && !b_done {
+                match b.next_records().await? {
+                    Some(rs) => qb.extend(rs),
+                    None => b_done = true,
+                }
+                continue;
+            }
+            let (x, y) = (qa.pop_front(), qb.pop_front());
+            if x.is_none() && y.is_none() {
+                break;
+            }
+            found.compared += 1;
+            let same = match (&x, &y) {
+                (Some(x), Some(y)) => {
+                    x.key == y.key
+                        && x.value == y.value
+                        && x.headers == y.headers
+                        && (ignore_timestamps || x.timestamp == y.timestamp)
+                }
+                _ => false,
+            };
+            if !same {
+                found.differ += 1;
+                out.json(&serde_json::json!({
+                    "partition": p,
+                    "index": index,
+                    "left": show(x.as_ref())?,
+                    "right": show(y.as_ref())?,
+                }))?;
+            }
+            index += 1;
+        }
+    }
+    out.finish()?;
+    Ok(found)
 }
 
 /// What `cp` did.
@@ -331,89 +512,256 @@ pub struct Copied {
     pub consumed: u64,
     /// Records written to the target.
     pub produced: u64,
+    /// Groups whose committed offsets were copied (`--groups`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 /// How `cp` writes what it reads.
 #[derive(Debug, Clone, Copy)]
-pub struct CopyPlan {
+pub struct CopyPlan<'a> {
     /// Keep each record's partition (else derive it from the key).
     pub keep_partitions: bool,
     /// Keep each record's timestamp (else stamp the copy time).
     pub keep_timestamps: bool,
-    /// Stop after this many records.
+    /// Keep headers (else drop them).
+    pub keep_headers: bool,
+    /// Stop after reading this many records.
     pub limit: Option<u64>,
+    /// jq expressions applied to each record's JSON.
+    pub pipeline: &'a Pipeline,
+    /// Types of keys and values in the target (conversion from the source's `--key-type`
+    /// and `--value-type`; used with a pipeline or when they differ).
+    pub target_types: (DataType, DataType),
+    /// Copy the committed offsets of the source topic's groups, translated to the target's
+    /// offsets.
+    pub groups: bool,
 }
 
-/// `cp`: copies records (keeping partitions and timestamps unless told otherwise), creating
-/// the target topic with the source's partition count when missing.
+/// Committed offsets of groups on one source partition, waiting for the first copied record
+/// at or after them.
+#[derive(Default)]
+struct PendingCommits {
+    /// (source offset, group), sorted; the front is the next to place.
+    waiting: std::collections::VecDeque<(i64, String)>,
+}
+
+/// Translates group commits from source to target offsets while a copy runs.
+struct GroupTranslation {
+    pending: BTreeMap<i32, PendingCommits>,
+    /// group → target partition → target offset.
+    placed: BTreeMap<String, BTreeMap<i32, i64>>,
+}
+
+impl GroupTranslation {
+    async fn new(source: &AnyStorage, topic: &str) -> anyhow::Result<Self> {
+        let mut pending: BTreeMap<i32, PendingCommits> = BTreeMap::new();
+        for group in source.list_groups().await? {
+            let offsets = source.group_offsets(&group).await?;
+            for (&p, &o) in offsets.get(topic).into_iter().flatten() {
+                pending
+                    .entry(p)
+                    .or_default()
+                    .waiting
+                    .push_back((o, group.clone()));
+            }
+        }
+        for commits in pending.values_mut() {
+            commits.waiting.make_contiguous().sort();
+        }
+        Ok(GroupTranslation {
+            pending,
+            placed: BTreeMap::new(),
+        })
+    }
+
+    /// The source record at (`partition`, `offset`) was copied to `target_offset`.
+    fn copied(&mut self, partition: i32, offset: i64, target_offset: i64) {
+        let Some(commits) = self.pending.get_mut(&partition) else {
+            return;
+        };
+        while commits.waiting.front().is_some_and(|(o, _)| *o <= offset) {
+            let (_, group) = commits.waiting.pop_front().expect("checked");
+            self.placed
+                .entry(group)
+                .or_default()
+                .insert(partition, target_offset);
+        }
+    }
+
+    /// Commits still waiting had read past everything copied: they go to the target's end.
+    async fn commit(
+        mut self,
+        target: &AnyStorage,
+        target_topic: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let ends = target.watermarks(target_topic).await?;
+        for (p, commits) in std::mem::take(&mut self.pending) {
+            for (_, group) in commits.waiting {
+                let end = ends.get(&p).map_or(0, |(_, h)| *h);
+                self.placed.entry(group).or_default().insert(p, end);
+            }
+        }
+        let mut groups = Vec::new();
+        for (group, offsets) in self.placed {
+            let offsets = BTreeMap::from([(target_topic.to_string(), offsets)]);
+            target
+                .commit(&group, &offsets)
+                .await
+                .with_context(|| format!("copy the offsets of group '{group}'"))?;
+            groups.push(group);
+        }
+        Ok(groups)
+    }
+}
+
+/// `cp`: copies records (keeping partitions, timestamps and headers unless told otherwise),
+/// creating the target topic with the source's partition count when missing. An error says
+/// how far the copy got: everything before the positions it names is in the target.
 pub async fn cp(
     (source, topic): (&AnyStorage, &str),
     (target, target_topic): (&AnyStorage, &str),
     args: &ReadArgs,
-    plan: CopyPlan,
+    plan: CopyPlan<'_>,
 ) -> anyhow::Result<Copied> {
-    let CopyPlan {
-        keep_partitions,
-        keep_timestamps,
-        limit,
-    } = plan;
+    if plan.groups && !plan.keep_partitions {
+        bail!("--groups needs the partitions kept (drop --repartition)");
+    }
     if !target.exists(target_topic).await? {
         let n = source.partitions(topic).await?;
         target.create_topic(target_topic, n, &[]).await?;
     }
+    let mut groups = match plan.groups {
+        true => Some(GroupTranslation::new(source, topic).await?),
+        false => None,
+    };
     let mut reader = source
         .reader(
             topic,
             args.partitions.as_deref(),
-            args.start()?,
+            args.start_in(source, topic).await?,
             args.follow,
         )
         .await?;
+    let convert =
+        !plan.pipeline.is_empty() || plan.target_types != (args.key_type, args.value_type);
     let mut copied = Copied::default();
-    let progress = |copied: &Copied, reader: &kafkit::store::AnyReader| {
+    // Per source partition, the offset after the last record written to the target.
+    let mut written: BTreeMap<i32, i64> = reader.positions();
+    let progress = |copied: &Copied, written: &BTreeMap<i32, i64>| {
         format!(
-            "copy {} '{topic}' → {} '{target_topic}' stopped after {} consumed, {} produced; source positions {:?}",
+            "copy {} '{topic}' → {} '{target_topic}' stopped after {} consumed, {} produced; \
+             every source record before {written:?} (partition: offset) is in the target",
             source.describe(),
             target.describe(),
             copied.consumed,
             copied.produced,
-            reader.positions()
         )
     };
+    let mut ended = false;
     loop {
         let records = match reader.next_records().await {
             Ok(Some(r)) => r,
-            Ok(None) => break,
-            Err(e) => return Err(anyhow!(e).context(progress(&copied, &reader))),
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(e) => return Err(anyhow!(e).context(progress(&copied, &written))),
         };
         let mut batch = Vec::with_capacity(records.len());
+        // The source (partition, offset) each record of `batch` came from.
+        let mut origins = Vec::with_capacity(records.len());
+        let mut last = BTreeMap::new();
         for r in records {
-            if args.to.is_some_and(|to| r.timestamp >= to) {
-                continue;
-            }
-            if limit.is_some_and(|n| copied.consumed >= n) {
+            if limit_reached(plan.limit, copied.consumed) {
                 break;
             }
             copied.consumed += 1;
-            batch.push(NewRecord {
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                partition: keep_partitions.then_some(r.partition),
-                timestamp: keep_timestamps.then_some(r.timestamp),
-            });
+            last.insert(r.partition, r.offset + 1);
+            if args.to.is_some_and(|to| r.timestamp >= to) {
+                continue;
+            }
+            let (partition, offset) = (r.partition, r.offset);
+            let news = if convert {
+                transform(&r, args, &plan)
+                    .map_err(|e| anyhow!("{e}").context(progress(&copied, &written)))?
+            } else {
+                vec![kafkit::store::NewRecord {
+                    partition: Some(r.partition),
+                    timestamp: Some(r.timestamp),
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers,
+                }]
+            };
+            for mut n in news {
+                if !plan.keep_partitions {
+                    n.partition = None;
+                }
+                if !plan.keep_timestamps {
+                    n.timestamp = None;
+                }
+                if !plan.keep_headers {
+                    n.headers.clear();
+                }
+                batch.push(n);
+                origins.push((partition, offset));
+            }
         }
-        let n = batch.len() as u64;
-        if n > 0 {
-            if let Err(e) = target.append(target_topic, batch).await {
-                return Err(anyhow!(e).context(progress(&copied, &reader)));
+        if !batch.is_empty() {
+            let n = batch.len() as u64;
+            match target.append(target_topic, batch).await {
+                Ok(placed) => {
+                    if let Some(g) = groups.as_mut() {
+                        for (&(p, o), &(_, to)) in origins.iter().zip(&placed) {
+                            g.copied(p, o, to);
+                        }
+                    }
+                }
+                Err(e) => return Err(anyhow!(e).context(progress(&copied, &written))),
             }
             copied.produced += n;
         }
-        if limit.is_some_and(|n| copied.consumed >= n) {
+        written.extend(last);
+        if limit_reached(plan.limit, copied.consumed) {
             break;
         }
     }
     target.close().await?;
+    args.commit(
+        source,
+        topic,
+        if ended { reader.positions() } else { written },
+    )
+    .await?;
+    if let Some(g) = groups {
+        copied.groups = g.commit(target, target_topic).await?;
+    }
     Ok(copied)
+}
+
+fn limit_reached(limit: Option<u64>, consumed: u64) -> bool {
+    limit.is_some_and(|n| consumed >= n)
+}
+
+/// A source record through the pipeline (and type conversion) into target records.
+fn transform(
+    r: &kafkit::store::Record,
+    args: &ReadArgs,
+    plan: &CopyPlan<'_>,
+) -> Result<Vec<kafkit::store::NewRecord>, String> {
+    let line = record_to_json(r, args.key_type, args.value_type)?;
+    let value = serde_json::to_value(&line).map_err(|e| e.to_string())?;
+    let at = |e: String| {
+        format!(
+            "topic '{}' partition {} offset {}: {e}",
+            r.topic, r.partition, r.offset
+        )
+    };
+    let results = plan.pipeline.apply(value).map_err(at)?;
+    let (key_type, value_type) = plan.target_types;
+    results
+        .iter()
+        .map(|v| json_to_record(v, key_type, value_type, true).map_err(at))
+        .collect()
 }

@@ -1,61 +1,11 @@
 //! The storage commands through the binary, on local storage and on the broker.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
+use common::{err, lines, ok, run};
 use serde_json::Value;
-
-fn kafkit(storage: &str, dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_kafkit"));
-    c.current_dir(dir)
-        .env_remove("KAFKIT_STORAGE")
-        .env_remove("KAFKIT_BROKERS");
-    if !storage.is_empty() {
-        c.args(["--storage", storage]);
-    }
-    c
-}
-
-fn run(storage: &str, dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = kafkit(storage, dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = stdin.unwrap_or("").to_string();
-    let mut pipe = child.stdin.take().unwrap();
-    std::thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
-    });
-    child.wait_with_output().unwrap()
-}
-
-fn ok(storage: &str, dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let out = run(storage, dir, args, stdin);
-    assert!(
-        out.status.success(),
-        "kafkit {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn err(storage: &str, dir: &Path, args: &[&str]) -> String {
-    let out = run(storage, dir, args, None);
-    assert!(!out.status.success(), "kafkit {args:?} should fail");
-    let e = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(e.trim().lines().count(), 1, "a one-line error: {e}");
-    e
-}
-
-fn lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 const RECORDS: &str = concat!(
     r#"{"key":"alice","value":"{\"n\":1}","headers":[["h","1"],["h","2"],["nul",null]],"timestamp":1700000000000}"#,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Result;
-use crate::types::{NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{GroupInfo, NewRecord, ReadFrom, Record, TopicSummary};
 use crate::{KafkaReader, KafkaStorage, LocalReader, LocalStorage, RecordReader, Storage};
 
 /// A Kafka cluster or a local directory.
@@ -69,6 +69,26 @@ impl Storage for AnyStorage {
     async fn partitions(&self, topic: &str) -> Result<i32> {
         each!(self, s => s.partitions(topic).await)
     }
+    async fn set_partitions(&self, topic: &str, partitions: i32) -> Result<()> {
+        each!(self, s => s.set_partitions(topic, partitions).await)
+    }
+    async fn topic_configs(&self, topic: &str, all: bool) -> Result<BTreeMap<String, String>> {
+        each!(self, s => s.topic_configs(topic, all).await)
+    }
+    async fn alter_topic_configs(
+        &self,
+        topic: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<()> {
+        each!(self, s => s.alter_topic_configs(topic, changes).await)
+    }
+    async fn delete_records(
+        &self,
+        topic: &str,
+        before: &BTreeMap<i32, i64>,
+    ) -> Result<BTreeMap<i32, i64>> {
+        each!(self, s => s.delete_records(topic, before).await)
+    }
     async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
         each!(self, s => s.watermarks(topic).await)
     }
@@ -113,6 +133,9 @@ impl Storage for AnyStorage {
     }
     async fn delete_group(&self, group: &str) -> Result<()> {
         each!(self, s => s.delete_group(group).await)
+    }
+    async fn describe_group(&self, group: &str) -> Result<GroupInfo> {
+        each!(self, s => s.describe_group(group).await)
     }
 }
 

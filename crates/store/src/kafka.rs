@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafkit_client::{
-    Client, CommittedOffset, Consumer, ConsumerConfig, NewTopic, Offset, OffsetReset, OffsetSpec,
-    Producer, ProducerConfig, ProducerRecord, TopicPartition,
+    AlterConfigOp, Client, CommittedOffset, ConfigResource, Consumer, ConsumerConfig, NewTopic,
+    Offset, OffsetReset, OffsetSpec, Producer, ProducerConfig, ProducerRecord, TopicPartition,
 };
 use tokio::sync::OnceCell;
 
 use crate::error::{Result, StoreError};
-use crate::types::{NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{GroupInfo, GroupMemberInfo, NewRecord, ReadFrom, Record, TopicSummary};
 use crate::{RecordReader, Storage};
 
 /// How long a reader waits for a poll before checking whether it is done.
@@ -134,6 +134,68 @@ impl Storage for KafkaStorage {
         view.topic(topic)
             .map(|t| t.partitions.len() as i32)
             .ok_or_else(|| StoreError::UnknownTopic(topic.to_string()))
+    }
+
+    async fn set_partitions(&self, topic: &str, partitions: i32) -> Result<()> {
+        let now = self.partitions(topic).await?;
+        if partitions < now {
+            return Err(StoreError::Invalid(format!(
+                "topic '{topic}' has {now} partitions; Kafka cannot shrink a topic to {partitions}"
+            )));
+        }
+        if partitions == now {
+            return Ok(());
+        }
+        Ok(self
+            .client
+            .admin()
+            .create_partitions(topic, partitions)
+            .await?)
+    }
+
+    async fn topic_configs(&self, topic: &str, all: bool) -> Result<BTreeMap<String, String>> {
+        self.known(topic).await?;
+        let entries = self
+            .client
+            .admin()
+            .describe_configs(&ConfigResource::Topic(topic.to_string()))
+            .await?;
+        // Kafka's ConfigSource 1 is TOPIC_CONFIG, a topic's own override; 2..=8 are broker
+        // values and defaults.
+        Ok(entries
+            .into_iter()
+            .filter(|e| all || e.source == 1)
+            .filter_map(|e| Some((e.name, e.value?)))
+            .collect())
+    }
+
+    async fn alter_topic_configs(
+        &self,
+        topic: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<()> {
+        self.known(topic).await?;
+        let ops: Vec<AlterConfigOp> = changes
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => AlterConfigOp::Set(k.clone(), v.clone()),
+                None => AlterConfigOp::Delete(k.clone()),
+            })
+            .collect();
+        Ok(self
+            .client
+            .admin()
+            .alter_configs(&ConfigResource::Topic(topic.to_string()), &ops)
+            .await?)
+    }
+
+    async fn delete_records(
+        &self,
+        topic: &str,
+        before: &BTreeMap<i32, i64>,
+    ) -> Result<BTreeMap<i32, i64>> {
+        self.known(topic).await?;
+        Ok(self.client.admin().delete_records(topic, before).await?)
     }
 
     async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
@@ -281,6 +343,24 @@ impl Storage for KafkaStorage {
 
     async fn delete_group(&self, group: &str) -> Result<()> {
         Ok(self.client.admin().delete_group(group).await?)
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<GroupInfo> {
+        let d = self.client.admin().describe_group(group).await?;
+        Ok(GroupInfo {
+            group: d.group_id,
+            state: d.state,
+            members: d
+                .members
+                .into_iter()
+                .map(|m| GroupMemberInfo {
+                    member_id: m.member_id,
+                    client_id: m.client_id,
+                    host: m.client_host,
+                    assigned: m.assigned,
+                })
+                .collect(),
+        })
     }
 }
 

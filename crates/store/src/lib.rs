@@ -35,7 +35,7 @@ pub use any::{AnyReader, AnyStorage};
 pub use error::{Result, StoreError};
 pub use kafka::{KafkaReader, KafkaStorage};
 pub use local::{LocalReader, LocalStorage};
-pub use types::{NewRecord, ReadFrom, Record, TopicSummary};
+pub use types::{GroupInfo, GroupMemberInfo, NewRecord, ReadFrom, Record, TopicSummary};
 
 use std::collections::BTreeMap;
 
@@ -62,6 +62,24 @@ pub trait Storage {
     async fn delete_topic(&self, topic: &str) -> Result<()>;
     /// The number of partitions of `topic`.
     async fn partitions(&self, topic: &str) -> Result<i32>;
+    /// Grows `topic` to `partitions` partitions (as Kafka, never shrinks one).
+    async fn set_partitions(&self, topic: &str, partitions: i32) -> Result<()>;
+    /// The configs of `topic`: its overrides, and with `all` the defaults too (where the
+    /// storage has any: a cluster's broker defaults).
+    async fn topic_configs(&self, topic: &str, all: bool) -> Result<BTreeMap<String, String>>;
+    /// Sets (`Some`) or removes (`None`) config overrides of `topic`, keeping the others.
+    async fn alter_topic_configs(
+        &self,
+        topic: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<()>;
+    /// Deletes each partition's records before the given offset (`-1`: the high watermark);
+    /// returns the new low watermarks.
+    async fn delete_records(
+        &self,
+        topic: &str,
+        before: &BTreeMap<i32, i64>,
+    ) -> Result<BTreeMap<i32, i64>>;
     /// Low and high watermark of every partition.
     async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>>;
     /// Per partition, the first offset whose timestamp is at or after `timestamp` (`None`:
@@ -95,6 +113,8 @@ pub trait Storage {
     ) -> Result<()>;
     /// Deletes a group and its offsets.
     async fn delete_group(&self, group: &str) -> Result<()>;
+    /// A group's state and members.
+    async fn describe_group(&self, group: &str) -> Result<GroupInfo>;
 }
 
 /// Records in offset order per partition, a poll at a time.

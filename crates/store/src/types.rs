@@ -81,3 +81,28 @@ pub(crate) fn choose_partitions(
     }
     Ok(ps.to_vec())
 }
+
+/// A consumer group as a storage knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GroupInfo {
+    /// The group id.
+    pub group: String,
+    /// `Stable`, `Empty`, ... as the coordinator says; `Empty` for local storage, whose
+    /// groups have no members.
+    pub state: String,
+    /// The members and what each is assigned.
+    pub members: Vec<GroupMemberInfo>,
+}
+
+/// One member of a consumer group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GroupMemberInfo {
+    /// The id the coordinator gave it.
+    pub member_id: String,
+    /// The client id it connected with.
+    pub client_id: String,
+    /// Its host.
+    pub host: String,
+    /// Topic → partitions assigned to it.
+    pub assigned: std::collections::BTreeMap<String, Vec<i32>>,
+}

@@ -245,3 +245,134 @@ async fn segments_roll_at_segment_bytes_and_read_as_one_log() {
     assert_eq!(from.first().map(|r| r.offset), Some(13));
     assert_eq!(from.len(), 8);
 }
+
+#[tokio::test]
+async fn delete_records_moves_the_low_watermark_and_drops_whole_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStorage::open(dir.path()).unwrap();
+    // Tiny segments: every append of 10 records rolls a new one.
+    let configs = [("segment.bytes".to_string(), "200".to_string())];
+    store.create_topic("t", 1, &configs).await.unwrap();
+    for round in 0..5 {
+        let batch = (0..10)
+            .map(|i| {
+                let mut r = keyed(&format!("k{i}"), &format!("value {round}-{i}"));
+                r.partition = Some(0);
+                r.timestamp = Some(1_000 * round + i);
+                r
+            })
+            .collect();
+        store.append("t", batch).await.unwrap();
+    }
+    let segments = |d: &std::path::Path| {
+        std::fs::read_dir(d.join("topics/t/0"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("log".as_ref()))
+            .count()
+    };
+    assert_eq!(segments(dir.path()), 5);
+    // A reader opened before the deletion goes on from the new start, as a Kafka consumer
+    // resets.
+    let mut early = store
+        .reader("t", None, ReadFrom::Beginning, false)
+        .await
+        .unwrap();
+
+    let lows = store
+        .delete_records("t", &BTreeMap::from([(0, 25)]))
+        .await
+        .unwrap();
+    assert_eq!(lows, BTreeMap::from([(0, 25)]));
+    assert_eq!(store.watermarks("t").await.unwrap()[&0], (25, 50));
+    assert_eq!(segments(dir.path()), 3, "segments below offset 20 are gone");
+    let read = read_all(&store, "t", ReadFrom::Beginning).await;
+    assert_eq!(
+        read.first().map(|r| r.offset),
+        Some(25),
+        "mid-segment start"
+    );
+    assert_eq!(read.len(), 25);
+    let mut early_read = Vec::new();
+    while let Some(batch) = early.next_records().await.unwrap() {
+        early_read.extend(batch.into_iter().map(|r| r.offset));
+    }
+    assert_eq!(early_read, (25..50).collect::<Vec<_>>());
+    // Offsets for a time before the start answer the first kept record.
+    assert_eq!(store.offsets_for_times("t", 0).await.unwrap()[&0], Some(25));
+    // Never backwards; -1 means the high watermark; past it is an error naming the partition.
+    let lows = store
+        .delete_records("t", &BTreeMap::from([(0, 10)]))
+        .await
+        .unwrap();
+    assert_eq!(lows[&0], 25);
+    let err = store
+        .delete_records("t", &BTreeMap::from([(0, 51)]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("partition 0"), "{err}");
+    store
+        .delete_records("t", &BTreeMap::from([(0, -1)]))
+        .await
+        .unwrap();
+    assert_eq!(store.watermarks("t").await.unwrap()[&0], (50, 50));
+    assert!(read_all(&store, "t", ReadFrom::Beginning).await.is_empty());
+    // Appends go on after the last offset, and survive reopening.
+    store.append("t", vec![keyed("k", "after")]).await.unwrap();
+    let reopened = LocalStorage::open(dir.path()).unwrap();
+    assert_eq!(reopened.watermarks("t").await.unwrap()[&0], (50, 51));
+}
+
+#[tokio::test]
+async fn partitions_grow_configs_change_and_groups_describe() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStorage::open(dir.path()).unwrap();
+    let configs = [("retention.ms".to_string(), "1000".to_string())];
+    store.create_topic("t", 2, &configs).await.unwrap();
+    store.set_partitions("t", 4).await.unwrap();
+    assert_eq!(store.partitions("t").await.unwrap(), 4);
+    let err = store.set_partitions("t", 3).await.unwrap_err();
+    assert!(err.to_string().contains("cannot shrink"), "{err}");
+    let placed = store
+        .append(
+            "t",
+            vec![keyed("a", "1")]
+                .into_iter()
+                .map(|mut r| {
+                    r.partition = Some(3);
+                    r
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(placed, vec![(3, 0)]);
+
+    store
+        .alter_topic_configs(
+            "t",
+            &[
+                ("cleanup.policy".into(), Some("compact".into())),
+                ("retention.ms".into(), None),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.topic_configs("t", false).await.unwrap(),
+        BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())])
+    );
+
+    assert_eq!(store.describe_group("g").await.unwrap().state, "Dead");
+    store
+        .commit(
+            "g",
+            &BTreeMap::from([("t".to_string(), BTreeMap::from([(3, 1)]))]),
+        )
+        .await
+        .unwrap();
+    let g = store.describe_group("g").await.unwrap();
+    assert_eq!((g.state.as_str(), g.members.len()), ("Empty", 0));
+    store.delete_group("g").await.unwrap();
+    let err = store.delete_group("g").await.unwrap_err();
+    assert!(err.to_string().contains("'g' does not exist"), "{err}");
+}

@@ -133,6 +133,27 @@ pub(crate) fn read_segments(dir: &Path) -> Result<Vec<Segment>> {
     Ok(segments)
 }
 
+/// Removes the segments (log and index) that hold only offsets below `offset`, keeping the
+/// newest segment, which a writer appends to.
+pub(crate) fn remove_segments_before(dir: &Path, offset: i64) -> Result<()> {
+    let segments = read_segments(dir)?;
+    let Some((_newest, older)) = segments.split_last() else {
+        return Ok(());
+    };
+    for s in older.iter().filter(|s| s.next_offset() <= offset) {
+        // The index goes first: a reader trusts index entries, never a log without one.
+        for path in [index_path(dir, s.base_offset), log_path(dir, s.base_offset)] {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_err(&path, "remove segment", e))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads the batches of `segment` from the first one holding `offset`, up to `max_bytes`
 /// (at least one batch), as decoded batches.
 pub(crate) fn read_batches(

@@ -3,6 +3,7 @@
 //! ```text
 //! <root>/topics/<topic>/topic.json          partitions, configs, id
 //! <root>/topics/<topic>/<partition>/        segments (see log.rs)
+//! <root>/topics/<topic>/<partition>/log-start  first offset kept after delete-records
 //! <root>/groups/<group>.json                committed offsets
 //! ```
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use kafkit_record::{partition_for_key, BatchBuilder, Compression};
 
 use crate::error::{Result, StoreError};
-use crate::types::{NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{GroupInfo, NewRecord, ReadFrom, Record, TopicSummary};
 use crate::{RecordReader, Storage};
 use log::{read_batches, read_segments, PartitionWriter};
 
@@ -152,12 +153,14 @@ impl LocalStorage {
     }
 
     fn watermarks_of(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
-        let segments = read_segments(&self.partition_dir(topic, partition))?;
-        let low = segments
+        let dir = self.partition_dir(topic, partition);
+        let segments = read_segments(&dir)?;
+        let first = segments
             .iter()
             .find_map(|s| s.entries.first().map(|e| e.base_offset))
             .unwrap_or_else(|| segments.last().map_or(0, |s| s.next_offset()));
         let high = segments.last().map_or(0, |s| s.next_offset());
+        let low = first.max(read_log_start(&dir)?).min(high);
         Ok((low, high))
     }
 
@@ -210,8 +213,13 @@ impl LocalStorage {
 
     fn offset_for_time(&self, topic: &str, partition: i32, ts: i64) -> Result<Option<i64>> {
         let dir = self.partition_dir(topic, partition);
+        let (low, _) = self.watermarks_of(topic, partition)?;
         for segment in read_segments(&dir)? {
-            let Some(entry) = segment.entries.iter().find(|e| e.max_timestamp >= ts) else {
+            let Some(entry) = segment
+                .entries
+                .iter()
+                .find(|e| e.max_timestamp >= ts && e.next_offset > low)
+            else {
                 continue;
             };
             for batch in read_batches(&dir, &segment, entry.base_offset, 0)? {
@@ -223,7 +231,7 @@ impl LocalStorage {
                         path: dir.clone(),
                         message: e.to_string(),
                     })?;
-                    if r.timestamp >= ts {
+                    if r.timestamp >= ts && r.offset >= low {
                         return Ok(Some(r.offset));
                     }
                 }
@@ -309,6 +317,73 @@ impl Storage for LocalStorage {
 
     async fn partitions(&self, topic: &str) -> Result<i32> {
         Ok(self.meta(topic)?.partitions)
+    }
+
+    async fn set_partitions(&self, topic: &str, partitions: i32) -> Result<()> {
+        let mut meta = self.meta(topic)?;
+        if partitions < meta.partitions {
+            return Err(StoreError::Invalid(format!(
+                "topic '{topic}' has {} partitions; Kafka cannot shrink a topic to {partitions}",
+                meta.partitions
+            )));
+        }
+        for p in meta.partitions..partitions {
+            let dir = self.partition_dir(topic, p);
+            std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, "create", e))?;
+        }
+        meta.partitions = partitions;
+        self.write_meta(topic, &meta)
+    }
+
+    async fn topic_configs(&self, topic: &str, _all: bool) -> Result<BTreeMap<String, String>> {
+        Ok(self.meta(topic)?.configs)
+    }
+
+    async fn alter_topic_configs(
+        &self,
+        topic: &str,
+        changes: &[(String, Option<String>)],
+    ) -> Result<()> {
+        let mut meta = self.meta(topic)?;
+        for (k, v) in changes {
+            match v {
+                Some(v) => meta.configs.insert(k.clone(), v.clone()),
+                None => meta.configs.remove(k),
+            };
+        }
+        self.write_meta(topic, &meta)
+    }
+
+    async fn delete_records(
+        &self,
+        topic: &str,
+        before: &BTreeMap<i32, i64>,
+    ) -> Result<BTreeMap<i32, i64>> {
+        let meta = self.meta(topic)?;
+        let mut out = BTreeMap::new();
+        for (&p, &offset) in before {
+            if !(0..meta.partitions).contains(&p) {
+                return Err(StoreError::UnknownPartition {
+                    topic: topic.to_string(),
+                    partition: p,
+                    partitions: meta.partitions,
+                });
+            }
+            let (low, high) = self.watermarks_of(topic, p)?;
+            let offset = if offset == -1 { high } else { offset };
+            if !(0..=high).contains(&offset) {
+                return Err(StoreError::Invalid(format!(
+                    "topic '{topic}' partition {p}: cannot delete records before offset \
+                     {offset}: it is outside 0..={high} (the high watermark)"
+                )));
+            }
+            let new_low = low.max(offset);
+            let dir = self.partition_dir(topic, p);
+            write_log_start(&dir, new_low)?;
+            log::remove_segments_before(&dir, new_low)?;
+            out.insert(p, new_low);
+        }
+        Ok(out)
     }
 
     async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
@@ -454,7 +529,27 @@ impl Storage for LocalStorage {
 
     async fn delete_group(&self, group: &str) -> Result<()> {
         let path = self.group_path(group)?;
-        std::fs::remove_file(&path).map_err(|e| io_err(&path, "delete group", e))
+        std::fs::remove_file(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                StoreError::Invalid(format!("group '{group}' does not exist"))
+            }
+            _ => io_err(&path, "delete group", e),
+        })
+    }
+
+    async fn describe_group(&self, group: &str) -> Result<GroupInfo> {
+        // Local groups have committed offsets and never members; like Kafka, a group nobody
+        // knows is `Dead`.
+        let state = if self.group_path(group)?.exists() {
+            "Empty"
+        } else {
+            "Dead"
+        };
+        Ok(GroupInfo {
+            group: group.to_string(),
+            state: state.to_string(),
+            members: Vec::new(),
+        })
     }
 }
 
@@ -506,8 +601,20 @@ impl LocalReader {
                 continue;
             }
             let dir = self.storage.partition_dir(&self.topic, p);
+            // Records deleted under this reader (delete-records): go on from the new log
+            // start, as a Kafka consumer resets.
+            *next = (*next).max(read_log_start(&dir)?);
             let cached = self.segments.entry(p).or_default();
-            let mut batches = batches_at(&dir, cached, next)?;
+            let mut batches = match batches_at(&dir, cached, next) {
+                // A segment removed since it was cached.
+                Err(StoreError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    *cached = read_segments(&dir)?;
+                    batches_at(&dir, cached, next)?
+                }
+                other => other?,
+            };
             if batches.is_empty() {
                 // Past what was indexed when last read: look again.
                 *cached = read_segments(&dir)?;
@@ -564,6 +671,32 @@ impl RecordReader for LocalReader {
     fn positions(&self) -> BTreeMap<i32, i64> {
         self.cursors.iter().map(|(&p, (n, _))| (p, *n)).collect()
     }
+}
+
+/// The first offset a partition keeps after `delete_records` (0 when never set).
+fn read_log_start(dir: &Path) -> Result<i64> {
+    let path = dir.join("log-start");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse().map_err(|_| StoreError::Corrupt {
+            path,
+            message: format!("'{}' is not an offset", text.trim()),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(io_err(&path, "read", e)),
+    }
+}
+
+/// Records `offset` as the partition's first kept offset (write, sync, rename).
+fn write_log_start(dir: &Path, offset: i64) -> Result<()> {
+    let path = dir.join("log-start");
+    let tmp = dir.join("log-start.tmp");
+    std::fs::File::create(&tmp)
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, offset.to_string().as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| io_err(&path, "write", e))
 }
 
 fn now_ms() -> i64 {
