@@ -15,7 +15,8 @@ use kafkit::store::{NewRecord, Record};
 use serde_json::{json, Value};
 
 /// How key or value bytes are shown.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(clap::ValueEnum, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
 pub enum DataType {
     /// UTF-8 text (base64 marker for other bytes).
     #[default]

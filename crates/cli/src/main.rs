@@ -4,14 +4,16 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kafkit::client::{Client, ClientConfig, ConsumerConfig, ProducerConfig, Target};
+use kafkit::client::{Client, ConsumerConfig, ProducerConfig, Target};
 
 mod groups;
 mod jq;
 mod jsonl;
 mod out;
 mod perf;
+mod settings;
 mod shell;
+mod storages;
 mod time;
 mod topics;
 use jq::Pipeline;
@@ -104,12 +106,12 @@ enum Command {
         /// Each line is a value (no key), not a JSON record.
         #[arg(long)]
         lines: bool,
-        /// How keys are given.
-        #[arg(long, value_enum, default_value_t = jsonl::DataType::Str)]
-        key_type: jsonl::DataType,
-        /// How values are given.
-        #[arg(long, value_enum, default_value_t = jsonl::DataType::Str)]
-        value_type: jsonl::DataType,
+        /// How keys are given [default: str, or the config's key.type].
+        #[arg(long, value_enum)]
+        key_type: Option<jsonl::DataType>,
+        /// How values are given [default: str, or the config's value.type].
+        #[arg(long, value_enum)]
+        value_type: Option<jsonl::DataType>,
     },
     /// Print records as JSON lines.
     Cat {
@@ -357,48 +359,9 @@ enum PerfCommand {
     Table(perf::TableArgs),
 }
 
-/// The -X properties as key/value pairs.
-fn properties(cli: &Cli) -> anyhow::Result<Vec<(&str, &str)>> {
-    cli.properties
-        .iter()
-        .map(|p| {
-            p.split_once('=')
-                .map(|(k, v)| (k.trim(), v.trim()))
-                .ok_or_else(|| anyhow::anyhow!("-X {p}: expected KEY=VALUE"))
-        })
-        .collect()
-}
-
-/// A producer configuration for `brokers`: producer properties from -X, client ones passed
-/// through.
-fn producer_config(cli: &Cli, brokers: &str) -> anyhow::Result<ProducerConfig> {
-    let mut config = ProducerConfig::new(bootstrap(brokers));
-    for (k, v) in properties(cli)? {
-        config = config.set(k, v)?;
-    }
-    Ok(config)
-}
-
-/// A consumer configuration for `brokers`: consumer properties from -X, client ones passed
-/// through.
-fn consumer_config(cli: &Cli, brokers: &str) -> anyhow::Result<ConsumerConfig> {
-    let mut config = ConsumerConfig::new(bootstrap(brokers));
-    for (k, v) in properties(cli)? {
-        config = config.set(k, v)?;
-    }
-    Ok(config)
-}
-
-/// The -b brokers, required by the cluster-only commands.
-fn brokers(cli: &Cli) -> anyhow::Result<&str> {
-    cli.brokers
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("no broker given: use -b HOST:PORT or set KAFKIT_BROKERS"))
-}
-
-/// A client configuration bootstrapping from `brokers` (`host:port[,host:port...]`).
-fn bootstrap(brokers: &str) -> ClientConfig {
-    ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()))
+/// The -X properties.
+fn properties(cli: &Cli) -> anyhow::Result<Vec<(String, String)>> {
+    storages::parse_properties(&cli.properties)
 }
 
 /// The storage the command works on: --storage, else -b, else ./.kafkit.
@@ -410,19 +373,39 @@ fn storage_spec(cli: &Cli) -> StorageSpec {
     }
 }
 
-async fn open_storage(cli: &Cli, spec: &StorageSpec) -> anyhow::Result<kafkit::store::AnyStorage> {
-    shell::open(
-        spec,
-        |b| producer_config(cli, b),
-        |b| consumer_config(cli, b),
-    )
-    .await
+/// The cluster of the cluster-only commands: -b, or a --storage naming a cluster.
+fn cluster(cli: &Cli) -> anyhow::Result<(String, Option<settings::Settings>)> {
+    if let Some(b) = &cli.brokers {
+        return Ok((b.clone(), None));
+    }
+    match cli.storage.as_ref().map(storages::resolve).transpose()? {
+        Some(storages::Resolved {
+            spec: StorageSpec::Kafka(b),
+            settings,
+        }) => Ok((b, settings)),
+        _ => anyhow::bail!(
+            "no cluster given: use -b HOST:PORT, --storage kafka:HOST:PORT or a cluster config, \
+             or set KAFKIT_BROKERS"
+        ),
+    }
+}
+
+/// Producer and consumer configurations of the cluster-only commands.
+fn cluster_configs(cli: &Cli) -> anyhow::Result<(ProducerConfig, ConsumerConfig)> {
+    let (brokers, settings) = cluster(cli)?;
+    storages::client_configs(&brokers, settings.as_ref(), &properties(cli)?)
+}
+
+async fn open_storage(
+    cli: &Cli,
+    resolved: &storages::Resolved,
+) -> anyhow::Result<kafkit::store::AnyStorage> {
+    storages::open(resolved, &properties(cli)?).await
 }
 
 /// Runs a storage command; `None` when the command is not one.
-async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
+async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
     use kafkit::store::{ReadFrom, Storage};
-    let spec = storage_spec(cli);
     let is_storage_command = !matches!(
         cli.command,
         Command::Cluster { .. } | Command::ApiVersions | Command::Perf(_)
@@ -430,7 +413,11 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
     if !is_storage_command {
         return Ok(None);
     }
-    let storage = open_storage(cli, &spec).await?;
+    let spec = storage_spec(cli);
+    let resolved = storages::resolve(&spec)?;
+    settle(&mut cli.command, &resolved.defaults());
+    let cli = &*cli;
+    let storage = open_storage(cli, &resolved).await?;
     match &cli.command {
         Command::Ls { json } => topics::ls(&storage, *json).await?,
         Command::Touch {
@@ -466,8 +453,8 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
                 topic,
                 file.as_ref(),
                 *lines,
-                *key_type,
-                *value_type,
+                key_type.unwrap_or_default(),
+                value_type.unwrap_or_default(),
             )
             .await?;
             eprintln!("kafkit: produced {n} records to '{topic}'");
@@ -539,7 +526,7 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
             read,
         } => {
             let other_storage = match other {
-                Some(o) if *o != spec => open_storage(cli, o).await?,
+                Some(o) if *o != spec => open_storage(cli, &storages::resolve(o)?).await?,
                 _ => storage.clone(),
             };
             let found = shell::diff(
@@ -617,7 +604,7 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
             jq,
         } => {
             let target_storage = match into {
-                Some(t) if *t != spec => open_storage(cli, t).await?,
+                Some(t) if *t != spec => open_storage(cli, &storages::resolve(t)?).await?,
                 _ => storage.clone(),
             };
             let pipeline = jq.pipeline()?;
@@ -660,32 +647,46 @@ async fn run_storage_command(cli: &Cli) -> anyhow::Result<Option<()>> {
     Ok(Some(()))
 }
 
-fn config(cli: &Cli) -> anyhow::Result<ClientConfig> {
-    let mut config = bootstrap(brokers(cli)?);
-    for (k, v) in properties(cli)? {
-        config = config.set(k, v)?;
+/// Fills in what the command line left to the configuration's defaults.
+fn settle(command: &mut Command, defaults: &settings::Defaults) {
+    match command {
+        Command::Cat { read, .. }
+        | Command::Head { read, .. }
+        | Command::Tail { read, .. }
+        | Command::Grep { read, .. }
+        | Command::Wc { read, .. }
+        | Command::Cp { read, .. }
+        | Command::Diff { read, .. } => read.settle(defaults),
+        Command::Produce {
+            key_type,
+            value_type,
+            ..
+        } => {
+            *key_type = key_type.or(defaults.key_type);
+            *value_type = value_type.or(defaults.value_type);
+        }
+        _ => {}
     }
-    Ok(config)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    if run_storage_command(&cli).await?.is_some() {
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if run_storage_command(&mut cli).await?.is_some() {
         return Ok(());
     }
     if let Command::Perf(PerfCommand::Produce(args)) = &cli.command {
-        let config = producer_config(&cli, brokers(&cli)?)?;
+        let (config, _) = cluster_configs(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
         return perf::produce(client, config, args).await;
     }
     if let Command::Perf(PerfCommand::Table(args)) = &cli.command {
-        return perf::table(consumer_config(&cli, brokers(&cli)?)?, args).await;
+        return perf::table(cluster_configs(&cli)?.1, args).await;
     }
     if let Command::Perf(PerfCommand::Consume(args)) = &cli.command {
-        let config = consumer_config(&cli, brokers(&cli)?)?;
+        let (_, config) = cluster_configs(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
         return perf::consume(client, config, args).await;
     }
-    let client = Client::connect(config(&cli)?).await?;
+    let client = Client::connect(cluster_configs(&cli)?.1.client).await?;
     match cli.command {
         Command::Cluster { json } => {
             let view = client.refresh_metadata().await?;

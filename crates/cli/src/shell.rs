@@ -10,6 +10,7 @@ use kafkit::store::{AnyStorage, NewRecord, ReadFrom, RecordReader, Storage};
 use crate::jq::Pipeline;
 use crate::jsonl::{json_to_record, record_to_json, DataType};
 use crate::out::Out;
+use crate::settings::{Defaults, OffsetReset};
 
 /// Where records live: a cluster or a local directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub enum StorageSpec {
     Kafka(String),
     /// `local[:DIR]` (default `./.kafkit`).
     Local(PathBuf),
+    /// A named YAML configuration (see `settings`).
+    Named(String),
 }
 
 impl std::str::FromStr for StorageSpec {
@@ -32,7 +35,13 @@ impl std::str::FromStr for StorageSpec {
         if let Some(brokers) = s.strip_prefix("kafka:") {
             return Ok(StorageSpec::Kafka(brokers.to_string()));
         }
-        bail!("storage '{s}': expected local, local:DIR or kafka:HOST:PORT")
+        let is_name = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if is_name {
+            return Ok(StorageSpec::Named(s.to_string()));
+        }
+        bail!("storage '{s}': expected local, local:DIR, kafka:HOST:PORT or a config name")
     }
 }
 
@@ -53,34 +62,76 @@ pub struct ReadArgs {
     /// Leave out records at or after this time (ms since the epoch, RFC 3339, or a UTC date).
     #[arg(long, value_name = "TIME", value_parser = crate::time::parse_ms)]
     pub to: Option<i64>,
-    /// Read as this consumer group: start from its committed offsets (the beginning where it
-    /// has none, unless --offsets or --from say otherwise) and commit what was read.
-    #[arg(short = 'g', long)]
+    /// Read as this consumer group: start from its committed offsets (elsewhere from the
+    /// config's auto.offset.reset, default the beginning; --offsets and --from override) and
+    /// commit what was read. Bare `-g` is the group `<consumer.group.prefix><topic>`.
+    #[arg(short = 'g', long, num_args = 0..=1, default_missing_value = "")]
     pub group: Option<String>,
     /// Keep reading new records (until interrupted or -n is reached).
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// How keys are shown.
-    #[arg(long, value_enum, default_value_t = DataType::Str)]
+    /// How keys are shown [default: str, or the config's key.type].
+    #[arg(long = "key-type", value_enum)]
+    key_type_arg: Option<DataType>,
+    /// How values are shown [default: str, or the config's value.type].
+    #[arg(long = "value-type", value_enum)]
+    value_type_arg: Option<DataType>,
+    /// The key type in effect (after `settle`).
+    #[arg(skip)]
     pub key_type: DataType,
-    /// How values are shown.
-    #[arg(long, value_enum, default_value_t = DataType::Str)]
+    /// The value type in effect (after `settle`).
+    #[arg(skip)]
     pub value_type: DataType,
     /// Skip records that do not decode as the requested type (counted on stderr) instead of
     /// stopping with an error.
     #[arg(long)]
     pub skip_errors: bool,
+    /// The configuration's defaults (after `settle`).
+    #[arg(skip)]
+    defaults: Defaults,
 }
 
 impl ReadArgs {
+    /// Fills in what the command line left to the configuration's defaults.
+    pub fn settle(&mut self, defaults: &Defaults) {
+        self.key_type = self.key_type_arg.or(defaults.key_type).unwrap_or_default();
+        self.value_type = self
+            .value_type_arg
+            .or(defaults.value_type)
+            .unwrap_or_default();
+        self.defaults = defaults.clone();
+    }
+
+    /// The group this read runs as, if any.
+    fn group_of(&self, topic: &str) -> Option<String> {
+        match self.group.as_deref() {
+            None => None,
+            Some("") => Some(format!(
+                "{}{topic}",
+                self.defaults
+                    .consumer_group_prefix
+                    .as_deref()
+                    .unwrap_or("kafkit-")
+            )),
+            Some(g) => Some(g.to_string()),
+        }
+    }
+
     /// Where reading `topic` starts: the options, else the group's committed offsets.
     async fn start_in(&self, storage: &AnyStorage, topic: &str) -> anyhow::Result<ReadFrom> {
-        match &self.group {
+        match self.group_of(topic) {
             Some(group) if self.offsets.is_none() && self.from.is_none() => {
-                let committed = storage.group_offsets(group).await?;
-                Ok(ReadFrom::Offsets(
-                    committed.get(topic).cloned().unwrap_or_default(),
-                ))
+                let mut offsets = storage
+                    .group_offsets(&group)
+                    .await?
+                    .remove(topic)
+                    .unwrap_or_default();
+                if self.defaults.auto_offset_reset == Some(OffsetReset::Latest) {
+                    for (p, (_, high)) in storage.watermarks(topic).await? {
+                        offsets.entry(p).or_insert(high);
+                    }
+                }
+                Ok(ReadFrom::Offsets(offsets))
             }
             _ => self.start(),
         }
@@ -93,11 +144,11 @@ impl ReadArgs {
         topic: &str,
         positions: BTreeMap<i32, i64>,
     ) -> anyhow::Result<()> {
-        if let Some(group) = &self.group {
+        if let Some(group) = self.group_of(topic) {
             if !positions.is_empty() {
                 let offsets = BTreeMap::from([(topic.to_string(), positions)]);
                 storage
-                    .commit(group, &offsets)
+                    .commit(&group, &offsets)
                     .await
                     .with_context(|| format!("commit the offsets of group '{group}'"))?;
             }
@@ -140,25 +191,6 @@ impl ReadArgs {
         }
         Ok(ReadFrom::Offsets(m))
     }
-}
-
-/// Opens the storage `spec` names; Kafka with the -X properties of the command line.
-pub async fn open(
-    spec: &StorageSpec,
-    producer: impl FnOnce(&str) -> anyhow::Result<kafkit::client::ProducerConfig>,
-    consumer: impl FnOnce(&str) -> anyhow::Result<kafkit::client::ConsumerConfig>,
-) -> anyhow::Result<AnyStorage> {
-    Ok(match spec {
-        StorageSpec::Local(dir) => AnyStorage::Local(
-            kafkit::store::LocalStorage::open(dir)
-                .with_context(|| format!("local storage {}", dir.display()))?,
-        ),
-        StorageSpec::Kafka(brokers) => AnyStorage::Kafka(Box::new(
-            kafkit::store::KafkaStorage::connect(producer(brokers)?, consumer(brokers)?)
-                .await
-                .with_context(|| format!("cluster {brokers}"))?,
-        )),
-    })
 }
 
 /// `produce`: records from JSON lines (or plain lines as values with `lines`).

@@ -1,0 +1,331 @@
+//! Named YAML configurations: where a storage is and how kafkit talks to it.
+//!
+//! `--storage NAME` (or `KAFKIT_STORAGE=NAME`) loads the first of `./NAME.yaml`,
+//! `./configs/clusters/NAME.yaml`, `./configs/locals/NAME.yaml`, and the same under
+//! `$KAFKIT_HOME`. A file has these sections:
+//!
+//! ```yaml
+//! kafka:                     # a cluster: any client property (Java / librdkafka names)
+//!   bootstrap.servers: localhost:9092
+//!   sasl.password: ${KAFKA_PASSWORD}
+//! local:                     # or emulated Kafka in a directory
+//!   root.dir: ./backup
+//! schema_registry:           # kept for the Schema Registry formats
+//!   schema.registry.url: http://localhost:8081
+//! kafkit:                    # defaults of the commands
+//!   consume.batch.size: 1000
+//!   key.type: str
+//!   value.type: json
+//!   auto.offset.reset: earliest
+//!   consumer.group.prefix: kafkit-
+//! ```
+//!
+//! `${VAR}` (and `${VAR:-default}`) is replaced by the environment variable before parsing.
+//! Bad YAML, unknown sections or keys, and missing variables are errors naming the file and
+//! line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+use serde::Deserialize;
+
+use crate::jsonl::DataType;
+
+/// Defaults of the commands (the `kafkit` section).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Most records a reader hands over at once (a cluster's `max.poll.records`).
+    #[serde(rename = "consume.batch.size")]
+    pub consume_batch_size: Option<usize>,
+    /// Key type of record commands when `--key-type` is not given.
+    #[serde(rename = "key.type")]
+    pub key_type: Option<DataType>,
+    /// Value type of record commands when `--value-type` is not given.
+    #[serde(rename = "value.type")]
+    pub value_type: Option<DataType>,
+    /// Where a group read starts on partitions the group has no commit for.
+    #[serde(rename = "auto.offset.reset")]
+    pub auto_offset_reset: Option<OffsetReset>,
+    /// Prefix of the group a bare `--group` reads as (default `kafkit-`, then the topic).
+    #[serde(rename = "consumer.group.prefix")]
+    pub consumer_group_prefix: Option<String>,
+}
+
+/// `auto.offset.reset` for group reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetReset {
+    /// The low watermark.
+    Earliest,
+    /// The high watermark.
+    Latest,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LocalSection {
+    #[serde(rename = "root.dir")]
+    root_dir: PathBuf,
+}
+
+/// A configuration file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    kafka: Option<BTreeMap<String, serde_json::Value>>,
+    local: Option<LocalSection>,
+    schema_registry: Option<BTreeMap<String, serde_json::Value>>,
+    kafkit: Option<Defaults>,
+}
+
+/// What a named configuration says.
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// The file it came from.
+    pub path: Option<PathBuf>,
+    /// Client properties of the `kafka` section, each with its line.
+    pub kafka: Vec<(String, String, usize)>,
+    /// The `local` section's root directory (relative to the file's directory).
+    pub local_root: Option<PathBuf>,
+    /// The `schema_registry` section.
+    pub schema_registry: BTreeMap<String, String>,
+    /// The `kafkit` section.
+    pub defaults: Defaults,
+}
+
+impl std::fmt::Debug for Settings {
+    // Property values can be secrets (sasl.password): show names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("path", &self.path)
+            .field(
+                "kafka",
+                &self.kafka.iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
+            )
+            .field("local_root", &self.local_root)
+            .field("defaults", &self.defaults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    /// Where `name` is looked for, in order.
+    pub fn candidates(name: &str) -> Vec<PathBuf> {
+        let mut dirs = vec![PathBuf::from(".")];
+        if let Some(home) = std::env::var_os("KAFKIT_HOME") {
+            dirs.push(PathBuf::from(home));
+        }
+        let mut out = Vec::new();
+        for d in dirs {
+            out.push(d.join(format!("{name}.yaml")));
+            for kind in ["clusters", "locals"] {
+                out.push(d.join("configs").join(kind).join(format!("{name}.yaml")));
+            }
+        }
+        out
+    }
+
+    /// Loads the configuration `name`; `None` when no file has that name.
+    pub fn find(name: &str) -> Result<Option<Settings>> {
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Ok(None);
+        }
+        match Self::candidates(name).into_iter().find(|p| p.is_file()) {
+            Some(path) => Self::load(&path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Loads the file at `path`.
+    pub fn load(path: &Path) -> Result<Settings> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| anyhow!("config {}: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text` (the file at `path`, named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Settings> {
+        let name = path.display();
+        let text = substitute_env(text).map_err(|(line, e)| anyhow!("{name}:{line}: {e}"))?;
+        let file: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
+            let e = e.without_snippet();
+            let message = e.to_string().replace('\n', " ");
+            match e.location() {
+                Some(l) => {
+                    // The location goes in front, as compilers write it.
+                    let message = match message.rfind(" at line ") {
+                        Some(i) => &message[..i],
+                        None => &message,
+                    };
+                    anyhow!("{name}:{}:{}: {message}", l.line(), l.column())
+                }
+                None => anyhow!("{name}: {message}"),
+            }
+        })?;
+        if file.kafka.is_some() && file.local.is_some() {
+            bail!("{name}: a config names one storage: `kafka` or `local`, not both");
+        }
+        let scalar = |section: &str, k: &str, v: serde_json::Value| -> Result<String> {
+            match v {
+                serde_json::Value::String(s) => Ok(s),
+                v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                    Ok(v.to_string())
+                }
+                other => bail!(
+                    "{name}:{}: {section}.{k}: expected a string, number or boolean, got {other}",
+                    line_of(&text, k)
+                ),
+            }
+        };
+        let mut settings = Settings {
+            path: Some(path.to_path_buf()),
+            defaults: file.kafkit.unwrap_or_default(),
+            ..Default::default()
+        };
+        for (k, v) in file.kafka.unwrap_or_default() {
+            let line = line_of(&text, &k);
+            settings
+                .kafka
+                .push((k.clone(), scalar("kafka", &k, v)?, line));
+        }
+        for (k, v) in file.schema_registry.unwrap_or_default() {
+            let v = scalar("schema_registry", &k, v)?;
+            settings.schema_registry.insert(k, v);
+        }
+        if let Some(local) = file.local {
+            let base = path.parent().unwrap_or(Path::new("."));
+            settings.local_root = Some(base.join(local.root_dir));
+        }
+        if settings.kafka.is_empty() && settings.local_root.is_none() {
+            bail!("{name}: no storage: add a `kafka` section (bootstrap.servers) or a `local` section (root.dir)");
+        }
+        Ok(settings)
+    }
+
+    /// The bootstrap servers of the `kafka` section.
+    pub fn bootstrap(&self) -> Option<&str> {
+        self.kafka
+            .iter()
+            .find(|(k, _, _)| k == "bootstrap.servers" || k == "metadata.broker.list")
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    /// Where a property came from, for errors: `file:line`.
+    pub fn where_is(&self, line: usize) -> String {
+        let file = self
+            .path
+            .as_ref()
+            .map_or("config".into(), |p| p.display().to_string());
+        format!("{file}:{line}")
+    }
+}
+
+/// The 1-based line where `key:` is written (0 when not found).
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches(['"', '\'']);
+            l.strip_prefix(key).is_some_and(|rest| {
+                rest.trim_start_matches(['"', '\''])
+                    .trim_start()
+                    .starts_with(':')
+            })
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// `text` with `${VAR}` and `${VAR:-default}` replaced from the environment; an error gives
+/// the line of an unset variable or an unclosed `${`.
+fn substitute_env(text: &str) -> Result<String, (usize, String)> {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let mut rest = line;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after
+                .find('}')
+                .ok_or_else(|| (n + 1, "unclosed ${ (expected ${NAME})".to_string()))?;
+            let inner = &after[..end];
+            let (var, default) = match inner.split_once(":-") {
+                Some((v, d)) => (v, Some(d)),
+                None => (inner, None),
+            };
+            match (std::env::var(var), default) {
+                (Ok(v), _) => out.push_str(&v),
+                (Err(_), Some(d)) => out.push_str(d),
+                (Err(_), None) => {
+                    return Err((
+                        n + 1,
+                        format!("environment variable {var} is not set (write ${{{var}:-default}} for a default)"),
+                    ))
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings> {
+        Settings::parse(text, Path::new("configs/clusters/prod.yaml"))
+    }
+
+    #[test]
+    fn sections_environment_and_defaults() {
+        std::env::set_var("KAFKIT_TEST_SECRET", "s3cret");
+        let s = parse(
+            "kafka:\n  bootstrap.servers: b1:9092,b2:9092\n  sasl.password: ${KAFKIT_TEST_SECRET}\n  linger.ms: 5\n  client.id: ${KAFKIT_TEST_UNSET:-fallback}\nkafkit:\n  value.type: json\n  auto.offset.reset: latest\n",
+        )
+        .unwrap();
+        assert_eq!(s.bootstrap(), Some("b1:9092,b2:9092"));
+        assert!(s
+            .kafka
+            .contains(&("sasl.password".into(), "s3cret".into(), 3)));
+        assert!(s.kafka.contains(&("linger.ms".into(), "5".into(), 4)));
+        assert!(s
+            .kafka
+            .contains(&("client.id".into(), "fallback".into(), 5)));
+        assert_eq!(s.defaults.value_type, Some(DataType::Json));
+        assert_eq!(s.defaults.auto_offset_reset, Some(OffsetReset::Latest));
+        assert!(!format!("{s:?}").contains("s3cret"), "no secrets in Debug");
+        let l = parse("local:\n  root.dir: backup\n").unwrap();
+        assert_eq!(l.local_root, Some(PathBuf::from("configs/clusters/backup")));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let e = parse("kafka:\n  bootstrap.servers: x:1\nkafkit:\n  value.typo: json\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("configs/clusters/prod.yaml:4"), "{e}");
+        assert!(e.contains("value.typo"), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        let e = parse("kafka:\n  bootstrap.servers: [unclosed\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("configs/clusters/prod.yaml:"), "{e}");
+        let e = parse("kafka:\n  sasl.password: ${KAFKIT_TEST_NOPE}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("configs/clusters/prod.yaml:2: environment variable KAFKIT_TEST_NOPE"),
+            "{e}"
+        );
+        let e = parse("clusters:\n  a: 1\n").unwrap_err().to_string();
+        assert!(e.contains("clusters") && e.contains(":1"), "{e}");
+        let e = parse("kafkit:\n  key.type: str\n").unwrap_err().to_string();
+        assert!(e.contains("no storage"), "{e}");
+        let e = parse("kafka:\n  bootstrap.servers: a:1\nlocal:\n  root.dir: x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not both"), "{e}");
+    }
+}

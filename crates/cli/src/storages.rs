@@ -1,0 +1,137 @@
+//! Which storage a command works on, and the client settings for a cluster: named YAML
+//! configurations (see `settings`), `-b`, `-X`, and the `./.kafkit` default.
+
+use anyhow::{anyhow, bail, Context, Result};
+use kafkit::client::{ClientConfig, ConsumerConfig, ProducerConfig};
+use kafkit::store::AnyStorage;
+
+use crate::settings::{Defaults, Settings};
+use crate::shell::StorageSpec;
+
+/// A storage to open: a cluster or a directory, and the configuration it was named by.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// `Kafka` or `Local`, never `Named`.
+    pub spec: StorageSpec,
+    /// The named configuration, if any.
+    pub settings: Option<Settings>,
+}
+
+impl Resolved {
+    /// The defaults of the commands (the config's `kafkit` section).
+    pub fn defaults(&self) -> Defaults {
+        self.settings
+            .as_ref()
+            .map(|s| s.defaults.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Resolves a named configuration to the storage it names.
+pub fn resolve(spec: &StorageSpec) -> Result<Resolved> {
+    let StorageSpec::Named(name) = spec else {
+        return Ok(Resolved {
+            spec: spec.clone(),
+            settings: None,
+        });
+    };
+    let settings = Settings::find(name)?.ok_or_else(|| {
+        anyhow!(
+            "storage '{name}': no config {name}.yaml in ./, ./configs/clusters/, \
+             ./configs/locals/ or the same under $KAFKIT_HOME (or give local:DIR or \
+             kafka:HOST:PORT)"
+        )
+    })?;
+    let spec = match (&settings.local_root, settings.bootstrap()) {
+        (Some(root), _) => StorageSpec::Local(root.clone()),
+        (None, Some(b)) => StorageSpec::Kafka(b.to_string()),
+        (None, None) => bail!(
+            "{}: the kafka section has no bootstrap.servers",
+            settings.where_is(1)
+        ),
+    };
+    Ok(Resolved {
+        spec,
+        settings: Some(settings),
+    })
+}
+
+/// `-X KEY=VALUE` properties as pairs.
+pub fn parse_properties(props: &[String]) -> Result<Vec<(String, String)>> {
+    props
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .ok_or_else(|| anyhow!("-X {p}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
+/// A client configuration bootstrapping from `brokers` (`host:port[,host:port...]`).
+pub fn bootstrap(brokers: &str) -> ClientConfig {
+    ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()))
+}
+
+fn is_unknown(e: &kafkit::client::Error) -> bool {
+    // The client's own message for a property no config knows.
+    e.to_string().contains("unknown client property")
+}
+
+/// Producer and consumer configurations for `brokers`: the config file's `kafka` section,
+/// then `props` (-X). A property goes to whichever of the two knows it; one neither knows is
+/// an error naming it (and its file and line).
+pub fn client_configs(
+    brokers: &str,
+    settings: Option<&Settings>,
+    props: &[(String, String)],
+) -> Result<(ProducerConfig, ConsumerConfig)> {
+    let mut producer = ProducerConfig::new(bootstrap(brokers));
+    let mut consumer = ConsumerConfig::new(bootstrap(brokers));
+    let from_file = settings.into_iter().flat_map(|s| {
+        s.kafka
+            .iter()
+            .map(move |(k, v, line)| (k.as_str(), v.as_str(), s.where_is(*line)))
+    });
+    let from_cli = props
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str(), format!("-X {k}")));
+    for (k, v, origin) in from_file.chain(from_cli) {
+        if matches!(k, "bootstrap.servers" | "metadata.broker.list") {
+            continue;
+        }
+        let p = producer.clone().set(k, v);
+        let c = consumer.clone().set(k, v);
+        match (p, c) {
+            (Ok(p), Ok(c)) => (producer, consumer) = (p, c),
+            (Ok(p), Err(e)) if is_unknown(&e) => producer = p,
+            (Err(e), Ok(c)) if is_unknown(&e) => consumer = c,
+            (Err(e), _) | (_, Err(e)) => bail!("{origin}: {e}"),
+        }
+    }
+    if let Some(n) = settings.and_then(|s| s.defaults.consume_batch_size) {
+        consumer = consumer
+            .set("max.poll.records", &n.to_string())
+            .context("kafkit.consume.batch.size")?;
+    }
+    Ok((producer, consumer))
+}
+
+/// Opens a resolved storage.
+pub async fn open(resolved: &Resolved, props: &[(String, String)]) -> Result<AnyStorage> {
+    Ok(match &resolved.spec {
+        StorageSpec::Local(dir) => AnyStorage::Local(
+            kafkit::store::LocalStorage::open(dir)
+                .with_context(|| format!("local storage {}", dir.display()))?,
+        ),
+        StorageSpec::Kafka(brokers) => {
+            let (producer, consumer) = client_configs(brokers, resolved.settings.as_ref(), props)?;
+            AnyStorage::Kafka(Box::new(
+                kafkit::store::KafkaStorage::connect(producer, consumer)
+                    .await
+                    .with_context(|| format!("cluster {brokers}"))?,
+            ))
+        }
+        StorageSpec::Named(name) => bail!("storage '{name}' was not resolved"),
+    })
+}
