@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kafkit::client::{Client, ConsumerConfig, ProducerConfig, Target};
 
+mod format;
 mod groups;
 mod jq;
 mod jsonl;
@@ -22,7 +23,12 @@ use shell::{ReadArgs, ReadPlan, StorageSpec};
 
 /// kafkit — the Kafka toolkit.
 #[derive(Parser, Debug)]
-#[command(name = "kafkit", version, about, long_about = None)]
+#[command(
+    name = "kafkit",
+    version,
+    about = "kafkit: topics, records and consumer groups on a Kafka cluster or in local files",
+    long_about = None
+)]
 struct Cli {
     /// Bootstrap broker(s), `host:port[,host:port...]`.
     #[arg(short = 'b', long = "brokers", global = true, env = "KAFKIT_BROKERS")]
@@ -37,8 +43,9 @@ struct Cli {
     )]
     properties: Vec<String>,
 
-    /// The storage to work on: `local[:DIR]` or `kafka:HOST:PORT` (default: -b if given,
-    /// else local storage in ./.kafkit).
+    /// The storage to work on: `local[:DIR]`, `kafka:HOST:PORT`, or the name of a YAML config
+    /// (NAME.yaml in ./, ./configs/clusters/, ./configs/locals/ or $KAFKIT_HOME) (default: -b
+    /// if given, else local storage in ./.kafkit).
     #[arg(short = 's', long = "storage", global = true, env = "KAFKIT_STORAGE")]
     storage: Option<StorageSpec>,
 
@@ -56,6 +63,11 @@ enum Command {
     },
     /// Show the API versions a broker supports, and which kafkit will use.
     ApiVersions,
+    /// Print a shell completion script, e.g. `kafkit completions bash > ~/.local/share/bash-completion/completions/kafkit`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Load tests (figures comparable with the peers in ../shared/bench).
     #[command(subcommand)]
     Perf(PerfCommand),
@@ -124,6 +136,10 @@ enum Command {
         read: ReadArgs,
         #[command(flatten)]
         jq: jq::JqArgs,
+        /// Print each record with a kcat-style format instead of JSON, e.g. '%k\t%s\n'
+        /// (%t %p %o %T %k %s %K %S %h %%; \n \t escapes).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<format::Format>,
     },
     /// Print the first N records (default 10).
     Head {
@@ -167,7 +183,7 @@ enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
-    /// Copy a topic, within a storage or to another (`--to`).
+    /// Copy a topic, within a storage or to another (`--into`); prints what it read and wrote.
     Cp {
         /// The source topic.
         source: String,
@@ -408,7 +424,10 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
     use kafkit::store::{ReadFrom, Storage};
     let is_storage_command = !matches!(
         cli.command,
-        Command::Cluster { .. } | Command::ApiVersions | Command::Perf(_)
+        Command::Cluster { .. }
+            | Command::ApiVersions
+            | Command::Perf(_)
+            | Command::Completions { .. }
     );
     if !is_storage_command {
         return Ok(None);
@@ -459,8 +478,17 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
             .await?;
             eprintln!("kafkit: produced {n} records to '{topic}'");
         }
-        Command::Cat { topic, n, read, jq } => {
+        Command::Cat {
+            topic,
+            n,
+            read,
+            jq,
+            format,
+        } => {
             let pipeline = jq.pipeline()?;
+            if format.is_some() && !pipeline.is_empty() {
+                anyhow::bail!("--format prints records as they are; it cannot follow --map, --filter or --flatmap");
+            }
             let plan = ReadPlan {
                 topic,
                 args: read,
@@ -468,6 +496,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 limit: *n,
                 matcher: None,
                 pipeline: &pipeline,
+                format: format.as_ref(),
             };
             shell::cat(&storage, plan).await?;
         }
@@ -479,6 +508,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 limit: Some(*n),
                 matcher: None,
                 pipeline: &Pipeline::default(),
+                format: None,
             };
             shell::cat(&storage, plan).await?;
         }
@@ -490,6 +520,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 limit: None,
                 matcher: None,
                 pipeline: &Pipeline::default(),
+                format: None,
             };
             shell::cat(&storage, plan).await?;
         }
@@ -507,6 +538,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 limit: *n,
                 matcher: Some(shell::Matcher::new(pattern, fields)?),
                 pipeline: &Pipeline::default(),
+                format: None,
             };
             let done = shell::cat(&storage, plan).await?;
             eprintln!(
@@ -639,7 +671,10 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 }
             }
         }
-        Command::Cluster { .. } | Command::ApiVersions | Command::Perf(_) => {
+        Command::Cluster { .. }
+        | Command::ApiVersions
+        | Command::Perf(_)
+        | Command::Completions { .. } => {
             unreachable!("not storage commands")
         }
     }
@@ -670,6 +705,14 @@ fn settle(command: &mut Command, defaults: &settings::Defaults) {
 }
 
 async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        use clap::CommandFactory;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "kafkit", &mut script);
+        let mut out = out::Out::new();
+        out.bytes(&script)?;
+        return out.finish();
+    }
     if run_storage_command(&mut cli).await?.is_some() {
         return Ok(());
     }

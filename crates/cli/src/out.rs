@@ -32,6 +32,20 @@ impl Out {
         }
     }
 
+    /// Writes raw bytes (no newline added).
+    pub fn bytes(&mut self, b: &[u8]) -> anyhow::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.w.write_all(b) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// Writes `value` as one line of JSON.
     pub fn json(&mut self, value: &impl serde::Serialize) -> anyhow::Result<()> {
         self.line(&serde_json::to_string(value)?)

@@ -322,6 +322,8 @@ pub struct ReadPlan<'a> {
     pub matcher: Option<Matcher>,
     /// jq expressions applied to each record's JSON before printing.
     pub pipeline: &'a Pipeline,
+    /// Print with this kcat-style format instead of JSON lines.
+    pub format: Option<&'a crate::format::Format>,
 }
 
 /// What `cat` did.
@@ -350,6 +352,7 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
     // Per partition, the offset after the last record handled (committed for --group).
     let mut handled: BTreeMap<i32, i64> = BTreeMap::new();
     let mut ended = false;
+    let mut formatted = Vec::new();
     'read: loop {
         let Some(records) = reader.next_records().await? else {
             ended = true;
@@ -361,6 +364,16 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
             if args.to.is_some_and(|to| r.timestamp >= to)
                 || plan.matcher.as_ref().is_some_and(|m| !m.matches(&r))
             {
+                continue;
+            }
+            if let Some(format) = plan.format {
+                formatted.clear();
+                format.write(&r, &mut formatted);
+                out.bytes(&formatted)?;
+                done.printed += 1;
+                if out.closed || plan.limit.is_some_and(|n| done.printed >= n) {
+                    break 'read;
+                }
                 continue;
             }
             let line = match record_to_json(&r, args.key_type, args.value_type) {
@@ -690,9 +703,21 @@ pub async fn cp(
             copied.produced,
         )
     };
+    let bar = progress_bar(source, topic, args, plan.limit).await;
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     let mut ended = false;
     loop {
-        let records = match reader.next_records().await {
+        let next = tokio::select! {
+            next = reader.next_records() => next,
+            _ = &mut interrupted => {
+                // Everything appended so far is acknowledged; stop here, cleanly.
+                bar.abandon();
+                target.close().await?;
+                args.commit(source, topic, written.clone()).await?;
+                bail!("interrupted: {}", progress(&copied, &written));
+            }
+        };
+        let records = match next {
             Ok(Some(r)) => r,
             Ok(None) => {
                 ended = true;
@@ -700,6 +725,7 @@ pub async fn cp(
             }
             Err(e) => return Err(anyhow!(e).context(progress(&copied, &written))),
         };
+        bar.set_position(copied.consumed);
         let mut batch = Vec::with_capacity(records.len());
         // The source (partition, offset) each record of `batch` came from.
         let mut origins = Vec::with_capacity(records.len());
@@ -759,6 +785,7 @@ pub async fn cp(
             break;
         }
     }
+    bar.finish_and_clear();
     target.close().await?;
     args.commit(
         source,
@@ -770,6 +797,48 @@ pub async fn cp(
         copied.groups = g.commit(target, target_topic).await?;
     }
     Ok(copied)
+}
+
+/// A progress bar on stderr for a copy (hidden when stderr is not a terminal): records read
+/// out of those between the watermarks now.
+async fn progress_bar(
+    source: &AnyStorage,
+    topic: &str,
+    args: &ReadArgs,
+    limit: Option<u64>,
+) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let total: Option<u64> = match (args.follow, source.watermarks(topic).await) {
+        (false, Ok(marks)) => Some(
+            marks
+                .iter()
+                .filter(|(p, _)| args.partitions.as_ref().is_none_or(|ps| ps.contains(p)))
+                .map(|(_, (l, h))| (h - l).max(0) as u64)
+                .sum(),
+        ),
+        _ => None,
+    };
+    let total = match (total, limit) {
+        (Some(t), Some(n)) => Some(t.min(n)),
+        (t, n) => t.or(n),
+    };
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} records, {per_sec}, eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos} records, {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
 }
 
 fn limit_reached(limit: Option<u64>, consumed: u64) -> bool {

@@ -259,3 +259,19 @@ fn perf_table_catches_up_a_topic_of_json_values() {
     assert_eq!(line["records"], 2000);
     assert_eq!(line["keys"], 50);
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafkit"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("reset-offsets"),
+            "{shell}: every command is in it"
+        );
+    }
+}

@@ -135,6 +135,27 @@ fn exercise(storage: &str, dir: &Path, topic: &str) {
         assert_eq!(found, json!({"0": 3, "1": 2, "2": null}));
     }
 
+    // --format: kcat-style lines with the raw key and value.
+    let formatted = ok(
+        storage,
+        dir,
+        &[
+            "cat",
+            topic,
+            "--partitions",
+            "0",
+            "--format",
+            r"%p@%o %k=%s (%S)\n",
+            "-n",
+            "2",
+        ],
+        None,
+    );
+    assert_eq!(formatted, "0@0 k0={\"n\":0} (7)\n0@1 k2={\"n\":2} (7)\n");
+    let bad = run(storage, dir, &["cat", topic, "--format", "%x"], None);
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown %x"));
+
     // grep: regex over raw bytes; exit 1 when nothing matches; a bad regex is an error.
     let hits = lines(&ok(storage, dir, &["grep", r#""n":[37]\b"#, topic], None));
     let mut ns: Vec<i64> = hits
@@ -459,4 +480,46 @@ fn topic_and_group_commands_work_on_the_broker() {
     let dir = tempfile::tempdir().unwrap();
     let storage = format!("kafka:{}", kafkit_testkit::shared_broker());
     exercise(&storage, dir.path(), &kafkit_testkit::unique_topic("more"));
+}
+
+#[test]
+fn an_interrupted_copy_leaves_the_target_consistent_and_says_how_far_it_got() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok("", d, &["touch", "src", "-p", "2"], None);
+    fill("", d, "src", 0, 50);
+    // --follow never ends by itself: interrupt it once it has copied what there is.
+    let child = common::kafkit("", d)
+        .args(["cp", "src", "dst", "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !d.join(".kafkit/topics/dst/topic.json").exists()
+        || ok("", d, &["wc", "dst"], None).trim() != "50"
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy did not progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(e.contains("interrupted"), "{e}");
+    assert!(e.contains("50 consumed, 50 produced"), "{e}");
+    assert!(e.contains("{0: 25, 1: 25}"), "says how far: {e}");
+    let d2 = run("", d, &["diff", "src", "dst"], None);
+    assert!(
+        d2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&d2.stderr)
+    );
 }
