@@ -228,3 +228,210 @@ mod tests {
         assert!(bad.contains("partition 2 offset 7"), "{bad}");
     }
 }
+
+/// Appends `s` as a JSON string (quotes and escapes exactly as serde_json writes them).
+fn write_json_str(out: &mut Vec<u8>, s: &[u8]) {
+    /// True when any of the 8 bytes of `x` needs escaping (`"`, `\`, or below 0x20).
+    fn needs_escape(x: u64) -> bool {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+        let below_0x20 = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        (has_zero(x ^ (ONES * b'"' as u64)) | has_zero(x ^ (ONES * b'\\' as u64)) | below_0x20) != 0
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    while i < s.len() {
+        if i + 8 <= s.len() {
+            let chunk = u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+            if !needs_escape(chunk) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = s[i];
+        let short = match b {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            b'\n' => Some(b'n'),
+            b'\r' => Some(b'r'),
+            b'\t' => Some(b't'),
+            0x08 => Some(b'b'),
+            0x0c => Some(b'f'),
+            0..=0x1f => None,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&s[start..i]);
+        match short {
+            Some(c) => out.extend_from_slice(&[b'\\', c]),
+            None => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]),
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&s[start..]);
+    out.push(b'"');
+}
+
+/// Appends `bytes` shown as `ty` (what [`encode_data`] gives, written straight out).
+fn write_data(out: &mut Vec<u8>, bytes: Option<&[u8]>, ty: DataType) -> Result<(), String> {
+    let Some(b) = bytes else {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    };
+    let marker = |out: &mut Vec<u8>, b: &[u8]| {
+        out.extend_from_slice(b"{\"base64\":\"");
+        out.extend_from_slice(B64.encode(b).as_bytes());
+        out.extend_from_slice(b"\"}");
+    };
+    match ty {
+        DataType::Bytes => marker(out, b),
+        DataType::Str => match std::str::from_utf8(b) {
+            Ok(_) => write_json_str(out, b),
+            Err(_) => marker(out, b),
+        },
+        DataType::Json => {
+            // Valid JSON on one line is copied as it is (key order and number spelling kept);
+            // JSON spread over lines is rewritten compactly.
+            let raw: &serde_json::value::RawValue =
+                serde_json::from_slice(b).map_err(|e| format!("not JSON: {e}"))?;
+            let text = raw.get();
+            if text.contains(['\n', '\r']) {
+                let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+                serde_json::to_writer(&mut *out, &v).map_err(|e| e.to_string())?;
+            } else {
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends `r` as one JSON line (with its newline) to `out`: the same text as
+/// [`record_to_json`], written without building JSON values. On error `out` is unchanged.
+pub fn write_record(
+    out: &mut Vec<u8>,
+    r: &Record,
+    key: DataType,
+    value: DataType,
+) -> Result<(), String> {
+    use std::io::Write;
+    let start = out.len();
+    let result = (|| {
+        let where_ = |what: &str, e: String| {
+            format!(
+                "topic '{}' partition {} offset {}: {what} {e}",
+                r.topic, r.partition, r.offset
+            )
+        };
+        out.extend_from_slice(b"{\"topic\":");
+        write_json_str(out, r.topic.as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = write!(
+            out,
+            ",\"partition\":{},\"offset\":{},\"timestamp\":{},\"key\":",
+            r.partition, r.offset, r.timestamp
+        );
+        write_data(out, r.key.as_deref(), key).map_err(|e| where_("key", e))?;
+        out.extend_from_slice(b",\"value\":");
+        write_data(out, r.value.as_deref(), value).map_err(|e| where_("value", e))?;
+        out.extend_from_slice(b",\"headers\":[");
+        for (i, h) in r.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'[');
+            write_json_str(out, String::from_utf8_lossy(&h.key).as_bytes());
+            out.push(b',');
+            write_data(out, h.value.as_deref(), DataType::Str).map_err(|e| where_("header", e))?;
+            out.push(b']');
+        }
+        out.extend_from_slice(b"]}\n");
+        Ok(())
+    })();
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn direct_writing_gives_the_same_text_as_serde() {
+        let texts: Vec<&[u8]> = vec![
+            b"",
+            b"plain",
+            b"quote \" backslash \\ slash / tab \t nl \n cr \r bs \x08 ff \x0c nul \x00 us \x1f del \x7f",
+            "unicode é ü 日本 😀 and \u{2028}".as_bytes(),
+            b"\xff\xfe not utf-8",
+            b"{\"n\":1,\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+            b"exactly8",
+            b"seven\"7",
+        ];
+        for key in &texts {
+            for value in &texts {
+                let r = Record {
+                    topic: Arc::from("t\"q"),
+                    partition: 3,
+                    offset: 99,
+                    timestamp: -1,
+                    key: Some(Bytes::copy_from_slice(key)),
+                    value: Some(Bytes::copy_from_slice(value)),
+                    headers: vec![
+                        Header::new("h\n", Some(Bytes::copy_from_slice(value))),
+                        Header::new("n", None::<Bytes>),
+                    ],
+                };
+                for ty in [DataType::Str, DataType::Bytes] {
+                    let mut out = Vec::new();
+                    write_record(&mut out, &r, ty, ty).unwrap();
+                    let expected = format!("{}\n", record_to_json(&r, ty, ty).unwrap());
+                    assert_eq!(String::from_utf8(out).unwrap(), expected);
+                }
+            }
+        }
+        let mut r = Record {
+            topic: Arc::from("t"),
+            partition: 0,
+            offset: 0,
+            timestamp: 0,
+            key: None,
+            value: Some(Bytes::from_static(b"{\"b\": 1,\n \"a\": [1.50, true]}")),
+            headers: Vec::new(),
+        };
+        let mut out = Vec::new();
+        write_record(&mut out, &r, DataType::Str, DataType::Json).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["value"], json!({"a": [1.5, true], "b": 1}));
+        assert_eq!(v["key"], Value::Null);
+        r.value = Some(Bytes::from_static(b"{\"z\":1,\"a\":2}"));
+        out.clear();
+        write_record(&mut out, &r, DataType::Str, DataType::Json).unwrap();
+        assert!(
+            out.ends_with(b"\"value\":{\"z\":1,\"a\":2},\"headers\":[]}\n"),
+            "kept as written"
+        );
+        r.value = Some(Bytes::from_static(b"{not json"));
+        out.clear();
+        let e = write_record(&mut out, &r, DataType::Str, DataType::Json).unwrap_err();
+        assert!(e.contains("partition 0 offset 0: value not JSON"), "{e}");
+        assert!(out.is_empty(), "nothing half-written");
+    }
+}

@@ -1,8 +1,8 @@
 //! Named YAML configurations: where a storage is and how kafkit talks to it.
 //!
 //! `--storage NAME` (or `KAFKIT_STORAGE=NAME`) loads the first of `./NAME.yaml`,
-//! `./configs/clusters/NAME.yaml`, `./configs/locals/NAME.yaml`, and the same under
-//! `$KAFKIT_HOME`. A file has these sections:
+//! `./configs/clusters/NAME.yaml`, `./configs/locals/NAME.yaml` (each also as `.yml`), and the
+//! same under `$KAFKIT_HOME` (kafi's layout). A file has these sections:
 //!
 //! ```yaml
 //! kafka:                     # a cluster: any client property (Java / librdkafka names)
@@ -119,9 +119,11 @@ impl Settings {
         }
         let mut out = Vec::new();
         for d in dirs {
-            out.push(d.join(format!("{name}.yaml")));
-            for kind in ["clusters", "locals"] {
-                out.push(d.join("configs").join(kind).join(format!("{name}.yaml")));
+            for ext in ["yaml", "yml"] {
+                out.push(d.join(format!("{name}.{ext}")));
+                for kind in ["clusters", "locals"] {
+                    out.push(d.join("configs").join(kind).join(format!("{name}.{ext}")));
+                }
             }
         }
         out

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Context};
 use kafkit::store::{AnyStorage, NewRecord, ReadFrom, RecordReader, Storage};
 
 use crate::jq::Pipeline;
-use crate::jsonl::{json_to_record, record_to_json, DataType};
+use crate::jsonl::{json_to_record, record_to_json, write_record, DataType};
 use crate::out::Out;
 use crate::settings::{Defaults, OffsetReset};
 
@@ -366,47 +366,43 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
             {
                 continue;
             }
-            if let Some(format) = plan.format {
-                formatted.clear();
+            // One record's output, in `formatted`: kcat-style, a JSON line written directly,
+            // or JSON values through the jq pipeline.
+            formatted.clear();
+            // Err((message, skippable)): records that do not decode may be skipped; a failing
+            // jq expression may not.
+            let decoded: Result<u64, (String, bool)> = if let Some(format) = plan.format {
                 format.write(&r, &mut formatted);
-                out.bytes(&formatted)?;
-                done.printed += 1;
-                if out.closed || plan.limit.is_some_and(|n| done.printed >= n) {
-                    break 'read;
+                Ok(1)
+            } else if plan.pipeline.is_empty() {
+                write_record(&mut formatted, &r, args.key_type, args.value_type)
+                    .map(|()| 1)
+                    .map_err(|e| (e, true))
+            } else {
+                let line = record_to_json(&r, args.key_type, args.value_type);
+                match line {
+                    Err(e) => Err((e, true)),
+                    Ok(line) => {
+                        pipe_line(plan.pipeline, &r, &line, &mut formatted).map_err(|e| (e, false))
+                    }
                 }
-                continue;
-            }
-            let line = match record_to_json(&r, args.key_type, args.value_type) {
-                Ok(line) => line,
-                Err(e) if args.skip_errors => {
+            };
+            match decoded {
+                Ok(lines) => {
+                    out.bytes(&formatted)?;
+                    done.printed += lines;
+                }
+                Err((e, true)) if args.skip_errors => {
                     done.skipped += 1;
                     tracing::debug!("{e}");
                     continue;
                 }
-                Err(e) => {
+                Err((e, _)) => {
                     out.finish()?;
                     bail!(
-                        "{e} (after {} records; --skip-errors skips such records)",
+                        "{e} (after {} records; --skip-errors skips records that do not decode)",
                         done.printed
                     );
-                }
-            };
-            if plan.pipeline.is_empty() {
-                out.line(&line.to_string())?;
-                done.printed += 1;
-            } else {
-                let value = serde_json::to_value(&line)?;
-                let results = plan.pipeline.apply(value).map_err(|e| {
-                    anyhow!(
-                        "topic '{}' partition {} offset {}: {e}",
-                        r.topic,
-                        r.partition,
-                        r.offset
-                    )
-                })?;
-                for v in results {
-                    out.json(&v)?;
-                    done.printed += 1;
                 }
             }
             if out.closed || plan.limit.is_some_and(|n| done.printed >= n) {
@@ -426,6 +422,27 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
         );
     }
     Ok(done)
+}
+
+/// Runs `line` through `pipeline`, appending each result as a JSON line; returns how many.
+fn pipe_line(
+    pipeline: &Pipeline,
+    r: &kafkit::store::Record,
+    line: &crate::jsonl::RecordLine<'_>,
+    out: &mut Vec<u8>,
+) -> Result<u64, String> {
+    let value = serde_json::to_value(line).map_err(|e| e.to_string())?;
+    let results = pipeline.apply(value).map_err(|e| {
+        format!(
+            "topic '{}' partition {} offset {}: {e}",
+            r.topic, r.partition, r.offset
+        )
+    })?;
+    for v in &results {
+        serde_json::to_writer(&mut *out, v).map_err(|e| e.to_string())?;
+        out.push(b'\n');
+    }
+    Ok(results.len() as u64)
 }
 
 /// `wc`: counts the records by reading them.
