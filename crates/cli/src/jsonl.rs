@@ -231,13 +231,14 @@ mod tests {
 
 /// Appends `s` as a JSON string (quotes and escapes exactly as serde_json writes them).
 fn write_json_str(out: &mut Vec<u8>, s: &[u8]) {
-    /// True when any of the 8 bytes of `x` needs escaping (`"`, `\`, or below 0x20).
-    fn needs_escape(x: u64) -> bool {
+    /// A high bit set in each byte of `x` (little-endian) that needs escaping (`"`, `\`, or
+    /// below 0x20); the lowest set bit is exact (borrows only flag bytes above a true one).
+    fn escapes(x: u64) -> u64 {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGHS: u64 = 0x8080_8080_8080_8080;
         let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
         let below_0x20 = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-        (has_zero(x ^ (ONES * b'"' as u64)) | has_zero(x ^ (ONES * b'\\' as u64)) | below_0x20) != 0
+        has_zero(x ^ (ONES * b'"' as u64)) | has_zero(x ^ (ONES * b'\\' as u64)) | below_0x20
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
@@ -247,9 +248,12 @@ fn write_json_str(out: &mut Vec<u8>, s: &[u8]) {
     while i < s.len() {
         if i + 8 <= s.len() {
             let chunk = u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
-            if !needs_escape(chunk) {
-                i += 8;
-                continue;
+            match escapes(chunk) {
+                0 => {
+                    i += 8;
+                    continue;
+                }
+                m => i += (m.trailing_zeros() / 8) as usize,
             }
         }
         let b = s[i];
@@ -299,7 +303,7 @@ fn write_data(out: &mut Vec<u8>, bytes: Option<&[u8]>, ty: DataType) -> Result<(
     };
     match ty {
         DataType::Bytes => marker(out, b),
-        DataType::Str => match std::str::from_utf8(b) {
+        DataType::Str => match simdutf8::basic::from_utf8(b) {
             Ok(_) => write_json_str(out, b),
             Err(_) => marker(out, b),
         },
@@ -328,7 +332,6 @@ pub fn write_record(
     key: DataType,
     value: DataType,
 ) -> Result<(), String> {
-    use std::io::Write;
     let start = out.len();
     let result = (|| {
         let where_ = |what: &str, e: String| {
@@ -339,12 +342,14 @@ pub fn write_record(
         };
         out.extend_from_slice(b"{\"topic\":");
         write_json_str(out, r.topic.as_bytes());
-        // Writing to a Vec cannot fail.
-        let _ = write!(
-            out,
-            ",\"partition\":{},\"offset\":{},\"timestamp\":{},\"key\":",
-            r.partition, r.offset, r.timestamp
-        );
+        let mut digits = itoa::Buffer::new();
+        out.extend_from_slice(b",\"partition\":");
+        out.extend_from_slice(digits.format(r.partition).as_bytes());
+        out.extend_from_slice(b",\"offset\":");
+        out.extend_from_slice(digits.format(r.offset).as_bytes());
+        out.extend_from_slice(b",\"timestamp\":");
+        out.extend_from_slice(digits.format(r.timestamp).as_bytes());
+        out.extend_from_slice(b",\"key\":");
         write_data(out, r.key.as_deref(), key).map_err(|e| where_("key", e))?;
         out.extend_from_slice(b",\"value\":");
         write_data(out, r.value.as_deref(), value).map_err(|e| where_("value", e))?;

@@ -666,6 +666,12 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                     "consumed {} records, produced {} records",
                     copied.consumed, copied.produced
                 );
+                if copied.batches > 0 {
+                    println!(
+                        "copied {} batches byte for byte, offsets kept",
+                        copied.batches
+                    );
+                }
                 if !copied.groups.is_empty() {
                     println!("copied the offsets of groups {}", copied.groups.join(", "));
                 }

@@ -577,6 +577,14 @@ pub struct Copied {
     /// Groups whose committed offsets were copied (`--groups`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
+    /// Batches copied byte for byte with their offsets (cluster → local files with nothing
+    /// changed); 0 when records were copied one by one.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub batches: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How `cp` writes what it reads.
@@ -692,6 +700,16 @@ pub async fn cp(
     if !target.exists(target_topic).await? {
         let n = source.partitions(topic).await?;
         target.create_topic(target_topic, n, &[]).await?;
+    }
+    let as_is = plan.pipeline.is_empty()
+        && plan.target_types == (args.key_type, args.value_type)
+        && plan.keep_partitions
+        && plan.keep_timestamps
+        && plan.keep_headers
+        && args.to.is_none()
+        && plan.limit.is_none();
+    if let (AnyStorage::Kafka(from), AnyStorage::Local(into), true) = (source, target, as_is) {
+        return cp_batches((from, topic), (into, target_topic), args, plan.groups).await;
     }
     let mut groups = match plan.groups {
         true => Some(GroupTranslation::new(source, topic).await?),
@@ -856,6 +874,87 @@ async fn progress_bar(
     };
     bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
     bar
+}
+
+/// `cp` from a cluster into local files with nothing changed: the batches as the broker
+/// served them, byte for byte, offsets kept (so committed group offsets carry over as they
+/// are).
+async fn cp_batches(
+    (source, topic): (&kafkit::store::KafkaStorage, &str),
+    (target, target_topic): (&kafkit::store::LocalStorage, &str),
+    args: &ReadArgs,
+    groups: bool,
+) -> anyhow::Result<Copied> {
+    let any_source = AnyStorage::Kafka(Box::new(source.clone()));
+    let start = args.start_in(&any_source, topic).await?;
+    let mut reader = source
+        .reader(topic, args.partitions.as_deref(), start, args.follow)
+        .await?;
+    let mut copied = Copied::default();
+    let mut written: BTreeMap<i32, i64> = BTreeMap::new();
+    let progress = |copied: &Copied, written: &BTreeMap<i32, i64>| {
+        format!(
+            "copy {} '{topic}' → {} '{target_topic}' stopped after {} records in {} batches; \
+             every source record before {written:?} (partition: offset) is in the target",
+            source.describe(),
+            target.describe(),
+            copied.consumed,
+            copied.batches,
+        )
+    };
+    let bar = progress_bar(&any_source, topic, args, None).await;
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let next = tokio::select! {
+            next = reader.next_batches() => next,
+            _ = &mut interrupted => {
+                bar.abandon();
+                args.commit(&any_source, topic, written.clone()).await?;
+                bail!("interrupted: {}", progress(&copied, &written));
+            }
+        };
+        let fetched = match next {
+            Ok(Some(b)) => b,
+            Ok(None) => break,
+            Err(e) => return Err(anyhow!(e).context(progress(&copied, &written))),
+        };
+        let mut by_partition: BTreeMap<i32, Vec<kafkit::record::RecordBatch>> = BTreeMap::new();
+        for f in fetched {
+            by_partition.entry(f.partition).or_default().push(f.batch);
+        }
+        for (p, batches) in by_partition {
+            if let Err(e) = target.append_batches(target_topic, p, &batches).await {
+                return Err(anyhow!(e).context(progress(&copied, &written)));
+            }
+            for b in &batches {
+                if !b.header.is_control {
+                    copied.consumed += b.header.record_count as u64;
+                }
+                copied.batches += 1;
+                written.insert(p, b.header.next_offset());
+            }
+        }
+        copied.produced = copied.consumed;
+        bar.set_position(copied.consumed);
+    }
+    bar.finish_and_clear();
+    // The reader's positions: past the copied batches, and past any gap at the end.
+    let positions = kafkit::store::RecordReader::positions(&reader);
+    args.commit(&any_source, topic, positions).await?;
+    if groups {
+        // Offsets are kept: each group's commit on the topic carries over as it is.
+        for group in any_source.list_groups().await? {
+            let offsets = any_source.group_offsets(&group).await?;
+            if let Some(parts) = offsets.get(topic) {
+                let moved = BTreeMap::from([(target_topic.to_string(), parts.clone())]);
+                kafkit::store::Storage::commit(target, &group, &moved)
+                    .await
+                    .with_context(|| format!("copy the offsets of group '{group}'"))?;
+                copied.groups.push(group);
+            }
+        }
+    }
+    Ok(copied)
 }
 
 fn limit_reached(limit: Option<u64>, consumed: u64) -> bool {

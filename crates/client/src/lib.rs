@@ -41,8 +41,8 @@ pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
 pub use conn::{ApiVersionTable, Connection, PendingResponse};
 pub use consumer::{
-    Assignor, Consumer, ConsumerConfig, ConsumerRecord, Isolation, MemberAssignment, Offset,
-    OffsetReset, RebalanceListener, TopicPartition,
+    Assignor, Consumer, ConsumerConfig, ConsumerRecord, FetchedBatch, Isolation, MemberAssignment,
+    Offset, OffsetReset, RebalanceListener, TopicPartition,
 };
 pub use error::{BrokerError, Error, ErrorCode, Result};
 pub use producer::{

@@ -288,3 +288,63 @@ async fn records_arrive_as_a_stream_too() {
         (0..250).collect::<Vec<i64>>()
     );
 }
+
+#[tokio::test]
+async fn poll_batches_hands_out_the_batches_as_the_broker_served_them() {
+    let client = client().await;
+    let topic = common::topic(&client, "rawbatches", 1).await;
+    // Three compressed batches written with raw Produce requests, so their bytes are known.
+    let mut sent = Vec::new();
+    for b in 0..3i64 {
+        let records: Vec<kafkit_record::Record> = (0..4)
+            .map(|i| kafkit_record::Record {
+                offset: i,
+                timestamp: 1_700_000_000_000 + b * 10 + i,
+                key: Some(format!("k{b}{i}").into()),
+                value: Some(format!("v{b}{i}").into()),
+                headers: vec![],
+            })
+            .collect();
+        produce_batch(&client, &topic, 0, &records, Compression::Lz4).await;
+        sent.push(records);
+    }
+    let consumer = Consumer::with_client(
+        client.clone(),
+        consumer_config(&kafkit_testkit::shared_broker()),
+    );
+    let tp = TopicPartition::new(&topic, 0);
+    consumer.assign(std::slice::from_ref(&tp)).await.unwrap();
+    consumer.seek(&tp, Offset::Beginning).unwrap();
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while got.len() < 3 && std::time::Instant::now() < deadline {
+        got.extend(
+            consumer
+                .poll_batches(Duration::from_millis(500))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(got.len(), 3);
+    for (i, fetched) in got.iter().enumerate() {
+        assert_eq!((&*fetched.topic, fetched.partition), (topic.as_str(), 0));
+        let h = &fetched.batch.header;
+        assert_eq!((h.base_offset, h.record_count), (i as i64 * 4, 4));
+        assert_eq!(h.compression, Compression::Lz4, "kept compressed");
+        // The raw bytes decode on their own to the records sent.
+        let again = kafkit_record::RecordBatch::decode(
+            fetched.batch.raw(),
+            &kafkit_record::DecodeOptions::default(),
+        )
+        .unwrap();
+        let values: Vec<_> = again
+            .collect_records()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
+        let expected: Vec<_> = sent[i].iter().map(|r| r.value.clone()).collect();
+        assert_eq!(values, expected);
+    }
+    assert_eq!(consumer.position(&tp), Some(12));
+}

@@ -130,6 +130,7 @@ pub struct RecordBatch {
     /// The batch header.
     pub header: BatchHeader,
     records: Bytes,
+    raw: Bytes,
 }
 
 fn be_i16(b: &[u8], at: usize) -> i16 {
@@ -237,7 +238,11 @@ impl RecordBatch {
                 problem: "the records section is too short to hold them",
             });
         }
-        Ok(RecordBatch { header, records })
+        Ok(RecordBatch {
+            header,
+            records,
+            raw: buf.slice(..total),
+        })
     }
 
     /// Iterates over the records, decoding each on demand.
@@ -252,6 +257,13 @@ impl RecordBatch {
     /// Decodes all records into a vector, failing on the first malformed one.
     pub fn collect_records(&self) -> Result<Vec<Record>, DecodeError> {
         self.records().collect()
+    }
+
+    /// The whole batch exactly as it was decoded from: header, CRC and records section as
+    /// sent (compressed when the batch is), a slice of the buffer it came in. Writing these
+    /// bytes elsewhere makes a byte-faithful copy.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
     }
 
     /// The inflated records section (for byte-faithful copies and debugging).

@@ -49,6 +49,11 @@ fn librdkafka_batches_decode_exactly() {
         assert_eq!(batch.header.last_offset(), 4);
         assert_eq!(batch.header.max_timestamp, 1_700_000_000_004);
         assert!(!batch.header.is_transactional && !batch.header.is_control);
+        assert_eq!(
+            batch.raw(),
+            &golden(name),
+            "{name}: raw() is the batch as written"
+        );
         let records = batch.collect_records().unwrap();
         for (i, (r, (key, value, ts))) in records.iter().zip(expected()).enumerate() {
             assert_eq!(r.offset, i as i64, "{name}");

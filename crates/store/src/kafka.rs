@@ -437,6 +437,31 @@ impl KafkaReader {
     }
 }
 
+impl KafkaReader {
+    /// The next batches whole, as the broker served them (raw bytes kept, control batches
+    /// included), for byte-faithful copies; `Ok(None)` at the end, as `next_records`. Do not
+    /// mix with `next_records` on one reader.
+    pub async fn next_batches(&mut self) -> Result<Option<Vec<kafkit_client::FetchedBatch>>> {
+        loop {
+            if !self.follow && self.done()? {
+                return Ok(None);
+            }
+            let mut batches = self.consumer.poll_batches(POLL).await?;
+            if !self.follow {
+                self.note_highwaters();
+                batches.retain(|b| {
+                    let stop = self.stops[&b.partition]
+                        .max(self.first_highwater.get(&b.partition).copied().unwrap_or(0));
+                    b.batch.header.base_offset < stop
+                });
+            }
+            if !batches.is_empty() {
+                return Ok(Some(batches));
+            }
+        }
+    }
+}
+
 impl RecordReader for KafkaReader {
     async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
         loop {

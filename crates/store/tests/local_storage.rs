@@ -376,3 +376,48 @@ async fn partitions_grow_configs_change_and_groups_describe() {
     let err = store.delete_group("g").await.unwrap_err();
     assert!(err.to_string().contains("'g' does not exist"), "{err}");
 }
+
+#[tokio::test]
+async fn batches_append_as_given_keeping_their_offsets_and_bytes() {
+    use kafkit_record::{BatchBuilder, Compression, DecodeOptions, RecordBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStorage::open(dir.path()).unwrap();
+    store.create_topic("t", 1, &[]).await.unwrap();
+    let batch = |base: i64, n: usize| {
+        let mut b = BatchBuilder::new(base, 1_700_000_000_000);
+        for i in 0..n {
+            b.push(
+                1_700_000_000_000 + i as i64,
+                Some(b"k"),
+                Some(format!("v{}", base + i as i64).as_bytes()),
+                &[],
+            );
+        }
+        let bytes = b.finish(Compression::Zstd, None).unwrap();
+        RecordBatch::decode(&bytes, &DecodeOptions::default()).unwrap()
+    };
+    // A backup of a compacted or trimmed log: it starts at 100, with a gap at 103..110.
+    let batches = [batch(100, 3), batch(110, 2)];
+    store.append_batches("t", 0, &batches).await.unwrap();
+    assert_eq!(store.watermarks("t").await.unwrap()[&0], (100, 112));
+    let offsets: Vec<i64> = read_all(&store, "t", ReadFrom::Beginning)
+        .await
+        .iter()
+        .map(|r| r.offset)
+        .collect();
+    assert_eq!(offsets, vec![100, 101, 102, 110, 111]);
+    let log = std::fs::read(dir.path().join("topics/t/0/00000000000000000000.log")).unwrap();
+    let expected: Vec<u8> = batches.iter().flat_map(|b| b.raw().to_vec()).collect();
+    assert_eq!(log, expected, "byte for byte, compressed as given");
+    let err = store
+        .append_batches("t", 0, &[batch(105, 1)])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot follow offset 111"),
+        "{err}"
+    );
+    // Record appends go on after the last batch.
+    let placed = store.append("t", vec![keyed("k", "after")]).await.unwrap();
+    assert_eq!(placed, vec![(0, 112)]);
+}

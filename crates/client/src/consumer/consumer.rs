@@ -449,6 +449,35 @@ impl Consumer {
         }
     }
 
+    /// Whole batches as the broker served them, for byte-faithful copies: each keeps its raw
+    /// bytes ([`RecordBatch::raw`], compressed as stored) and is handed out whole, control
+    /// batches included; a batch is left out only when it lies wholly before the position.
+    /// Waits at most `timeout` for the first one; positions move past each batch. Do not mix
+    /// with [`Consumer::poll`] on one consumer: records `poll` decoded but did not return yet
+    /// are dropped here.
+    ///
+    /// [`RecordBatch::raw`]: kafkit_record::RecordBatch::raw
+    pub async fn poll_batches(&self, timeout: Duration) -> Result<Vec<FetchedBatch>> {
+        let shared = &self.handle.shared;
+        shared.polled();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = shared.data_ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let batches = shared.take_batches(shared.config.max_poll_records)?;
+            if !batches.is_empty() {
+                return Ok(batches);
+            }
+            if tokio::time::timeout_at(deadline.into(), notified)
+                .await
+                .is_err()
+            {
+                return Ok(Vec::new());
+            }
+        }
+    }
+
     /// The records as an async stream (each poll waits as long as it takes). Errors are
     /// items too; the stream goes on after one.
     ///
@@ -902,6 +931,80 @@ impl Shared {
             }
         }
         advance(&mut st.cursors, run);
+        let below_limit = st.buffered_bytes < self.config.max_buffered_bytes;
+        drop(guard);
+        if freed && below_limit {
+            self.wake_sources();
+        }
+        Ok(out)
+    }
+}
+
+/// A batch as a broker served it, with the partition it came from.
+#[derive(Debug, Clone)]
+pub struct FetchedBatch {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition.
+    pub partition: i32,
+    /// The batch; [`RecordBatch::raw`](kafkit_record::RecordBatch::raw) has its bytes.
+    pub batch: RecordBatch,
+}
+
+impl Shared {
+    /// Hands out fetched batches whole, until they hold about `max_records` records.
+    fn take_batches(&self, max_records: usize) -> Result<Vec<FetchedBatch>> {
+        let mut out = Vec::new();
+        let mut records = 0usize;
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        if let Some(e) = st.errors.pop_front() {
+            return Err(e);
+        }
+        st.ready.clear();
+        let mut freed = false;
+        while records < max_records {
+            let Some(f) = st.fetched.front_mut() else {
+                break;
+            };
+            let current = st.cursors.get(&f.key).map(|c| c.epoch);
+            if current != Some(f.epoch) {
+                st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                st.fetched.pop_front();
+                freed = true;
+                continue;
+            }
+            let Some(batch) = f.batches.pop_front() else {
+                let mut f = st.fetched.pop_front().expect("front exists");
+                if let Some(e) = f.error.take() {
+                    if out.is_empty() {
+                        st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                        return Err(e);
+                    }
+                    st.fetched.push_front(f); // reported on the next poll
+                    break;
+                }
+                st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
+                freed = true;
+                continue;
+            };
+            let key = f.key.clone();
+            let next = batch.header.last_offset() + 1;
+            let cursor = st.cursors.get_mut(&key);
+            let position = cursor.as_ref().and_then(|c| c.position).unwrap_or(i64::MIN);
+            if next <= position {
+                continue;
+            }
+            if let Some(c) = cursor {
+                c.position = Some(next);
+            }
+            records += batch.header.record_count.max(1) as usize;
+            out.push(FetchedBatch {
+                topic: key.0,
+                partition: key.1,
+                batch,
+            });
+        }
         let below_limit = st.buffered_bytes < self.config.max_buffered_bytes;
         drop(guard);
         if freed && below_limit {

@@ -24,6 +24,6 @@ mod record;
 mod source;
 
 pub use config::{ConsumerConfig, Isolation, OffsetReset};
-pub use consumer::Consumer;
+pub use consumer::{Consumer, FetchedBatch};
 pub use group::{Assignor, MemberAssignment, RebalanceListener};
 pub use record::{ConsumerRecord, Offset, TopicPartition};

@@ -378,6 +378,69 @@ impl PartitionWriter {
         Ok(())
     }
 
+    /// Appends batches exactly as given (as a broker served them: offsets, compression and
+    /// CRC kept), each starting at or after `next_offset()` (gaps, as compaction leaves them,
+    /// are kept); one sync for all, then their index entries. Batches that would go back in
+    /// offsets are refused, naming the offsets.
+    pub fn append_batches(&mut self, batches: &[RecordBatch]) -> Result<()> {
+        let mut pending: Vec<IndexEntry> = Vec::new();
+        let mut next = self.next_offset();
+        for batch in batches {
+            let h = &batch.header;
+            if h.base_offset < next {
+                self.flush(&mut pending)?;
+                return Err(StoreError::Invalid(format!(
+                    "{}: a batch at offset {} cannot follow offset {} (offsets only grow; copy \
+                     into a new topic, or from offset {next} on)",
+                    self.dir.display(),
+                    h.base_offset,
+                    next - 1
+                )));
+            }
+            if self.log_len >= self.segment_bytes {
+                self.flush(&mut pending)?;
+                self.roll()?;
+            }
+            let raw = batch.raw();
+            let path = log_path(&self.dir, self.tail.base_offset);
+            self.log
+                .seek(SeekFrom::Start(self.log_len))
+                .and_then(|_| self.log.write_all(raw))
+                .map_err(|e| io_err(&path, "append", e))?;
+            pending.push(IndexEntry {
+                base_offset: h.base_offset,
+                next_offset: h.next_offset(),
+                position: self.log_len,
+                max_timestamp: h.max_timestamp,
+            });
+            self.log_len += raw.len() as u64;
+            next = h.next_offset();
+        }
+        self.flush(&mut pending)
+    }
+
+    /// Syncs the log, then writes the index entries of what it now holds.
+    fn flush(&mut self, pending: &mut Vec<IndexEntry>) -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let log_path = log_path(&self.dir, self.tail.base_offset);
+        let idx_path = index_path(&self.dir, self.tail.base_offset);
+        self.log
+            .sync_data()
+            .map_err(|e| io_err(&log_path, "sync", e))?;
+        let mut bytes = Vec::with_capacity(pending.len() * ENTRY);
+        for e in pending.iter() {
+            bytes.extend_from_slice(&e.encode());
+        }
+        self.index
+            .seek(SeekFrom::End(0))
+            .and_then(|_| self.index.write_all(&bytes))
+            .map_err(|e| io_err(&idx_path, "append index", e))?;
+        self.tail.entries.append(pending);
+        Ok(())
+    }
+
     /// Starts a new segment at the next offset.
     fn roll(&mut self) -> Result<()> {
         let base = self.next_offset();

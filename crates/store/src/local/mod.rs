@@ -152,6 +152,28 @@ impl LocalStorage {
         Ok(w)
     }
 
+    /// Appends `batches` to `partition` exactly as given: the bytes a broker served, offsets
+    /// included (a byte-faithful backup). Each must start at or after the partition's next
+    /// offset.
+    pub async fn append_batches(
+        &self,
+        topic: &str,
+        partition: i32,
+        batches: &[kafkit_record::RecordBatch],
+    ) -> Result<()> {
+        let meta = self.meta(topic)?;
+        if !(0..meta.partitions).contains(&partition) {
+            return Err(StoreError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+                partitions: meta.partitions,
+            });
+        }
+        let writer = self.writer(topic, partition)?;
+        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+        w.append_batches(batches)
+    }
+
     fn watermarks_of(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
         let dir = self.partition_dir(topic, partition);
         let segments = read_segments(&dir)?;
