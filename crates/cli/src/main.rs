@@ -72,13 +72,14 @@ enum Command {
     #[command(subcommand)]
     Perf(PerfCommand),
     /// List topics with partitions, records and size.
-    #[command(visible_alias = "l")]
+    #[command(visible_aliases = ["l", "topics"])]
     Ls {
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Create a topic.
+    #[command(visible_alias = "create")]
     Touch {
         /// The topic.
         topic: String,
@@ -90,6 +91,7 @@ enum Command {
         configs: Vec<String>,
     },
     /// Delete topics.
+    #[command(visible_alias = "delete")]
     Rm {
         /// The topics.
         #[arg(required = true)]
@@ -253,6 +255,7 @@ enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Per partition, the first offset at or after a time.
+    #[command(alias = "offsets_for_times")]
     OffsetsForTimes {
         /// The topic.
         topic: String,
@@ -264,6 +267,7 @@ enum Command {
         json: bool,
     },
     /// Delete the records before the given offsets (the low watermark moves up).
+    #[command(alias = "delete_records")]
     DeleteRecords {
         /// The topic.
         topic: String,
@@ -278,6 +282,7 @@ enum Command {
         json: bool,
     },
     /// State, members, committed offsets and lags of consumer groups.
+    #[command(alias = "describe_groups")]
     DescribeGroups {
         /// The groups.
         #[arg(required = true)]
@@ -287,12 +292,14 @@ enum Command {
         json: bool,
     },
     /// Delete consumer groups and their committed offsets.
+    #[command(alias = "delete_groups")]
     DeleteGroups {
         /// The groups.
         #[arg(required = true)]
         groups: Vec<String>,
     },
     /// Committed offset, end and lag per partition of consumer groups.
+    #[command(visible_alias = "group-offsets", alias = "group_offsets")]
     Lags {
         /// The groups.
         #[arg(required = true)]

@@ -275,3 +275,23 @@ fn completions_are_printed_for_each_shell() {
         );
     }
 }
+
+#[test]
+fn kafi_names_work_as_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kafkit"))
+            .current_dir(dir.path())
+            .env_remove("KAFKIT_STORAGE")
+            .env_remove("KAFKIT_BROKERS")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["create", "t"]).status.success());
+    let listed = run(&["topics"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains('t'));
+    assert!(run(&["offsets_for_times", "t", "0"]).status.success());
+    assert!(run(&["delete", "t"]).status.success());
+    assert!(!run(&["exists", "t"]).status.success());
+}

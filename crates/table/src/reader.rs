@@ -282,6 +282,16 @@ impl<V: Send + Sync + 'static> Reader<V> {
                 return ReplayEnd::RecordByRecord;
             }
         }
+        // Whole batches, records folded straight from them, unless aborted transactions must
+        // be filtered out (read_committed), which only `poll` does.
+        let by_batches = {
+            let Some(inner) = self.weak.upgrade() else {
+                return ReplayEnd::Gone;
+            };
+            inner.config.consumer.isolation == kafkit_client::Isolation::ReadUncommitted
+        };
+        // Per partition, the offset the next record must reach (a batch may start before it).
+        let mut next: HashMap<i32, i64> = self.positions();
         loop {
             {
                 let Some(inner) = self.weak.upgrade() else {
@@ -294,13 +304,13 @@ impl<V: Send + Sync + 'static> Reader<V> {
                     return ReplayEnd::Degraded;
                 }
             }
-            match self.consumer.poll(IDLE_POLL).await {
-                Ok(records) => {
-                    for r in &records {
-                        self.replay.fold(r);
-                    }
-                    self.replayed += records.len() as u64;
-                }
+            let polled = if by_batches {
+                self.fold_batches(&mut next).await
+            } else {
+                self.fold_records().await
+            };
+            match polled {
+                Ok(()) => {}
                 Err(e) if e.is_retriable() => {
                     tracing::debug!(topic = %self.topic, error = %e, "table reader: transient error");
                     continue;
@@ -312,6 +322,43 @@ impl<V: Send + Sync + 'static> Reader<V> {
                 return ReplayEnd::Gate;
             }
         }
+    }
+
+    /// One poll of records, folded into the replay.
+    async fn fold_records(&mut self) -> kafkit_client::Result<()> {
+        let records = self.consumer.poll(IDLE_POLL).await?;
+        for r in &records {
+            self.replay.fold(r.key.as_deref(), r.value.as_deref());
+        }
+        self.replayed += records.len() as u64;
+        Ok(())
+    }
+
+    /// One poll of whole batches, their records folded into the replay without building a
+    /// record for each (control batches and records before `next` skipped).
+    async fn fold_batches(&mut self, next: &mut HashMap<i32, i64>) -> kafkit_client::Result<()> {
+        let batches = self.consumer.poll_batches(IDLE_POLL).await?;
+        for f in &batches {
+            let h = &f.batch.header;
+            let from = next.get(&f.partition).copied().unwrap_or(i64::MIN);
+            next.insert(f.partition, h.next_offset());
+            if h.is_control {
+                continue;
+            }
+            for r in f.batch.records() {
+                let r = r.map_err(|source| kafkit_client::Error::Corrupt {
+                    topic: self.topic.clone(),
+                    partition: f.partition,
+                    offset: h.base_offset,
+                    source,
+                })?;
+                if r.offset >= from {
+                    self.replay.fold(r.key.as_deref(), r.value.as_deref());
+                    self.replayed += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Decodes the replay into the map, repairs keys whose last value is malformed, and

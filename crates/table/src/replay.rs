@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use kafkit_client::ConsumerRecord;
 
 use crate::apply::Counters;
 use crate::config::TableConfig;
@@ -108,15 +107,15 @@ impl Replay {
         self.slot(key).set(Some(value));
     }
 
-    /// Folds one record in.
-    pub fn fold(&mut self, record: &ConsumerRecord) {
-        let Some(key) = &record.key else {
+    /// Folds one record's key and value in (`None` key: keyless; `None` value: tombstone).
+    pub fn fold(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) {
+        let Some(key) = key else {
             self.keyless += 1;
             return;
         };
         let slot = self.slot(key);
-        slot.set(record.value.as_deref());
-        if record.value.is_some() {
+        slot.set(value);
+        if value.is_some() {
             slot.upserts += 1;
         } else {
             slot.tombstones += 1;
@@ -249,8 +248,12 @@ mod tests {
     use super::*;
     use kafkit_client::ClientConfig;
 
-    fn record(offset: i64, key: Option<&str>, value: Option<&str>) -> ConsumerRecord {
-        ConsumerRecord {
+    fn record(
+        offset: i64,
+        key: Option<&str>,
+        value: Option<&str>,
+    ) -> kafkit_client::ConsumerRecord {
+        kafkit_client::ConsumerRecord {
             topic: Arc::from("t"),
             partition: 0,
             offset,
@@ -281,7 +284,7 @@ mod tests {
             record(7, Some("d"), None),
         ];
         for r in &records {
-            replay.fold(r);
+            replay.fold(r.key.as_deref(), r.value.as_deref());
         }
         replay.restore(b"e", b"42");
         let counters = Counters::default();
