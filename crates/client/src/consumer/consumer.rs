@@ -981,7 +981,8 @@ impl Shared {
                         st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
                         return Err(e);
                     }
-                    st.fetched.push_front(f); // reported on the next poll
+                    f.error = Some(e); // reported on the next poll
+                    st.fetched.push_front(f);
                     break;
                 }
                 st.buffered_bytes -= f.bytes.min(st.buffered_bytes);
