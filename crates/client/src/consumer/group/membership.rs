@@ -171,6 +171,14 @@ async fn join_and_sync(
         .into_iter()
         .map(|tp| (tp.topic, tp.partition))
         .collect();
+    if config.enable_auto_commit && !owned.is_empty() {
+        // As the Java client's onJoinPrepare: what was read is committed before rejoining,
+        // so a member given one of these partitions in the new generation starts after it
+        // (committing only after the new assignment races with that member's first fetch).
+        if let Err(e) = commit(shared, None).await {
+            tracing::debug!(error = %e, "commit before rejoining failed");
+        }
+    }
     let subscription = encode_subscription(topics, &owned, config.group_user_data.clone());
     let mut attempts = 0;
     let joined = loop {
