@@ -74,8 +74,7 @@ pub fn bootstrap(brokers: &str) -> ClientConfig {
 }
 
 fn is_unknown(e: &kafkit::client::Error) -> bool {
-    // The client's own message for a property no config knows.
-    e.to_string().contains("unknown client property")
+    matches!(e, kafkit::client::Error::UnknownProperty(_))
 }
 
 /// Producer and consumer configurations for `brokers`: the config file's `kafka` section,

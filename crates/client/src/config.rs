@@ -193,11 +193,7 @@ impl ClientConfig {
                     .get_or_insert_with(TlsConfig::default)
                     .verify_certificates = value.eq_ignore_ascii_case("true")
             }
-            other => {
-                return Err(crate::Error::Config(format!(
-                    "unknown client property '{other}'"
-                )))
-            }
+            other => return Err(crate::Error::UnknownProperty(other.to_string())),
         }
         Ok(self)
     }

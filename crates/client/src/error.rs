@@ -147,6 +147,10 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// A property name no configuration knows (`ClientConfig::set` and the producer's and
+    /// consumer's `set`).
+    #[error("unknown client property '{0}'")]
+    UnknownProperty(String),
     /// A request could not be encoded.
     #[error("cannot encode {api:?} request: {message}")]
     Encode {
