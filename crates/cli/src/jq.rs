@@ -146,34 +146,22 @@ fn compile(code: &str) -> Result<Filter, String> {
             let mut msgs = Vec::new();
             for (file, err) in errs {
                 let c = file.code;
+                let expected = |what: &str, f: &str| {
+                    format!(
+                        "expected {what} but found {} at {}",
+                        found(f),
+                        position(c, f)
+                    )
+                };
                 match err {
-                    load::Error::Io(es) => {
-                        for (path, e) in es {
-                            msgs.push(format!(
-                                "cannot load module {path}: {e} at {}",
-                                position(c, path)
-                            ));
-                        }
-                    }
+                    load::Error::Io(es) => msgs.extend(es.into_iter().map(|(path, e)| {
+                        format!("cannot load module {path}: {e} at {}", position(c, path))
+                    })),
                     load::Error::Lex(es) => {
-                        for (expect, f) in es {
-                            msgs.push(format!(
-                                "expected {} but found {} at {}",
-                                expect.as_str(),
-                                found(f),
-                                position(c, f)
-                            ));
-                        }
+                        msgs.extend(es.into_iter().map(|(e, f)| expected(e.as_str(), f)))
                     }
                     load::Error::Parse(es) => {
-                        for (expect, f) in es {
-                            msgs.push(format!(
-                                "expected {} but found {} at {}",
-                                expect.as_str(),
-                                found(f),
-                                position(c, f)
-                            ));
-                        }
+                        msgs.extend(es.into_iter().map(|(e, f)| expected(e.as_str(), f)))
                     }
                 }
             }

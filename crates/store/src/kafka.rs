@@ -389,6 +389,13 @@ impl std::fmt::Debug for KafkaReader {
 }
 
 impl KafkaReader {
+    /// Where a reader without `follow` stops in `partition`: the larger of the end taken at
+    /// open and the first fetch's high watermark.
+    fn stop_of(&self, partition: i32) -> i64 {
+        let first = self.first_highwater.get(&partition).copied().unwrap_or(0);
+        self.stops.get(&partition).copied().unwrap_or(0).max(first)
+    }
+
     fn note_highwaters(&mut self) {
         for tp in &self.tps {
             let hw = self.consumer.highwater(tp);
@@ -449,11 +456,7 @@ impl KafkaReader {
             let mut batches = self.consumer.poll_batches(POLL).await?;
             if !self.follow {
                 self.note_highwaters();
-                batches.retain(|b| {
-                    let stop = self.stops[&b.partition]
-                        .max(self.first_highwater.get(&b.partition).copied().unwrap_or(0));
-                    b.batch.header.base_offset < stop
-                });
+                batches.retain(|b| b.batch.header.base_offset < self.stop_of(b.partition));
             }
             if !batches.is_empty() {
                 return Ok(Some(batches));
@@ -471,11 +474,7 @@ impl RecordReader for KafkaReader {
             let mut records = self.consumer.poll(POLL).await?;
             if !self.follow {
                 self.note_highwaters();
-                records.retain(|r| {
-                    let stop = self.stops[&r.partition]
-                        .max(self.first_highwater.get(&r.partition).copied().unwrap_or(0));
-                    r.offset < stop
-                });
+                records.retain(|r| r.offset < self.stop_of(r.partition));
             }
             if !records.is_empty() {
                 return Ok(Some(records));

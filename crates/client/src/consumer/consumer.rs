@@ -430,15 +430,28 @@ impl Consumer {
     /// is out of range with `auto_offset_reset=none`) is returned as the error.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let shared = &self.handle.shared;
+        self.wait_for(timeout, || {
+            shared.take_records(shared.config.max_poll_records)
+        })
+        .await
+    }
+
+    /// Takes what `take` finds, waiting at most `timeout` for fetched data to give it some.
+    async fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        take: impl Fn() -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        let shared = &self.handle.shared;
         shared.polled();
         let deadline = Instant::now() + timeout;
         loop {
             let notified = shared.data_ready.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let records = shared.take_records(shared.config.max_poll_records)?;
-            if !records.is_empty() {
-                return Ok(records);
+            let taken = take()?;
+            if !taken.is_empty() {
+                return Ok(taken);
             }
             if tokio::time::timeout_at(deadline.into(), notified)
                 .await
@@ -459,23 +472,10 @@ impl Consumer {
     /// [`RecordBatch::raw`]: kafkit_record::RecordBatch::raw
     pub async fn poll_batches(&self, timeout: Duration) -> Result<Vec<FetchedBatch>> {
         let shared = &self.handle.shared;
-        shared.polled();
-        let deadline = Instant::now() + timeout;
-        loop {
-            let notified = shared.data_ready.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let batches = shared.take_batches(shared.config.max_poll_records)?;
-            if !batches.is_empty() {
-                return Ok(batches);
-            }
-            if tokio::time::timeout_at(deadline.into(), notified)
-                .await
-                .is_err()
-            {
-                return Ok(Vec::new());
-            }
-        }
+        self.wait_for(timeout, || {
+            shared.take_batches(shared.config.max_poll_records)
+        })
+        .await
     }
 
     /// The records as an async stream (each poll waits as long as it takes). Errors are
