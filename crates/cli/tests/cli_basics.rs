@@ -263,10 +263,7 @@ fn perf_table_catches_up_a_topic_of_json_values() {
 #[test]
 fn completions_are_printed_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafkit"))
-            .args(["completions", shell])
-            .output()
-            .unwrap();
+        let out = kafkit().args(["completions", shell]).output().unwrap();
         assert!(out.status.success());
         let script = String::from_utf8(out.stdout).unwrap();
         assert!(
@@ -280,7 +277,7 @@ fn completions_are_printed_for_each_shell() {
 fn kafi_names_work_as_aliases() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_kafkit"))
+        kafkit()
             .current_dir(dir.path())
             .env_remove("KAFKIT_STORAGE")
             .env_remove("KAFKIT_BROKERS")
