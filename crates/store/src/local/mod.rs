@@ -186,6 +186,12 @@ impl LocalStorage {
         Ok((low, high))
     }
 
+    /// Bytes the topic takes on disk (segments, indexes, metadata).
+    pub fn topic_bytes(&self, topic: &str) -> Result<u64> {
+        self.meta(topic)?;
+        Ok(self.size_of(topic))
+    }
+
     fn size_of(&self, topic: &str) -> u64 {
         fn walk(p: &Path) -> u64 {
             std::fs::read_dir(p)
