@@ -252,6 +252,56 @@ async fn a_backup_to_local_files_restores_every_record_exactly() {
         broker_batch_bytes(&topic).await,
         "the backup's segments hold exactly the bytes the broker serves"
     );
+    // A group's position travels with a byte-faithful backup unchanged (offsets are kept).
+    let group = format!("{topic}-readers");
+    ok(
+        &kafka,
+        d,
+        &[
+            "reset-offsets",
+            &group,
+            "--topic",
+            &topic,
+            "--to-latest",
+            "--execute",
+        ],
+        None,
+    );
+    let copied: Value = serde_json::from_str(&ok(
+        &kafka,
+        d,
+        &[
+            "cp",
+            &topic,
+            "with-group",
+            "--into",
+            "local:backup",
+            "--groups",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(copied["groups"], serde_json::json!([group]), "{copied}");
+    let committed = |storage: &str, t: &str| -> Vec<(i64, i64)> {
+        let v: Value =
+            serde_json::from_str(&ok(storage, d, &["lags", &group, "--json"], None)).unwrap();
+        v["offsets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["topic"] == t)
+            .map(|o| {
+                (
+                    o["partition"].as_i64().unwrap(),
+                    o["committed"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let on_cluster = committed(&kafka, &topic);
+    assert_eq!(on_cluster.len(), 3);
+    assert_eq!(committed("local:backup", "with-group"), on_cluster);
     let restored = format!("{topic}-restored");
     ok(
         "local:backup",
