@@ -77,6 +77,17 @@ impl Out {
         Ok(())
     }
 
+    /// Writes out what is buffered; a closed pipe is not an error.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        match self.w.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// Flushes; a closed pipe is not an error.
     pub fn finish(mut self) -> anyhow::Result<()> {
         match self.w.flush() {

@@ -326,6 +326,9 @@ pub struct ReadPlan<'a> {
     pub format: Option<&'a crate::format::Format>,
 }
 
+/// How often a following read as a group commits what it printed.
+const FOLLOW_COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What `cat` did.
 #[derive(Debug, Default)]
 pub struct Printed {
@@ -353,11 +356,24 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
     let mut handled: BTreeMap<i32, i64> = BTreeMap::new();
     let mut ended = false;
     let mut formatted = Vec::new();
+    // Ctrl-C ends a read cleanly (what was printed is committed for --group); a following
+    // group read also commits every few seconds, so a kill loses little.
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut last_commit = std::time::Instant::now();
     'read: loop {
-        let Some(records) = reader.next_records().await? else {
+        let next = tokio::select! {
+            next = reader.next_records() => next?,
+            _ = &mut interrupted => break,
+        };
+        let Some(records) = next else {
             ended = true;
             break;
         };
+        if args.follow && last_commit.elapsed() >= FOLLOW_COMMIT_EVERY {
+            out.flush()?;
+            args.commit(storage, plan.topic, handled.clone()).await?;
+            last_commit = std::time::Instant::now();
+        }
         for r in records {
             done.read += 1;
             handled.insert(r.partition, r.offset + 1);
@@ -408,6 +424,10 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
             if out.closed || plan.limit.is_some_and(|n| done.printed >= n) {
                 break 'read;
             }
+        }
+        if args.follow {
+            // Records that arrive while following show at once, not when a buffer fills.
+            out.flush()?;
         }
     }
     out.finish()?;

@@ -523,3 +523,61 @@ fn an_interrupted_copy_leaves_the_target_consistent_and_says_how_far_it_got() {
         String::from_utf8_lossy(&d2.stderr)
     );
 }
+
+#[test]
+fn ctrl_c_ends_a_following_group_read_and_commits_what_it_printed() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok("", d, &["touch", "t", "-p", "2"], None);
+    fill("", d, "t", 0, 5);
+    let mut child = common::kafkit("", d)
+        .args(["cat", "t", "--follow", "--group", "g"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A bound on the waits below: if the lines never come, the reader is killed and the
+    // test fails instead of hanging.
+    let pid = child.id().to_string();
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watched = finished.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        // Only while the child is ours: its pid may be reused once it was waited for.
+        if !watched.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status();
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_line = || {
+        lines
+            .next()
+            .expect("a line within 30 s (records printed while following show at once)")
+            .unwrap()
+    };
+    for _ in 0..5 {
+        next_line();
+    }
+    fill("", d, "t", 5, 2);
+    for _ in 0..2 {
+        next_line();
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(status.success(), "Ctrl-C is a clean end");
+    assert_eq!(lag_total("", d, "g"), 0, "everything printed is committed");
+    fill("", d, "t", 7, 1);
+    assert_eq!(lines_of(&ok("", d, &["cat", "t", "--group", "g"], None)), 1);
+}
+
+fn lines_of(text: &str) -> usize {
+    text.lines().count()
+}
