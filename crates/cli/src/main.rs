@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use kafkit::client::{Client, ConsumerConfig, ProducerConfig, Target};
 
+mod copy;
 mod format;
 mod groups;
 mod jq;
@@ -647,7 +648,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 _ => storage.clone(),
             };
             let pipeline = jq.pipeline()?;
-            let plan = shell::CopyPlan {
+            let plan = copy::CopyPlan {
                 keep_partitions: !repartition,
                 keep_timestamps: !new_timestamps,
                 keep_headers: !no_headers,
@@ -659,7 +660,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 ),
                 groups: *groups,
             };
-            let copied = shell::cp(
+            let copied = copy::cp(
                 (&storage, source.as_str()),
                 (&target_storage, target.as_str()),
                 read,
