@@ -20,7 +20,8 @@ mod time;
 mod topics;
 use jq::Pipeline;
 use serde_json::json;
-use shell::{ReadArgs, ReadPlan, StorageSpec};
+use shell::{ReadArgs, ReadPlan};
+use storages::StorageSpec;
 
 /// kafkit — the Kafka toolkit.
 #[derive(Parser, Debug)]

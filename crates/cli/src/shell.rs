@@ -13,39 +13,6 @@ use crate::jsonl::{json_to_record, record_to_json, write_record, DataType};
 use crate::out::Out;
 use crate::settings::{Defaults, OffsetReset};
 
-/// Where records live: a cluster or a local directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StorageSpec {
-    /// `kafka:HOST:PORT[,HOST:PORT]`.
-    Kafka(String),
-    /// `local[:DIR]` (default `./.kafkit`).
-    Local(PathBuf),
-    /// A named YAML configuration (see `settings`).
-    Named(String),
-}
-
-impl std::str::FromStr for StorageSpec {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> anyhow::Result<Self> {
-        if s == "local" {
-            return Ok(StorageSpec::Local(PathBuf::from(".kafkit")));
-        }
-        if let Some(dir) = s.strip_prefix("local:") {
-            return Ok(StorageSpec::Local(PathBuf::from(dir)));
-        }
-        if let Some(brokers) = s.strip_prefix("kafka:") {
-            return Ok(StorageSpec::Kafka(brokers.to_string()));
-        }
-        let is_name = !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if is_name {
-            return Ok(StorageSpec::Named(s.to_string()));
-        }
-        bail!("storage '{s}': expected local, local:DIR, kafka:HOST:PORT or a config name")
-    }
-}
-
 /// How to read a topic.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ReadArgs {

@@ -1,12 +1,46 @@
 //! Which storage a command works on, and the client settings for a cluster: named YAML
 //! configurations (see `settings`), `-b`, `-X`, and the `./.kafkit` default.
 
+use std::path::PathBuf;
+
 use anyhow::{anyhow, bail, Context, Result};
 use kafkit::client::{ClientConfig, ConsumerConfig, ProducerConfig};
 use kafkit::store::AnyStorage;
 
 use crate::settings::{Defaults, Settings};
-use crate::shell::StorageSpec;
+
+/// Where records live: a cluster or a local directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageSpec {
+    /// `kafka:HOST:PORT[,HOST:PORT]`.
+    Kafka(String),
+    /// `local[:DIR]` (default `./.kafkit`).
+    Local(PathBuf),
+    /// A named YAML configuration (see `settings`).
+    Named(String),
+}
+
+impl std::str::FromStr for StorageSpec {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        if s == "local" {
+            return Ok(StorageSpec::Local(PathBuf::from(".kafkit")));
+        }
+        if let Some(dir) = s.strip_prefix("local:") {
+            return Ok(StorageSpec::Local(PathBuf::from(dir)));
+        }
+        if let Some(brokers) = s.strip_prefix("kafka:") {
+            return Ok(StorageSpec::Kafka(brokers.to_string()));
+        }
+        let is_name = !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if is_name {
+            return Ok(StorageSpec::Named(s.to_string()));
+        }
+        bail!("storage '{s}': expected local, local:DIR, kafka:HOST:PORT or a config name")
+    }
+}
 
 /// A storage to open: a cluster or a directory, and the configuration it was named by.
 #[derive(Debug, Clone)]
