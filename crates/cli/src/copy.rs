@@ -27,6 +27,30 @@ pub struct Copied {
     pub batches: u64,
 }
 
+impl Copied {
+    /// How far a copy got when it stopped: every source record before `written` (partition →
+    /// offset) is in the target.
+    fn stopped(
+        &self,
+        (source, topic): (&impl Storage, &str),
+        (target, target_topic): (&impl Storage, &str),
+        written: &BTreeMap<i32, i64>,
+    ) -> String {
+        let batches = match self.batches {
+            0 => String::new(),
+            n => format!(" in {n} batches"),
+        };
+        format!(
+            "copy {} '{topic}' → {} '{target_topic}' stopped after {} consumed, {} produced{batches}; \
+             every source record before {written:?} (partition: offset) is in the target",
+            source.describe(),
+            target.describe(),
+            self.consumed,
+            self.produced,
+        )
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -103,6 +127,15 @@ impl GroupTranslation {
         }
     }
 
+    /// The copy kept offsets (batches copied as they were): every commit stays as it is.
+    fn keep_offsets(&mut self) {
+        for (p, commits) in std::mem::take(&mut self.pending) {
+            for (o, group) in commits.waiting {
+                self.placed.entry(group).or_default().insert(p, o);
+            }
+        }
+    }
+
     /// Commits still waiting had read past everything copied: they go to the target's end.
     async fn commit(
         mut self,
@@ -173,14 +206,7 @@ pub async fn cp(
     // Per source partition, the offset after the last record written to the target.
     let mut written: BTreeMap<i32, i64> = reader.positions();
     let progress = |copied: &Copied, written: &BTreeMap<i32, i64>| {
-        format!(
-            "copy {} '{topic}' → {} '{target_topic}' stopped after {} consumed, {} produced; \
-             every source record before {written:?} (partition: offset) is in the target",
-            source.describe(),
-            target.describe(),
-            copied.consumed,
-            copied.produced,
-        )
+        copied.stopped((source, topic), (target, target_topic), written)
     };
     let bar = progress_bar(source, topic, args, plan.limit).await;
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
@@ -330,6 +356,10 @@ async fn cp_batches(
     groups: bool,
 ) -> anyhow::Result<Copied> {
     let any_source = AnyStorage::Kafka(Box::new(source.clone()));
+    let groups = match groups {
+        true => Some(GroupTranslation::new(&any_source, topic).await?),
+        false => None,
+    };
     let start = args.start_in(&any_source, topic).await?;
     let mut reader = source
         .reader(topic, args.partitions.as_deref(), start, args.follow)
@@ -337,14 +367,7 @@ async fn cp_batches(
     let mut copied = Copied::default();
     let mut written: BTreeMap<i32, i64> = BTreeMap::new();
     let progress = |copied: &Copied, written: &BTreeMap<i32, i64>| {
-        format!(
-            "copy {} '{topic}' → {} '{target_topic}' stopped after {} records in {} batches; \
-             every source record before {written:?} (partition: offset) is in the target",
-            source.describe(),
-            target.describe(),
-            copied.consumed,
-            copied.batches,
-        )
+        copied.stopped((source, topic), (target, target_topic), written)
     };
     let bar = progress_bar(&any_source, topic, args, None).await;
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
@@ -385,18 +408,11 @@ async fn cp_batches(
     // The reader's positions: past the copied batches, and past any gap at the end.
     let positions = kafkit::store::RecordReader::positions(&reader);
     args.commit(&any_source, topic, positions).await?;
-    if groups {
-        // Offsets are kept: each group's commit on the topic carries over as it is.
-        for group in any_source.list_groups().await? {
-            let offsets = any_source.group_offsets(&group).await?;
-            if let Some(parts) = offsets.get(topic) {
-                let moved = BTreeMap::from([(target_topic.to_string(), parts.clone())]);
-                kafkit::store::Storage::commit(target, &group, &moved)
-                    .await
-                    .with_context(|| format!("copy the offsets of group '{group}'"))?;
-                copied.groups.push(group);
-            }
-        }
+    if let Some(mut g) = groups {
+        g.keep_offsets();
+        copied.groups = g
+            .commit(&AnyStorage::Local(target.clone()), target_topic)
+            .await?;
     }
     Ok(copied)
 }
