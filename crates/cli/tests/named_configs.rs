@@ -60,21 +60,9 @@ fn a_named_cluster_config_takes_environment_variables_and_client_properties() {
     );
     let topic = kafkit_testkit::unique_topic("named");
     let with_env = |args: &[&str], stdin: Option<&str>| {
-        let mut c = kafkit("dev", d);
-        c.env("KAFKIT_TEST_BROKER", &broker).args(args);
-        if stdin.is_some() {
-            c.stdin(std::process::Stdio::piped());
-        }
-        let mut child = c
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        if let Some(s) = stdin {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        }
-        child.wait_with_output().unwrap()
+        let mut command = kafkit("dev", d);
+        command.env("KAFKIT_TEST_BROKER", &broker).args(args);
+        common::run_command(command, stdin)
     };
     assert!(with_env(&["touch", &topic], None).status.success());
     let out = with_env(

@@ -21,8 +21,14 @@ pub fn kafkit(storage: &str, dir: &Path) -> Command {
 
 /// Runs kafkit with `args`, feeding `stdin`.
 pub fn run(storage: &str, dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = kafkit(storage, dir)
-        .args(args)
+    let mut command = kafkit(storage, dir);
+    command.args(args);
+    run_command(command, stdin)
+}
+
+/// Runs a prepared kafkit command (extra environment, say), feeding `stdin`.
+pub fn run_command(mut command: Command, stdin: Option<&str>) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
