@@ -177,7 +177,7 @@ impl Settings {
                 }
                 other => bail!(
                     "{name}:{}: {section}.{k}: expected a string, number or boolean, got {other}",
-                    line_of(&text, k)
+                    line_of(&text, section, k)
                 ),
             }
         };
@@ -187,7 +187,7 @@ impl Settings {
             ..Default::default()
         };
         for (k, v) in file.kafka.unwrap_or_default() {
-            let line = line_of(&text, &k);
+            let line = line_of(&text, "kafka", &k);
             settings
                 .kafka
                 .push((k.clone(), scalar("kafka", &k, v)?, line));
@@ -224,18 +224,27 @@ impl Settings {
     }
 }
 
-/// The 1-based line where `key:` is written (0 when not found).
-fn line_of(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start().trim_start_matches(['"', '\'']);
-            l.strip_prefix(key).is_some_and(|rest| {
-                rest.trim_start_matches(['"', '\''])
-                    .trim_start()
-                    .starts_with(':')
-            })
+/// The 1-based line where `key:` is written inside the top-level `section` (0 when not
+/// found), so a key both sections share is found in the right one.
+fn line_of(text: &str, section: &str, key: &str) -> usize {
+    let is_key = |l: &str, key: &str| {
+        let l = l.trim_start_matches(['"', '\'']);
+        l.strip_prefix(key).is_some_and(|rest| {
+            rest.trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with(':')
         })
-        .map_or(0, |i| i + 1)
+    };
+    let mut inside = false;
+    for (i, l) in text.lines().enumerate() {
+        let top_level = !l.starts_with([' ', '\t']) && !l.trim().is_empty() && !l.starts_with('#');
+        if top_level {
+            inside = is_key(l, section);
+        } else if inside && is_key(l.trim_start(), key) {
+            return i + 1;
+        }
+    }
+    0
 }
 
 /// `text` with `${VAR}` and `${VAR:-default}` replaced from the environment; an error gives
