@@ -21,6 +21,8 @@
 //! Decoding never copies keys or values of an uncompressed batch: records are slices of the
 //! input `Bytes`. A compressed batch is inflated once into one buffer that its records share.
 
+use std::ops::Range;
+
 use bytes::{BufMut, Bytes};
 
 use crate::compression::{self, Compression};
@@ -254,6 +256,16 @@ impl RecordBatch {
         }
     }
 
+    /// Iterates over the records as borrowed [`RecordRef`]s (no reference counting, headers
+    /// checked but skipped).
+    pub fn record_refs(&self) -> RecordRefIter<'_> {
+        RecordRefIter {
+            batch: self,
+            pos: 0,
+            remaining: self.header.record_count,
+        }
+    }
+
     /// Decodes all records into a vector, failing on the first malformed one.
     pub fn collect_records(&self) -> Result<Vec<Record>, DecodeError> {
         self.records().collect()
@@ -287,7 +299,73 @@ impl Iterator for RecordIter<'_> {
             return None;
         }
         self.remaining -= 1;
-        let result = decode_record(&self.batch.records, &mut self.pos, &self.batch.header);
+        let records = &self.batch.records;
+        let mut headers = Vec::new();
+        let result = parse_record(records, &mut self.pos, &self.batch.header, |key, value| {
+            headers.push(Header {
+                key: records.slice(key),
+                value: value.map(|v| records.slice(v)),
+            });
+        })
+        .map(|spans| Record {
+            offset: spans.offset,
+            timestamp: spans.timestamp,
+            key: spans.key.map(|k| records.slice(k)),
+            value: spans.value.map(|v| records.slice(v)),
+            headers,
+        });
+        if result.is_err() {
+            self.remaining = 0;
+        }
+        Some(result)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.remaining.max(0) as usize;
+        (n, Some(n))
+    }
+}
+
+/// A record borrowed from its batch: key and value are plain slices and headers are
+/// checked but not kept. Cheaper than [`Record`] where only keys and values matter (a
+/// table's catch-up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    /// Absolute offset in the partition.
+    pub offset: i64,
+    /// Timestamp in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Key, or `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// Value, or `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+}
+
+/// Iterator over the records of a [`RecordBatch`] as [`RecordRef`]s.
+pub struct RecordRefIter<'a> {
+    batch: &'a RecordBatch,
+    pos: usize,
+    remaining: i32,
+}
+
+impl<'a> Iterator for RecordRefIter<'a> {
+    type Item = Result<RecordRef<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining <= 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        let records: &'a [u8] = &self.batch.records;
+        let result =
+            parse_record(records, &mut self.pos, &self.batch.header, |_, _| {}).map(|spans| {
+                RecordRef {
+                    offset: spans.offset,
+                    timestamp: spans.timestamp,
+                    key: spans.key.map(|k| &records[k]),
+                    value: spans.value.map(|v| &records[v]),
+                }
+            });
         if result.is_err() {
             self.remaining = 0;
         }
@@ -321,26 +399,35 @@ fn read_len(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<Option<us
     Ok(Some(len_usize))
 }
 
-/// Reads a length-prefixed field that must end within `window` (a prefix of `records`), and
-/// returns it as a zero-copy slice of `records`.
-fn read_bytes(
-    records: &Bytes,
+/// Reads a length-prefixed field that must end within `window`, and returns where it is.
+fn read_span(
     window: &[u8],
     pos: &mut usize,
     what: &'static str,
-) -> Result<Option<Bytes>, DecodeError> {
+) -> Result<Option<Range<usize>>, DecodeError> {
     Ok(read_len(window, pos, what)?.map(|len| {
-        let slice = records.slice(*pos..*pos + len);
+        let span = *pos..*pos + len;
         *pos += len;
-        slice
+        span
     }))
 }
 
-fn decode_record(
-    records: &Bytes,
+/// Where one record's fields are in the records section.
+struct RecordSpans {
+    offset: i64,
+    timestamp: i64,
+    key: Option<Range<usize>>,
+    value: Option<Range<usize>>,
+}
+
+/// Parses the record at `pos`, checking every length against the record's own bounds, and
+/// hands each header's key and value spans to `on_header`.
+fn parse_record(
+    records: &[u8],
     pos: &mut usize,
     header: &BatchHeader,
-) -> Result<Record, DecodeError> {
+    mut on_header: impl FnMut(Range<usize>, Option<Range<usize>>),
+) -> Result<RecordSpans, DecodeError> {
     let start = *pos;
     let Some(len) = read_len(records, pos, "record")? else {
         return Err(DecodeError::BadLength {
@@ -361,8 +448,8 @@ fn decode_record(
     *pos += 1; // attributes, unused
     let timestamp_delta = read_varlong(body, pos)?;
     let offset_delta = read_varint(body, pos)?;
-    let key = read_bytes(records, body, pos, "key")?;
-    let value = read_bytes(records, body, pos, "value")?;
+    let key = read_span(body, pos, "key")?;
+    let value = read_span(body, pos, "value")?;
     let header_count_at = *pos;
     let header_count = read_varint(body, pos)?;
     // Each header takes at least 2 bytes.
@@ -373,16 +460,15 @@ fn decode_record(
             at: header_count_at,
         });
     }
-    let mut headers = Vec::with_capacity(header_count as usize);
     for _ in 0..header_count {
         let key_at = *pos;
-        let key = read_bytes(records, body, pos, "header key")?.ok_or(DecodeError::BadLength {
+        let key = read_span(body, pos, "header key")?.ok_or(DecodeError::BadLength {
             what: "header key",
             len: -1,
             at: key_at,
         })?;
-        let value = read_bytes(records, body, pos, "header value")?;
-        headers.push(Header { key, value });
+        let value = read_span(body, pos, "header value")?;
+        on_header(key, value);
     }
     if *pos != end {
         return Err(DecodeError::BadLength {
@@ -395,12 +481,11 @@ fn decode_record(
         TimestampType::LogAppendTime => header.max_timestamp,
         TimestampType::CreateTime => header.base_timestamp.wrapping_add(timestamp_delta),
     };
-    Ok(Record {
+    Ok(RecordSpans {
         offset: header.base_offset.wrapping_add(i64::from(offset_delta)),
         timestamp,
         key,
         value,
-        headers,
     })
 }
 

@@ -19,7 +19,8 @@ pub mod varint;
 
 pub use batch::{
     set_base_offset, set_producer_state, BatchBuilder, BatchHeader, BatchReader, DecodeOptions,
-    RecordBatch, RecordIter, TimestampType, BATCH_HEADER_LEN, LOG_OVERHEAD,
+    RecordBatch, RecordIter, RecordRef, RecordRefIter, TimestampType, BATCH_HEADER_LEN,
+    LOG_OVERHEAD,
 };
 pub use compression::{compress, decompress, Compression};
 pub use crc::crc32c;

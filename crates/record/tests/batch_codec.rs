@@ -64,6 +64,25 @@ fn round_trip_every_codec() {
         assert_eq!(batch.header.last_offset(), 102);
         assert_eq!(batch.header.max_timestamp, 1_700_000_000_500);
         assert_eq!(batch.collect_records().unwrap(), records, "{codec:?}");
+        assert_refs_match_records(&batch);
+    }
+}
+
+/// `record_refs` sees what `records` sees: the same fields, and an error at the same record.
+fn assert_refs_match_records(batch: &RecordBatch) {
+    let owned: Vec<_> = batch.records().collect();
+    let borrowed: Vec<_> = batch.record_refs().collect();
+    assert_eq!(owned.len(), borrowed.len());
+    for (o, b) in owned.iter().zip(&borrowed) {
+        match (o, b) {
+            (Ok(o), Ok(b)) => {
+                assert_eq!((o.offset, o.timestamp), (b.offset, b.timestamp));
+                assert_eq!(o.key.as_deref(), b.key);
+                assert_eq!(o.value.as_deref(), b.value);
+            }
+            (Err(o), Err(b)) => assert_eq!(o.to_string(), b.to_string()),
+            _ => panic!("records gave {o:?}, record_refs gave {b:?}"),
+        }
     }
 }
 
@@ -173,7 +192,7 @@ fn every_truncation_and_every_byte_flip_is_handled() {
                 v[i] ^= flip;
                 // Must not panic; any result is acceptable without the CRC.
                 if let Ok(batch) = RecordBatch::decode(&Bytes::from(v), &opts) {
-                    let _ = batch.records().count();
+                    assert_refs_match_records(&batch);
                 }
             }
         }
@@ -214,6 +233,7 @@ proptest::proptest! {
         let bytes = b.finish(codec, None).unwrap();
         let batch = RecordBatch::decode(&bytes, &DecodeOptions::default()).unwrap();
         proptest::prop_assert_eq!(batch.collect_records().unwrap(), records);
+        assert_refs_match_records(&batch);
     }
 
     #[test]

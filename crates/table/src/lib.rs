@@ -27,6 +27,7 @@ mod checkpoint;
 mod config;
 mod error;
 mod grouped;
+mod last_values;
 mod reader;
 mod replay;
 mod table;

@@ -327,8 +327,9 @@ impl<V: Send + Sync + 'static> Reader<V> {
     /// One poll of records, folded into the replay.
     async fn fold_records(&mut self) -> kafkit_client::Result<()> {
         let records = self.consumer.poll(IDLE_POLL).await?;
+        let mut folder = self.replay.folder();
         for r in &records {
-            self.replay.fold(r.key.as_deref(), r.value.as_deref());
+            folder.push(r.key.as_deref(), r.value.as_deref());
         }
         self.replayed += records.len() as u64;
         Ok(())
@@ -338,6 +339,7 @@ impl<V: Send + Sync + 'static> Reader<V> {
     /// record for each (control batches and records before `next` skipped).
     async fn fold_batches(&mut self, next: &mut HashMap<i32, i64>) -> kafkit_client::Result<()> {
         let batches = self.consumer.poll_batches(IDLE_POLL).await?;
+        let mut folder = self.replay.folder();
         for f in &batches {
             let h = &f.batch.header;
             let from = next.get(&f.partition).copied().unwrap_or(i64::MIN);
@@ -345,7 +347,7 @@ impl<V: Send + Sync + 'static> Reader<V> {
             if h.is_control {
                 continue;
             }
-            for r in f.batch.records() {
+            for r in f.batch.record_refs() {
                 let r = r.map_err(|source| kafkit_client::Error::Corrupt {
                     topic: self.topic.clone(),
                     partition: f.partition,
@@ -353,7 +355,7 @@ impl<V: Send + Sync + 'static> Reader<V> {
                     source,
                 })?;
                 if r.offset >= from {
-                    self.replay.fold(r.key.as_deref(), r.value.as_deref());
+                    folder.push(r.key, r.value);
                     self.replayed += 1;
                 }
             }

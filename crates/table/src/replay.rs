@@ -2,15 +2,14 @@
 //!
 //! During catch-up most records are superseded by a later record of the same key before
 //! anyone can read them, so decoding every value is wasted work. [`Replay`] folds records into
-//! a plain hash map of raw key → last raw value (the value bytes copied into a buffer that is
-//! reused for the next revision), and [`Replay::materialize`] decodes keys and values once at
-//! the gate. A key whose last value does not decode needs its last value that does: such keys
+//! a table of raw key → last raw value ([`LastValues`]: the value bytes copied into room that
+//! is reused for the next revision), and [`Replay::materialize`] decodes keys and values once
+//! at the gate. A key whose last value does not decode needs its last value that does: such keys
 //! are returned to the reader, which replays their history exactly (see `repair` in
 //! `table.rs`). Counting differs from applying record by record only for superseded values,
 //! which are never decoded (docs/ARCHITECTURE.md, "Tables").
 
 use std::collections::HashSet;
-use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,67 +17,13 @@ use bytes::Bytes;
 
 use crate::apply::Counters;
 use crate::config::TableConfig;
-
-/// One raw key's state during replay: key and last value in one buffer, so a fold touches
-/// one allocation (its capacity is reused for the next revision).
-#[derive(Debug)]
-struct Slot {
-    /// The key's bytes followed by the last value's.
-    data: Vec<u8>,
-    key_len: usize,
-    /// False after a tombstone.
-    live: bool,
-    /// Upserts and tombstones read for this key in this replay (not from a checkpoint).
-    upserts: u32,
-    tombstones: u32,
-}
-
-impl Slot {
-    fn new(key: &[u8]) -> Self {
-        Slot {
-            data: key.to_vec(),
-            key_len: key.len(),
-            live: false,
-            upserts: 0,
-            tombstones: 0,
-        }
-    }
-
-    fn key(&self) -> &[u8] {
-        &self.data[..self.key_len]
-    }
-
-    fn value(&self) -> &[u8] {
-        &self.data[self.key_len..]
-    }
-
-    fn set(&mut self, value: Option<&[u8]>) {
-        self.data.truncate(self.key_len);
-        match value {
-            Some(v) => {
-                self.data.extend_from_slice(v);
-                self.live = true;
-            }
-            None => self.live = false,
-        }
-    }
-}
+use crate::last_values::{Entry, Folder, LastValues};
 
 /// Raw keys and their last values, folded from records in offset order.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Replay {
-    slots: hashbrown::HashTable<Slot>,
-    hasher: hashbrown::DefaultHashBuilder,
+    values: LastValues,
     keyless: u64,
-}
-
-impl std::fmt::Debug for Replay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replay")
-            .field("keys", &self.slots.len())
-            .field("keyless", &self.keyless)
-            .finish()
-    }
 }
 
 /// What [`Replay::materialize`] built.
@@ -91,34 +36,40 @@ pub(crate) struct Materialized<V> {
     pub repair: HashSet<Box<[u8]>>,
 }
 
-impl Replay {
-    /// The slot of `key`, created absent when new.
-    fn slot(&mut self, key: &[u8]) -> &mut Slot {
-        let hash = self.hasher.hash_one(key);
-        let hasher = &self.hasher;
-        self.slots
-            .entry(hash, |s| s.key() == key, |s| hasher.hash_one(s.key()))
-            .or_insert_with(|| Slot::new(key))
-            .into_mut()
-    }
+/// Folds the records of one poll into a [`Replay`], a few lookups in flight at a time
+/// (see [`crate::last_values`]). Dropping it applies what is still queued.
+pub(crate) struct ReplayFolder<'t, 'r> {
+    values: Folder<'t, 'r>,
+    keyless: &'t mut u64,
+}
 
+impl<'r> ReplayFolder<'_, 'r> {
+    /// Folds one record's key and value in (`None` key: keyless; `None` value: tombstone).
+    pub fn push(&mut self, key: Option<&'r [u8]>, value: Option<&'r [u8]>) {
+        match key {
+            Some(key) => self.values.push(key, value),
+            None => *self.keyless += 1,
+        }
+    }
+}
+
+impl Replay {
     /// Seeds `key` with a value restored from a checkpoint (not counted as applied).
     pub fn restore(&mut self, key: &[u8], value: &[u8]) {
-        self.slot(key).set(Some(value));
+        self.values.restore(key, value);
     }
 
     /// Folds one record's key and value in (`None` key: keyless; `None` value: tombstone).
+    #[cfg(test)]
     pub fn fold(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) {
-        let Some(key) = key else {
-            self.keyless += 1;
-            return;
-        };
-        let slot = self.slot(key);
-        slot.set(value);
-        if value.is_some() {
-            slot.upserts += 1;
-        } else {
-            slot.tombstones += 1;
+        self.folder().push(key, value);
+    }
+
+    /// A folder for the records of one poll.
+    pub fn folder(&mut self) -> ReplayFolder<'_, '_> {
+        ReplayFolder {
+            values: self.values.folder(),
+            keyless: &mut self.keyless,
         }
     }
 
@@ -134,25 +85,23 @@ impl Replay {
         counters
             .keyless_records
             .fetch_add(self.keyless, Ordering::Relaxed);
-        let slots: Vec<Slot> = self.slots.into_iter().collect();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .min(slots.len() / PER_THREAD_AT_LEAST)
+            .min(self.values.len() / PER_THREAD_AT_LEAST)
             .clamp(1, 8);
-        let decoded: Vec<Vec<Decoded<V>>> = if threads == 1 {
-            vec![decode_all(slots, config, counters, keep_raw)]
+        let mut parts = self.values.into_parts(threads);
+        let decoded: Vec<Decoded<V>> = if parts.len() <= 1 {
+            vec![decode_all(
+                parts.pop().unwrap_or_default(),
+                config,
+                counters,
+                keep_raw,
+            )]
         } else {
-            let chunk = slots.len().div_ceil(threads);
-            let mut slots = slots;
-            let mut chunks = Vec::with_capacity(threads);
-            while slots.len() > chunk {
-                chunks.push(slots.split_off(slots.len() - chunk));
-            }
-            chunks.push(slots);
             std::thread::scope(|scope| {
-                let handles: Vec<_> = chunks
+                let handles: Vec<_> = parts
                     .into_iter()
-                    .map(|c| scope.spawn(move || decode_all(c, config, counters, keep_raw)))
+                    .map(|p| scope.spawn(move || decode_all(p, config, counters, keep_raw)))
                     .collect();
                 handles
                     .into_iter()
@@ -165,18 +114,14 @@ impl Replay {
             raw: imbl::HashMap::new(),
             repair: HashSet::new(),
         };
-        for d in decoded.into_iter().flatten() {
-            match d {
-                Decoded::Value(key, value, raw) => {
-                    if let Some(raw) = raw {
-                        out.raw.insert(key.clone(), raw);
-                    }
-                    out.map.insert(key, value);
-                }
-                Decoded::Repair(key) => {
-                    out.repair.insert(key);
-                }
+        for part in decoded {
+            for (key, value) in part.values {
+                out.map.insert(key, value);
             }
+            for (key, raw) in part.raw {
+                out.raw.insert(key, raw);
+            }
+            out.repair.extend(part.repair);
         }
         out
     }
@@ -185,50 +130,55 @@ impl Replay {
 /// Below this many keys per thread, decoding stays on one thread.
 const PER_THREAD_AT_LEAST: usize = 16 * 1024;
 
-/// One key after decoding.
-enum Decoded<V> {
-    /// Decoded key and value, and the raw key and value when kept for checkpoints.
-    Value(Arc<str>, Arc<V>, Option<(Bytes, Bytes)>),
-    /// The last value did not decode: the key's history must be replayed exactly.
-    Repair(Box<[u8]>),
+/// One part of the keys after decoding.
+struct Decoded<V> {
+    /// Decoded keys and values.
+    values: Vec<(Arc<str>, Arc<V>)>,
+    /// The raw key and value of each decoded key, when kept for checkpoints.
+    raw: Vec<(Arc<str>, (Bytes, Bytes))>,
+    /// Raw keys whose last value did not decode: their history must be replayed exactly.
+    repair: Vec<Box<[u8]>>,
 }
 
-/// Decodes `slots`, counting what applying them would count.
+/// Decodes `entries`, counting what applying them would count.
 fn decode_all<V>(
-    slots: Vec<Slot>,
+    entries: Vec<Entry>,
     config: &TableConfig<V>,
     counters: &Counters,
     keep_raw: bool,
-) -> Vec<Decoded<V>> {
+) -> Decoded<V> {
     let (mut applied, mut tombstones, mut bad_keys) = (0u64, 0u64, 0u64);
-    let mut out = Vec::with_capacity(slots.len());
-    for slot in slots {
-        let key: Arc<str> = match (config.key_decoder)(slot.key()) {
+    let mut out = Decoded {
+        values: Vec::with_capacity(entries.len()),
+        raw: Vec::new(),
+        repair: Vec::new(),
+    };
+    for entry in entries {
+        let (upserts, deletes) = (u64::from(entry.upserts()), u64::from(entry.tombstones()));
+        let key: Arc<str> = match (config.key_decoder)(entry.key()) {
             Ok(k) => Arc::from(k),
             Err(e) => {
-                let n = u64::from(slot.upserts) + u64::from(slot.tombstones);
-                bad_keys += n;
-                tracing::debug!(topic = %config.topic, error = %e, records = n, "key skipped");
+                bad_keys += upserts + deletes;
+                tracing::debug!(topic = %config.topic, error = %e, records = upserts + deletes, "key skipped");
                 continue;
             }
         };
-        if !slot.live {
-            applied += u64::from(slot.upserts);
-            tombstones += u64::from(slot.tombstones);
+        let Some(raw_value) = entry.value() else {
+            applied += upserts;
+            tombstones += deletes;
             continue;
-        }
-        match (config.value_decoder)(slot.value()) {
+        };
+        match (config.value_decoder)(raw_value) {
             Ok(v) => {
-                applied += u64::from(slot.upserts);
-                tombstones += u64::from(slot.tombstones);
-                let raw = keep_raw.then(|| {
-                    let data = Bytes::from(slot.data);
-                    (data.slice(..slot.key_len), data.slice(slot.key_len..))
-                });
-                out.push(Decoded::Value(key, Arc::new(v), raw));
+                applied += upserts;
+                tombstones += deletes;
+                if keep_raw {
+                    out.raw.push((key.clone(), entry.into_raw()));
+                }
+                out.values.push((key, Arc::new(v)));
             }
             // Counted by the exact replay of this key's history.
-            Err(_) => out.push(Decoded::Repair(slot.key().into())),
+            Err(_) => out.repair.push(entry.key().into()),
         }
     }
     counters
