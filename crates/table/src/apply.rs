@@ -6,6 +6,7 @@ use std::sync::Arc;
 use kafkit_client::ConsumerRecord;
 
 use crate::config::TableConfig;
+use crate::map::TableMap;
 
 /// Counters of what was applied and skipped.
 #[derive(Debug, Default)]
@@ -50,7 +51,7 @@ fn add(c: &AtomicU64) {
 /// removes the key (an empty value is data); a value that does not decode is skipped and
 /// the old value kept. Each skip is counted.
 pub(crate) fn apply<V>(
-    map: &mut imbl::HashMap<Arc<str>, Arc<V>>,
+    map: &mut TableMap<V>,
     record: &ConsumerRecord,
     config: &TableConfig<V>,
     counters: &Counters,

@@ -53,6 +53,14 @@ pub struct TableConfig<V> {
     pub decode_every_value: bool,
 }
 
+/// The prefetch bound of a table's consumer (a plain consumer's is 64 MiB): catch-up is
+/// bounded by applying, and the table's own memory should dominate (docs/PERFORMANCE.md).
+pub const TABLE_PREFETCH_BYTES: usize = 8 << 20;
+
+/// The most a table's consumer asks for in one fetch (a plain consumer's is 50 MiB): a
+/// fetched response stays in memory until its last record is applied.
+pub const TABLE_FETCH_MAX_BYTES: i32 = 2 << 20;
+
 impl<V> TableConfig<V> {
     /// A table of `topic` with UTF-8 keys and values decoded by `value_decoder`.
     pub fn new(
@@ -61,9 +69,9 @@ impl<V> TableConfig<V> {
         value_decoder: impl Fn(&[u8]) -> Result<V, String> + Send + Sync + 'static,
     ) -> Self {
         TableConfig {
-            // A smaller prefetch than a plain consumer's: catch-up is bounded by applying,
-            // and the table's own memory should dominate (docs/PERFORMANCE.md).
-            consumer: ConsumerConfig::new(client).max_buffered_bytes(16 << 20),
+            consumer: ConsumerConfig::new(client)
+                .fetch_max_bytes(TABLE_FETCH_MAX_BYTES)
+                .max_buffered_bytes(TABLE_PREFETCH_BYTES),
             topic: topic.into(),
             key_decoder: Arc::new(|b: &[u8]| {
                 String::from_utf8(b.to_vec()).map_err(|e| format!("key is not UTF-8: {e}"))

@@ -28,6 +28,7 @@ mod config;
 mod error;
 mod grouped;
 mod last_values;
+mod map;
 mod reader;
 mod replay;
 mod table;
@@ -35,7 +36,10 @@ mod topic;
 mod writer;
 
 pub use apply::Change;
-pub use config::{DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder};
+pub use config::{
+    DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder, TABLE_FETCH_MAX_BYTES,
+    TABLE_PREFETCH_BYTES,
+};
 pub use error::TableError;
 pub use grouped::{grouped_key, split_grouped_key, GroupedTable, GroupedTableWriter};
 pub use table::{GlobalTable, Snapshot, Status, TableStats};

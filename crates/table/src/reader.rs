@@ -23,6 +23,7 @@ use kafkit_client::{Consumer, Offset, OffsetSpec, TopicPartition};
 
 use crate::apply::{apply, Change};
 use crate::checkpoint;
+use crate::map::TableMap;
 use crate::replay::Replay;
 use crate::table::{Inner, Status};
 
@@ -67,7 +68,7 @@ struct Reader<V> {
     replayed: u64,
     /// Raw keys and last values until the gate (taken by `materialize_and_publish`).
     replay: Replay,
-    map: imbl::HashMap<Arc<str>, Arc<V>>,
+    map: TableMap<V>,
     raw: Option<RawMap>,
 }
 
@@ -168,7 +169,7 @@ impl<V: Send + Sync + 'static> Reader<V> {
             started: Instant::now(),
             replayed: 0,
             replay: Replay::default(),
-            map: imbl::HashMap::new(),
+            map: TableMap::default(),
             raw: inner.config.checkpoint.is_some().then(imbl::HashMap::new),
         };
         if let Some((path, _)) = &inner.config.checkpoint {

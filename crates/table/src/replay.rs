@@ -18,6 +18,7 @@ use bytes::Bytes;
 use crate::apply::Counters;
 use crate::config::TableConfig;
 use crate::last_values::{Entry, Folder, LastValues};
+use crate::map::TableMap;
 
 /// Raw keys and their last values, folded from records in offset order.
 #[derive(Debug, Default)]
@@ -29,7 +30,7 @@ pub(crate) struct Replay {
 /// What [`Replay::materialize`] built.
 pub(crate) struct Materialized<V> {
     /// Decoded keys and values.
-    pub map: imbl::HashMap<Arc<str>, Arc<V>>,
+    pub map: TableMap<V>,
     /// The raw key and value of every key in `map` (kept only for checkpoints).
     pub raw: imbl::HashMap<Arc<str>, (Bytes, Bytes)>,
     /// Raw keys whose last value did not decode: their history must be replayed exactly.
@@ -109,21 +110,22 @@ impl Replay {
                     .collect()
             })
         };
-        let mut out = Materialized {
-            map: imbl::HashMap::new(),
-            raw: imbl::HashMap::new(),
-            repair: HashSet::new(),
-        };
+        let mut base =
+            hashbrown::HashMap::with_capacity(decoded.iter().map(|d| d.values.len()).sum());
+        let mut raw = imbl::HashMap::new();
+        let mut repair = HashSet::new();
         for part in decoded {
-            for (key, value) in part.values {
-                out.map.insert(key, value);
+            base.extend(part.values);
+            for (key, r) in part.raw {
+                raw.insert(key, r);
             }
-            for (key, raw) in part.raw {
-                out.raw.insert(key, raw);
-            }
-            out.repair.extend(part.repair);
+            repair.extend(part.repair);
         }
-        out
+        Materialized {
+            map: TableMap::from_base(base),
+            raw,
+            repair,
+        }
     }
 }
 

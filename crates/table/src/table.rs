@@ -13,6 +13,7 @@ use crate::apply::{Change, Counters};
 
 use crate::config::TableConfig;
 use crate::error::TableError;
+use crate::map::TableMap;
 use crate::reader::run_reader;
 
 /// Changes kept for subscribers that fall behind.
@@ -66,7 +67,7 @@ pub struct TableStats {
 /// A point-in-time view of the table, taken in O(1).
 #[derive(Clone, Debug)]
 pub struct Snapshot<V> {
-    map: imbl::HashMap<Arc<str>, Arc<V>>,
+    map: TableMap<V>,
 }
 
 impl<V> Snapshot<V> {
@@ -114,7 +115,7 @@ impl<V> std::fmt::Debug for GlobalTable<V> {
 /// What the table handles and the reader task share.
 pub(crate) struct Inner<V> {
     pub(crate) config: TableConfig<V>,
-    pub(crate) map: ArcSwap<imbl::HashMap<Arc<str>, Arc<V>>>,
+    pub(crate) map: ArcSwap<TableMap<V>>,
     pub(crate) status: watch::Sender<Status>,
     /// Next offset to apply per partition, published after each applied poll.
     pub(crate) applied: watch::Sender<HashMap<i32, i64>>,
@@ -143,7 +144,7 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
         GlobalTable {
             inner: Arc::new(Inner {
                 config,
-                map: ArcSwap::from_pointee(imbl::HashMap::new()),
+                map: ArcSwap::from_pointee(TableMap::default()),
                 status: watch::channel(Status::Unstarted).0,
                 applied: watch::channel(HashMap::new()).0,
                 counters: Counters::default(),

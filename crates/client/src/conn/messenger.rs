@@ -481,9 +481,29 @@ async fn fill(
     Ok(())
 }
 
+/// Frames larger than this are read into a buffer of their own (see `read_responses`).
+const OWN_BUFFER_FROM: usize = 256 * 1024;
+
+/// Reads until `buf` holds exactly `want` bytes (its capacity), never past it.
+async fn fill_exact(
+    reader: &mut tokio::io::ReadHalf<Transport>,
+    buf: &mut BytesMut,
+    want: usize,
+) -> Result<(), ReadEnd> {
+    while buf.len() < want {
+        let n = want - buf.len();
+        match reader.read_buf(&mut (&mut *buf).limit(n)).await {
+            Ok(0) => return Err(ReadEnd::Eof),
+            Ok(_) => {}
+            Err(e) => return Err(ReadEnd::Failed(e)),
+        }
+    }
+    Ok(())
+}
+
 /// Reads response frames into one buffer and hands each waiter its frame as a zero-copy
-/// slice. The buffer never holds more than one frame (bounded by `max_response_size`) plus
-/// one read's worth.
+/// slice; a large frame (a fetch's) is read into a buffer of exactly its size. The buffer
+/// never holds more than one frame (bounded by `max_response_size`) plus one read's worth.
 async fn read_responses(
     mut reader: tokio::io::ReadHalf<Transport>,
     shared: &Shared,
@@ -506,15 +526,31 @@ async fn read_responses(
         else {
             return format!("invalid response size {size} (limit {max_response_size})");
         };
-        match fill(&mut reader, &mut buf, 4 + size).await {
-            Ok(()) => {}
-            Err(ReadEnd::Eof) => {
-                return "connection closed by broker in the middle of a response".into()
+        let body = if buf.len() >= 4 + size || size <= OWN_BUFFER_FROM {
+            match fill(&mut reader, &mut buf, 4 + size).await {
+                Ok(()) => {}
+                Err(ReadEnd::Eof) => {
+                    return "connection closed by broker in the middle of a response".into()
+                }
+                Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
             }
-            Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
-        }
-        buf.advance(4);
-        let body = buf.split_to(size).freeze();
+            buf.advance(4);
+            buf.split_to(size).freeze()
+        } else {
+            // A large frame gets a buffer of exactly its size: it is freed as soon as the
+            // last slice of it is dropped, and holds no part of the next frame.
+            let mut frame = BytesMut::with_capacity(size);
+            frame.extend_from_slice(&buf[4..]);
+            buf.clear();
+            match fill_exact(&mut reader, &mut frame, size).await {
+                Ok(()) => {}
+                Err(ReadEnd::Eof) => {
+                    return "connection closed by broker in the middle of a response".into()
+                }
+                Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
+            }
+            frame.freeze()
+        };
         let correlation_id = (&body[..4]).get_i32();
         let waiter = match &mut *shared.pending.lock().unwrap_or_else(|e| e.into_inner()) {
             Pending::Open(w) => w.remove(&correlation_id),

@@ -172,6 +172,12 @@ impl ConsumerConfig {
         self
     }
 
+    /// Sets the most one fetch response may hold (default 50 MiB).
+    pub fn fetch_max_bytes(mut self, n: i32) -> Self {
+        self.fetch_max_bytes = n;
+        self
+    }
+
     /// Sets the prefetch bound (default 64 MiB).
     pub fn max_buffered_bytes(mut self, n: usize) -> Self {
         self.max_buffered_bytes = n;
