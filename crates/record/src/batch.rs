@@ -378,6 +378,7 @@ impl<'a> Iterator for RecordRefIter<'a> {
     }
 }
 
+#[inline]
 fn read_len(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<Option<usize>, DecodeError> {
     let at = *pos;
     let len = read_varint(buf, pos)?;
@@ -400,6 +401,7 @@ fn read_len(buf: &[u8], pos: &mut usize, what: &'static str) -> Result<Option<us
 }
 
 /// Reads a length-prefixed field that must end within `window`, and returns where it is.
+#[inline]
 fn read_span(
     window: &[u8],
     pos: &mut usize,
@@ -422,6 +424,7 @@ struct RecordSpans {
 
 /// Parses the record at `pos`, checking every length against the record's own bounds, and
 /// hands each header's key and value spans to `on_header`.
+#[inline]
 fn parse_record(
     records: &[u8],
     pos: &mut usize,

@@ -67,6 +67,20 @@ pub fn read_varlong(buf: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
 #[inline]
 fn read_unsigned(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Result<u64, DecodeError> {
     let start = *pos;
+    // Most varints of a record (deltas, key and value lengths under 8 KiB) take one or two
+    // bytes: decode those without the loop.
+    if let Some(&b0) = buf.get(start) {
+        if b0 < 0x80 {
+            *pos = start + 1;
+            return Ok(u64::from(b0));
+        }
+        if let Some(&b1) = buf.get(start + 1) {
+            if b1 < 0x80 {
+                *pos = start + 2;
+                return Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7);
+            }
+        }
+    }
     let mut result: u64 = 0;
     for i in 0..max_bytes {
         let Some(&byte) = buf.get(start + i) else {

@@ -61,7 +61,7 @@ pub(crate) fn apply<V>(
         return None;
     };
     let key: Arc<str> = match (config.key_decoder)(key) {
-        Ok(k) => Arc::from(k),
+        Ok(k) => k,
         Err(e) => {
             add(&counters.key_decode_errors);
             tracing::debug!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %e, "key skipped");

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use kafkit_client::{ClientConfig, ConsumerConfig};
 
-/// Turns key bytes into the table's key (UTF-8 by default).
-pub type KeyDecoder = Arc<dyn Fn(&[u8]) -> Result<String, String> + Send + Sync>;
+/// Turns key bytes into the table's key (UTF-8 by default; set with
+/// [`TableConfig::key_decoder`]).
+pub type KeyDecoder = Arc<dyn Fn(&[u8]) -> Result<Arc<str>, String> + Send + Sync>;
 /// Turns value bytes into the table's value.
 pub type ValueDecoder<V> = Arc<dyn Fn(&[u8]) -> Result<V, String> + Send + Sync>;
 /// Called after a key is set (an `Err` is counted and logged, not swallowed).
@@ -27,8 +28,8 @@ pub type DeleteHook = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 /// ```
 #[non_exhaustive]
 pub struct TableConfig<V> {
-    /// The consumer settings (group-less; `auto_offset_reset` is set to earliest; prefetch
-    /// bounded to 16 MiB).
+    /// The consumer settings (group-less; `auto_offset_reset` is set to earliest; fetches
+    /// and prefetch bounded by [`TABLE_FETCH_MAX_BYTES`] and [`TABLE_PREFETCH_BYTES`]).
     pub consumer: ConsumerConfig,
     /// The topic.
     pub topic: String,
@@ -55,11 +56,11 @@ pub struct TableConfig<V> {
 
 /// The prefetch bound of a table's consumer (a plain consumer's is 64 MiB): catch-up is
 /// bounded by applying, and the table's own memory should dominate (docs/PERFORMANCE.md).
-pub const TABLE_PREFETCH_BYTES: usize = 8 << 20;
+pub const TABLE_PREFETCH_BYTES: usize = 16 << 20;
 
 /// The most a table's consumer asks for in one fetch (a plain consumer's is 50 MiB): a
 /// fetched response stays in memory until its last record is applied.
-pub const TABLE_FETCH_MAX_BYTES: i32 = 2 << 20;
+pub const TABLE_FETCH_MAX_BYTES: i32 = 8 << 20;
 
 impl<V> TableConfig<V> {
     /// A table of `topic` with UTF-8 keys and values decoded by `value_decoder`.
@@ -74,7 +75,9 @@ impl<V> TableConfig<V> {
                 .max_buffered_bytes(TABLE_PREFETCH_BYTES),
             topic: topic.into(),
             key_decoder: Arc::new(|b: &[u8]| {
-                String::from_utf8(b.to_vec()).map_err(|e| format!("key is not UTF-8: {e}"))
+                std::str::from_utf8(b)
+                    .map(Arc::from)
+                    .map_err(|e| format!("key is not UTF-8: {e}"))
             }),
             value_decoder: Arc::new(value_decoder),
             catch_up_timeout: Duration::from_secs(30),
@@ -154,7 +157,7 @@ impl<V> TableConfig<V> {
         mut self,
         decoder: impl Fn(&[u8]) -> Result<String, String> + Send + Sync + 'static,
     ) -> Self {
-        self.key_decoder = Arc::new(decoder);
+        self.key_decoder = Arc::new(move |b: &[u8]| decoder(b).map(Arc::from));
         self
     }
 }

@@ -108,6 +108,12 @@ impl Entry {
     fn as_ptr(&self) -> *const u8 {
         self.0.as_ptr()
     }
+
+    /// Asks the CPU to load the entry's header, key and the start of its value.
+    pub fn prefetch(&self) {
+        prefetch(self.as_ptr());
+        prefetch(self.as_ptr().wrapping_add(64));
+    }
 }
 
 impl std::fmt::Debug for Entry {
@@ -341,9 +347,7 @@ impl<'r> Folder<'_, 'r> {
             match &b.entry {
                 None => return,
                 Some(e) if b.hash == hash => {
-                    let p = e.as_ptr();
-                    prefetch(p);
-                    prefetch(p.wrapping_add(64));
+                    e.prefetch();
                     return;
                 }
                 Some(_) => i = (i + 1) & mask,

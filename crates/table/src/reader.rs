@@ -409,7 +409,6 @@ impl<V: Send + Sync + 'static> Reader<V> {
                     if let (Ok(key), Ok(value)) =
                         ((config.key_decoder)(k), (config.value_decoder)(v))
                     {
-                        let key: Arc<str> = key.into();
                         if let Some(raw) = &mut self.raw {
                             raw.insert(key.clone(), (k.clone(), v.clone()));
                         }

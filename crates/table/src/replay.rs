@@ -75,8 +75,8 @@ impl Replay {
     }
 
     /// Decodes every key and each key's last value, counting as applying would. With
-    /// `keep_raw`, the raw values are kept for checkpoints. Large tables decode on several
-    /// threads; the map is then built on this one.
+    /// `keep_raw`, the raw values are kept for checkpoints. Tables of millions of keys
+    /// decode on several threads; the map is then built on this one.
     pub fn materialize<V: Send + Sync>(
         self,
         config: &TableConfig<V>,
@@ -129,8 +129,11 @@ impl Replay {
     }
 }
 
-/// Below this many keys per thread, decoding stays on one thread.
-const PER_THREAD_AT_LEAST: usize = 16 * 1024;
+/// Below this many keys per thread, decoding stays on one thread. A new thread allocates
+/// from a fresh malloc arena (growing it page by page) and cannot reuse the memory the
+/// replay just freed: at 100 000 keys, two threads took as long as one, with 18 % more CPU
+/// and more memory (docs/PERFORMANCE.md).
+const PER_THREAD_AT_LEAST: usize = 1 << 20;
 
 /// One part of the keys after decoding.
 struct Decoded<V> {
@@ -155,10 +158,17 @@ fn decode_all<V>(
         raw: Vec::new(),
         repair: Vec::new(),
     };
-    for entry in entries {
+    // Entries lie all over the heap: load a few ahead of the one decoded.
+    const AHEAD: usize = 8;
+    entries.iter().take(AHEAD).for_each(Entry::prefetch);
+    let mut entries = entries.into_iter();
+    while let Some(entry) = entries.next() {
+        if let Some(ahead) = entries.as_slice().get(AHEAD - 1) {
+            ahead.prefetch();
+        }
         let (upserts, deletes) = (u64::from(entry.upserts()), u64::from(entry.tombstones()));
         let key: Arc<str> = match (config.key_decoder)(entry.key()) {
-            Ok(k) => Arc::from(k),
+            Ok(k) => k,
             Err(e) => {
                 bad_keys += upserts + deletes;
                 tracing::debug!(topic = %config.topic, error = %e, records = upserts + deletes, "key skipped");
@@ -251,5 +261,77 @@ mod tests {
         assert_eq!(n(&counters.records_applied), 3, "a twice, b once");
         assert_eq!(n(&counters.tombstones_applied), 2);
         assert_eq!(n(&counters.keyless_records), 1);
+    }
+}
+
+/// The catch-up's CPU cost without a broker: `cargo test --release -p kafkit-table --lib
+/// replay_speed -- --ignored --nocapture`. Folds 1 M records (100 k keys, ~100-byte JSON
+/// values, batches of 1 000 as the benchmark's producer writes them) and materializes them.
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use kafkit_client::ClientConfig;
+    use kafkit_record::{BatchBuilder, Compression, DecodeOptions, RecordBatch};
+    use std::time::Instant;
+
+    #[test]
+    #[ignore = "a measurement; run in release"]
+    fn replay_speed() {
+        let (n, keys, per_batch) = (1_000_000usize, 100_000usize, 1_000usize);
+        let batches: Vec<RecordBatch> = (0..n / per_batch)
+            .map(|b| {
+                let mut builder = BatchBuilder::new((b * per_batch) as i64, 0);
+                for i in b * per_batch..(b + 1) * per_batch {
+                    let key = format!("key-{}", i % keys);
+                    let value = format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(80));
+                    builder.push(0, Some(key.as_bytes()), Some(value.as_bytes()), &[]);
+                }
+                let bytes = builder.finish(Compression::None, None).unwrap();
+                RecordBatch::decode(&bytes, &DecodeOptions::default()).unwrap()
+            })
+            .collect();
+        let config =
+            TableConfig::<Box<serde_json::value::RawValue>>::json(ClientConfig::new(["x:1"]), "t");
+        for round in 0..3 {
+            let t0 = Instant::now();
+            let mut parsed = 0usize;
+            for b in &batches {
+                for r in b.record_refs() {
+                    parsed += r.unwrap().value.map_or(0, <[u8]>::len);
+                }
+            }
+            let parse = t0.elapsed();
+            let t0 = Instant::now();
+            for _ in 0..50 {
+                for b in &batches[..20] {
+                    for r in b.record_refs() {
+                        parsed += r.unwrap().value.map_or(0, <[u8]>::len);
+                    }
+                }
+            }
+            let parse_cached = t0.elapsed();
+            let t0 = Instant::now();
+            let mut replay = Replay::default();
+            {
+                let mut folder = replay.folder();
+                for b in &batches {
+                    for r in b.record_refs() {
+                        let r = r.unwrap();
+                        folder.push(r.key, r.value);
+                    }
+                }
+            }
+            let fold = t0.elapsed();
+            let t0 = Instant::now();
+            let out = replay.materialize(&config, &Counters::default(), false);
+            let materialize = t0.elapsed();
+            assert_eq!(out.map.len(), keys);
+            let t0 = Instant::now();
+            drop(out);
+            println!(
+                "round {round}: parse {parse:?} (in cache {parse_cached:?}; {parsed} value bytes), parse+fold {fold:?}, materialize {materialize:?}, drop {:?}",
+                t0.elapsed()
+            );
+        }
     }
 }
