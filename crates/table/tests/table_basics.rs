@@ -478,3 +478,93 @@ async fn dropped_connections_lose_no_update() {
     );
     drop(broker);
 }
+
+/// Writes one raw record (`None`: a tombstone) and returns its acknowledgement to await.
+async fn write_raw(
+    producer: &Producer,
+    topic: &str,
+    key: &str,
+    value: Option<Vec<u8>>,
+) -> kafkit_client::DeliveryFuture {
+    let mut record = ProducerRecord::new(topic.to_string()).key(key.to_string());
+    if let Some(v) = value {
+        record = record.value(v);
+    }
+    producer.send(record).await.unwrap()
+}
+
+/// Record `i` of the model workload over `keys` keys: every 13th a tombstone, every 17th a
+/// malformed value, the others revision `i`. Applies it to `model` as the table must.
+fn model_record(
+    i: u32,
+    keys: u32,
+    model: &mut std::collections::BTreeMap<String, u32>,
+) -> (String, Option<Vec<u8>>) {
+    let key = format!("k{}", (i * 7919) % keys);
+    let value = if i % 13 == 0 {
+        model.remove(&key);
+        None
+    } else if i % 17 == 0 {
+        Some(b"{oops".to_vec()) // the previous value stays
+    } else {
+        model.insert(key.clone(), i);
+        Some(serde_json::to_vec(&service(&key, i)).unwrap())
+    };
+    (key, value)
+}
+
+fn revisions(
+    snapshot: &kafkit_table::Snapshot<Service>,
+) -> std::collections::BTreeMap<String, u32> {
+    snapshot
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.revision))
+        .collect()
+}
+
+/// A catch-up over thousands of keys (tombstones, malformed values, keys that come back) ends
+/// exactly where the model ends; live changes past the map's merge threshold keep it exact,
+/// and a snapshot taken before them does not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_catch_up_and_many_live_changes_match_a_model() {
+    let topic = topic("t-large", 3).await;
+    let producer = Producer::connect(ProducerConfig::new(client_config()))
+        .await
+        .unwrap();
+    let mut model = std::collections::BTreeMap::new();
+    let mut acks = Vec::new();
+    for i in 1..=20_000u32 {
+        let (key, value) = model_record(i, 5_000, &mut model);
+        acks.push(write_raw(&producer, &topic, &key, value).await);
+    }
+    for ack in acks.drain(..) {
+        ack.await.unwrap();
+    }
+    let table = GlobalTable::new(TableConfig::<Service>::json(client_config(), topic.clone()));
+    assert_eq!(table.start().await.unwrap(), Status::CaughtUp);
+    let caught_up = table.snapshot().unwrap();
+    assert_eq!(revisions(&caught_up), model, "the catch-up");
+    assert_eq!(caught_up.len(), model.len());
+    assert_eq!(table.stats().records_replayed, 20_000);
+    let at_catch_up = model.clone();
+    // Live: 8 000 changes over 12 000 keys, more than 4 096 distinct keys changed.
+    for i in 20_001..=28_000u32 {
+        let (key, value) = model_record(i, 12_000, &mut model);
+        acks.push(write_raw(&producer, &topic, &key, value).await);
+    }
+    for ack in acks.drain(..) {
+        ack.await.unwrap();
+    }
+    assert!(table.barrier(Duration::from_secs(30)).await.unwrap());
+    let live = table.snapshot().unwrap();
+    assert_eq!(revisions(&live), model, "after the live changes");
+    assert_eq!(table.len().unwrap(), model.len());
+    for (key, revision) in model.iter().take(100) {
+        assert_eq!(table.get(key).unwrap().unwrap().revision, *revision);
+    }
+    assert_eq!(
+        revisions(&caught_up),
+        at_catch_up,
+        "the old snapshot did not move"
+    );
+}
