@@ -272,22 +272,30 @@ impl LastValues {
         }
     }
 
-    /// Splits the entries into at most `parts` lists of about equal size, emptying the table.
-    pub fn into_parts(self, parts: usize) -> Vec<Vec<Entry>> {
-        let per_part = self.len.div_ceil(parts.max(1)).max(1);
-        let mut out: Vec<Vec<Entry>> = Vec::with_capacity(parts);
-        let mut current = Vec::with_capacity(per_part.min(self.len));
-        for entry in self.buckets.into_iter().filter_map(|b| b.entry) {
-            current.push(entry);
-            if current.len() == per_part {
-                out.push(std::mem::take(&mut current));
-                current = Vec::with_capacity(per_part);
-            }
+    /// Every entry, emptying the table (whose buckets are freed first). Entries lie all over
+    /// the heap, so the iterator prefetches a few entries ahead of the one it returns.
+    pub fn into_entries(self) -> IntoEntries {
+        let entries: Vec<Entry> = self.buckets.into_iter().filter_map(|b| b.entry).collect();
+        IntoEntries {
+            entries: entries.into_iter(),
         }
-        if !current.is_empty() {
-            out.push(current);
+    }
+}
+
+/// The entries of a [`LastValues`] (see [`LastValues::into_entries`]).
+pub(crate) struct IntoEntries {
+    entries: std::vec::IntoIter<Entry>,
+}
+
+impl Iterator for IntoEntries {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        const AHEAD: usize = 8;
+        if let Some(e) = self.entries.as_slice().get(AHEAD) {
+            e.prefetch();
         }
-        out
+        self.entries.next()
     }
 }
 
@@ -402,7 +410,7 @@ mod tests {
 
     fn contents(t: LastValues) -> Model {
         let mut m = Model::default();
-        for e in t.into_parts(3).into_iter().flatten() {
+        for e in t.into_entries() {
             let prev = m.0.insert(
                 e.key().to_vec(),
                 (e.value().map(<[u8]>::to_vec), e.upserts(), e.tombstones()),
@@ -462,15 +470,15 @@ mod tests {
     }
 
     #[test]
-    fn into_parts_splits_evenly() {
+    fn into_entries_yields_every_entry_once() {
         let mut t = LastValues::default();
         for i in 0..1000u32 {
             t.fold(&i.to_be_bytes(), Some(b"v"));
         }
-        let parts = t.into_parts(3);
-        assert_eq!(parts.len(), 3);
-        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 1000);
-        assert!(parts.iter().all(|p| (332..=334).contains(&p.len())));
-        assert!(LastValues::default().into_parts(4).is_empty());
+        let mut keys: Vec<Vec<u8>> = t.into_entries().map(|e| e.key().to_vec()).collect();
+        keys.sort();
+        let expected: Vec<Vec<u8>> = (0..1000u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        assert_eq!(keys, expected);
+        assert_eq!(LastValues::default().into_entries().count(), 0);
     }
 }

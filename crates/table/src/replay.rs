@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 use crate::apply::Counters;
 use crate::config::TableConfig;
-use crate::last_values::{Entry, Folder, LastValues};
+use crate::last_values::{Folder, LastValues};
 use crate::map::TableMap;
 
 /// Raw keys and their last values, folded from records in offset order.
@@ -74,10 +74,13 @@ impl Replay {
         }
     }
 
-    /// Decodes every key and each key's last value, counting as applying would. With
-    /// `keep_raw`, the raw values are kept for checkpoints. Tables of millions of keys
-    /// decode on several threads; the map is then built on this one.
-    pub fn materialize<V: Send + Sync>(
+    /// Decodes every key and each key's last value, counting as applying would, and builds
+    /// the map. With `keep_raw`, the raw values are kept for checkpoints. One thread: more
+    /// would each allocate from a fresh malloc arena, growing it page by page, while the
+    /// memory the replay just freed sits in this thread's; at 100 000 keys two threads took
+    /// as long as one with 18 % more CPU, and decoding as runtime tasks was slower still
+    /// (frees across arenas contend; docs/PERFORMANCE.md).
+    pub fn materialize<V>(
         self,
         config: &TableConfig<V>,
         counters: &Counters,
@@ -86,123 +89,55 @@ impl Replay {
         counters
             .keyless_records
             .fetch_add(self.keyless, Ordering::Relaxed);
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(self.values.len() / PER_THREAD_AT_LEAST)
-            .clamp(1, 8);
-        let mut parts = self.values.into_parts(threads);
-        let decoded: Vec<Decoded<V>> = if parts.len() <= 1 {
-            vec![decode_all(
-                parts.pop().unwrap_or_default(),
-                config,
-                counters,
-                keep_raw,
-            )]
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .into_iter()
-                    .map(|p| scope.spawn(move || decode_all(p, config, counters, keep_raw)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect()
-            })
-        };
-        let mut base =
-            hashbrown::HashMap::with_capacity(decoded.iter().map(|d| d.values.len()).sum());
+        let (mut applied, mut tombstones, mut bad_keys) = (0u64, 0u64, 0u64);
+        let mut base = hashbrown::HashMap::with_capacity(self.values.len());
         let mut raw = imbl::HashMap::new();
         let mut repair = HashSet::new();
-        for part in decoded {
-            base.extend(part.values);
-            for (key, r) in part.raw {
-                raw.insert(key, r);
+        for entry in self.values.into_entries() {
+            let (upserts, deletes) = (u64::from(entry.upserts()), u64::from(entry.tombstones()));
+            let key: Arc<str> = match (config.key_decoder)(entry.key()) {
+                Ok(k) => k,
+                Err(e) => {
+                    bad_keys += upserts + deletes;
+                    tracing::debug!(topic = %config.topic, error = %e, records = upserts + deletes, "key skipped");
+                    continue;
+                }
+            };
+            let Some(raw_value) = entry.value() else {
+                applied += upserts;
+                tombstones += deletes;
+                continue;
+            };
+            match (config.value_decoder)(raw_value) {
+                Ok(v) => {
+                    applied += upserts;
+                    tombstones += deletes;
+                    if keep_raw {
+                        raw.insert(key.clone(), entry.into_raw());
+                    }
+                    base.insert(key, Arc::new(v));
+                }
+                // Counted by the exact replay of this key's history.
+                Err(_) => {
+                    repair.insert(entry.key().into());
+                }
             }
-            repair.extend(part.repair);
         }
+        counters
+            .records_applied
+            .fetch_add(applied, Ordering::Relaxed);
+        counters
+            .tombstones_applied
+            .fetch_add(tombstones, Ordering::Relaxed);
+        counters
+            .key_decode_errors
+            .fetch_add(bad_keys, Ordering::Relaxed);
         Materialized {
             map: TableMap::from_base(base),
             raw,
             repair,
         }
     }
-}
-
-/// Below this many keys per thread, decoding stays on one thread. A new thread allocates
-/// from a fresh malloc arena (growing it page by page) and cannot reuse the memory the
-/// replay just freed: at 100 000 keys, two threads took as long as one, with 18 % more CPU
-/// and more memory (docs/PERFORMANCE.md).
-const PER_THREAD_AT_LEAST: usize = 1 << 20;
-
-/// One part of the keys after decoding.
-struct Decoded<V> {
-    /// Decoded keys and values.
-    values: Vec<(Arc<str>, Arc<V>)>,
-    /// The raw key and value of each decoded key, when kept for checkpoints.
-    raw: Vec<(Arc<str>, (Bytes, Bytes))>,
-    /// Raw keys whose last value did not decode: their history must be replayed exactly.
-    repair: Vec<Box<[u8]>>,
-}
-
-/// Decodes `entries`, counting what applying them would count.
-fn decode_all<V>(
-    entries: Vec<Entry>,
-    config: &TableConfig<V>,
-    counters: &Counters,
-    keep_raw: bool,
-) -> Decoded<V> {
-    let (mut applied, mut tombstones, mut bad_keys) = (0u64, 0u64, 0u64);
-    let mut out = Decoded {
-        values: Vec::with_capacity(entries.len()),
-        raw: Vec::new(),
-        repair: Vec::new(),
-    };
-    // Entries lie all over the heap: load a few ahead of the one decoded.
-    const AHEAD: usize = 8;
-    entries.iter().take(AHEAD).for_each(Entry::prefetch);
-    let mut entries = entries.into_iter();
-    while let Some(entry) = entries.next() {
-        if let Some(ahead) = entries.as_slice().get(AHEAD - 1) {
-            ahead.prefetch();
-        }
-        let (upserts, deletes) = (u64::from(entry.upserts()), u64::from(entry.tombstones()));
-        let key: Arc<str> = match (config.key_decoder)(entry.key()) {
-            Ok(k) => k,
-            Err(e) => {
-                bad_keys += upserts + deletes;
-                tracing::debug!(topic = %config.topic, error = %e, records = upserts + deletes, "key skipped");
-                continue;
-            }
-        };
-        let Some(raw_value) = entry.value() else {
-            applied += upserts;
-            tombstones += deletes;
-            continue;
-        };
-        match (config.value_decoder)(raw_value) {
-            Ok(v) => {
-                applied += upserts;
-                tombstones += deletes;
-                if keep_raw {
-                    out.raw.push((key.clone(), entry.into_raw()));
-                }
-                out.values.push((key, Arc::new(v)));
-            }
-            // Counted by the exact replay of this key's history.
-            Err(_) => out.repair.push(entry.key().into()),
-        }
-    }
-    counters
-        .records_applied
-        .fetch_add(applied, Ordering::Relaxed);
-    counters
-        .tombstones_applied
-        .fetch_add(tombstones, Ordering::Relaxed);
-    counters
-        .key_decode_errors
-        .fetch_add(bad_keys, Ordering::Relaxed);
-    out
 }
 
 #[cfg(test)]
