@@ -251,8 +251,7 @@ impl RecordBatch {
     pub fn records(&self) -> RecordIter<'_> {
         RecordIter {
             batch: self,
-            pos: 0,
-            remaining: self.header.record_count,
+            cursor: Cursor::new(self),
         }
     }
 
@@ -261,8 +260,7 @@ impl RecordBatch {
     pub fn record_refs(&self) -> RecordRefIter<'_> {
         RecordRefIter {
             batch: self,
-            pos: 0,
-            remaining: self.header.record_count,
+            cursor: Cursor::new(self),
         }
     }
 
@@ -284,36 +282,33 @@ impl RecordBatch {
     }
 }
 
-/// Iterator over the records of a [`RecordBatch`].
-pub struct RecordIter<'a> {
-    batch: &'a RecordBatch,
+/// Where an iteration over a batch's records is: the next record's position and how many
+/// records remain. A malformed record ends the iteration.
+#[derive(Clone, Copy)]
+struct Cursor {
     pos: usize,
     remaining: i32,
 }
 
-impl Iterator for RecordIter<'_> {
-    type Item = Result<Record, DecodeError>;
+impl Cursor {
+    fn new(batch: &RecordBatch) -> Self {
+        Cursor {
+            pos: 0,
+            remaining: batch.header.record_count,
+        }
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// Parses the next record with `parse`, unless none remain or one failed.
+    #[inline]
+    fn next<T>(
+        &mut self,
+        parse: impl FnOnce(&mut usize) -> Result<T, DecodeError>,
+    ) -> Option<Result<T, DecodeError>> {
         if self.remaining <= 0 {
             return None;
         }
         self.remaining -= 1;
-        let records = &self.batch.records;
-        let mut headers = Vec::new();
-        let result = parse_record(records, &mut self.pos, &self.batch.header, |key, value| {
-            headers.push(Header {
-                key: records.slice(key),
-                value: value.map(|v| records.slice(v)),
-            });
-        })
-        .map(|spans| Record {
-            offset: spans.offset,
-            timestamp: spans.timestamp,
-            key: spans.key.map(|k| records.slice(k)),
-            value: spans.value.map(|v| records.slice(v)),
-            headers,
-        });
+        let result = parse(&mut self.pos);
         if result.is_err() {
             self.remaining = 0;
         }
@@ -323,6 +318,41 @@ impl Iterator for RecordIter<'_> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = self.remaining.max(0) as usize;
         (n, Some(n))
+    }
+}
+
+/// Iterator over the records of a [`RecordBatch`].
+pub struct RecordIter<'a> {
+    batch: &'a RecordBatch,
+    cursor: Cursor,
+}
+
+impl Iterator for RecordIter<'_> {
+    type Item = Result<Record, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let records = &self.batch.records;
+        let header = &self.batch.header;
+        self.cursor.next(|pos| {
+            let mut headers = Vec::new();
+            let spans = parse_record(records, pos, header, |key, value| {
+                headers.push(Header {
+                    key: records.slice(key),
+                    value: value.map(|v| records.slice(v)),
+                });
+            })?;
+            Ok(Record {
+                offset: spans.offset,
+                timestamp: spans.timestamp,
+                key: spans.key.map(|k| records.slice(k)),
+                value: spans.value.map(|v| records.slice(v)),
+                headers,
+            })
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.cursor.size_hint()
     }
 }
 
@@ -344,37 +374,28 @@ pub struct RecordRef<'a> {
 /// Iterator over the records of a [`RecordBatch`] as [`RecordRef`]s.
 pub struct RecordRefIter<'a> {
     batch: &'a RecordBatch,
-    pos: usize,
-    remaining: i32,
+    cursor: Cursor,
 }
 
 impl<'a> Iterator for RecordRefIter<'a> {
     type Item = Result<RecordRef<'a>, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining <= 0 {
-            return None;
-        }
-        self.remaining -= 1;
         let records: &'a [u8] = &self.batch.records;
-        let result =
-            parse_record(records, &mut self.pos, &self.batch.header, |_, _| {}).map(|spans| {
-                RecordRef {
-                    offset: spans.offset,
-                    timestamp: spans.timestamp,
-                    key: spans.key.map(|k| &records[k]),
-                    value: spans.value.map(|v| &records[v]),
-                }
-            });
-        if result.is_err() {
-            self.remaining = 0;
-        }
-        Some(result)
+        let header = &self.batch.header;
+        self.cursor.next(|pos| {
+            let spans = parse_record(records, pos, header, |_, _| {})?;
+            Ok(RecordRef {
+                offset: spans.offset,
+                timestamp: spans.timestamp,
+                key: spans.key.map(|k| &records[k]),
+                value: spans.value.map(|v| &records[v]),
+            })
+        })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining.max(0) as usize;
-        (n, Some(n))
+        self.cursor.size_hint()
     }
 }
 
