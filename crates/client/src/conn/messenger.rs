@@ -481,7 +481,7 @@ async fn fill(
     Ok(())
 }
 
-/// Frames larger than this are read into a buffer of their own (see `read_responses`).
+/// Frames larger than this are read into a buffer of their own (see `read_body`).
 const OWN_BUFFER_FROM: usize = 256 * 1024;
 
 /// Reads until `buf` holds exactly `want` bytes (its capacity), never past it.
@@ -499,6 +499,26 @@ async fn fill_exact(
         }
     }
     Ok(())
+}
+
+/// Reads the body of the frame whose 4-byte size `buf` starts with. A small frame is split
+/// off `buf`; a large one (a fetch's) gets a buffer of exactly its size, freed as soon as the
+/// last slice of it is dropped and holding no part of the next frame.
+async fn read_body(
+    reader: &mut tokio::io::ReadHalf<Transport>,
+    buf: &mut BytesMut,
+    size: usize,
+) -> Result<Bytes, ReadEnd> {
+    if buf.len() >= 4 + size || size <= OWN_BUFFER_FROM {
+        fill(reader, buf, 4 + size).await?;
+        buf.advance(4);
+        return Ok(buf.split_to(size).freeze());
+    }
+    let mut frame = BytesMut::with_capacity(size);
+    frame.extend_from_slice(&buf[4..]);
+    buf.clear();
+    fill_exact(reader, &mut frame, size).await?;
+    Ok(frame.freeze())
 }
 
 /// Reads response frames into one buffer and hands each waiter its frame as a zero-copy
@@ -526,30 +546,12 @@ async fn read_responses(
         else {
             return format!("invalid response size {size} (limit {max_response_size})");
         };
-        let body = if buf.len() >= 4 + size || size <= OWN_BUFFER_FROM {
-            match fill(&mut reader, &mut buf, 4 + size).await {
-                Ok(()) => {}
-                Err(ReadEnd::Eof) => {
-                    return "connection closed by broker in the middle of a response".into()
-                }
-                Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
+        let body = match read_body(&mut reader, &mut buf, size).await {
+            Ok(body) => body,
+            Err(ReadEnd::Eof) => {
+                return "connection closed by broker in the middle of a response".into()
             }
-            buf.advance(4);
-            buf.split_to(size).freeze()
-        } else {
-            // A large frame gets a buffer of exactly its size: it is freed as soon as the
-            // last slice of it is dropped, and holds no part of the next frame.
-            let mut frame = BytesMut::with_capacity(size);
-            frame.extend_from_slice(&buf[4..]);
-            buf.clear();
-            match fill_exact(&mut reader, &mut frame, size).await {
-                Ok(()) => {}
-                Err(ReadEnd::Eof) => {
-                    return "connection closed by broker in the middle of a response".into()
-                }
-                Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
-            }
-            frame.freeze()
+            Err(ReadEnd::Failed(e)) => return format!("read failed: {e}"),
         };
         let correlation_id = (&body[..4]).get_i32();
         let waiter = match &mut *shared.pending.lock().unwrap_or_else(|e| e.into_inner()) {
