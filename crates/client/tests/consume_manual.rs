@@ -205,20 +205,37 @@ async fn paused_partitions_are_not_fetched_until_resumed() {
 // Tansu 0.6.0 never sends that error (a fetch past the end just returns nothing). See
 // docs/TESTING.md.
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_connections_resume_exactly_where_reading_was() {
-    let (p, _client, topic) = proxied_topic("c-faults", 2).await;
-    let producer = Producer::connect(producer_config(&p.bootstrap()).batch_size(4096))
+/// Sends `values` to `topic` through a producer with batches of `batch_size` bytes, and
+/// waits until all are acknowledged.
+async fn send_values(
+    bootstrap: &str,
+    batch_size: usize,
+    topic: &str,
+    values: impl Iterator<Item = String>,
+) {
+    let producer = Producer::connect(producer_config(bootstrap).batch_size(batch_size))
         .await
         .unwrap();
-    let n = 20_000;
-    for i in 0..n {
+    for value in values {
         producer
-            .send(ProducerRecord::new(topic.clone()).value(format!("{i:06}")))
+            .send(ProducerRecord::new(topic.to_string()).value(value))
             .await
             .unwrap();
     }
     producer.flush().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_resume_exactly_where_reading_was() {
+    let (p, _client, topic) = proxied_topic("c-faults", 2).await;
+    let n = 20_000;
+    send_values(
+        &p.bootstrap(),
+        4096,
+        &topic,
+        (0..n).map(|i| format!("{i:06}")),
+    )
+    .await;
     let consumer = Consumer::connect(
         consumer_config(&p.bootstrap())
             .auto_offset_reset(OffsetReset::Earliest)
@@ -268,18 +285,9 @@ async fn dropped_connections_resume_exactly_where_reading_was() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_responses_cut_in_the_middle_lose_nothing() {
     let (p, _client, topic) = proxied_topic("c-large", 1).await;
-    let producer = Producer::connect(producer_config(&p.bootstrap()).batch_size(256 * 1024))
-        .await
-        .unwrap();
     let n = 3_000;
     let value = |i: usize| format!("{i:06}{}", "x".repeat(994));
-    for i in 0..n {
-        producer
-            .send(ProducerRecord::new(topic.clone()).value(value(i)))
-            .await
-            .unwrap();
-    }
-    producer.flush().await;
+    send_values(&p.bootstrap(), 256 * 1024, &topic, (0..n).map(value)).await;
     let consumer = Consumer::connect(
         consumer_config(&p.bootstrap())
             .auto_offset_reset(OffsetReset::Earliest)
