@@ -95,11 +95,13 @@ impl<V> TableMap<V> {
 
     /// Sets `key` to `value`; returns the value it had.
     pub fn insert(&mut self, key: Arc<str>, value: Arc<V>) -> Option<Arc<V>> {
-        let old = self.get(&key).cloned();
+        let old = match self.delta.insert(key.clone(), Some(value)) {
+            Some(change) => change,
+            None => self.base.get(&key).cloned(),
+        };
         if old.is_none() {
             self.len += 1;
         }
-        self.delta.insert(key, Some(value));
         self.merge_when_large();
         old
     }
