@@ -15,8 +15,13 @@ use std::hash::BuildHasher;
 
 use bytes::Bytes;
 
-/// Bytes before the key in an entry.
+/// Bytes before the key in an entry: four u32 fields.
 const HEADER: usize = 16;
+/// The header's fields, by index.
+const KEY_LEN: usize = 0;
+const VALUE_LEN: usize = 1;
+const UPSERTS: usize = 2;
+const TOMBSTONES: usize = 3;
 /// The value length of an entry whose last record was a tombstone (or that has none yet).
 const NO_VALUE: u32 = u32::MAX;
 
@@ -28,8 +33,8 @@ impl Entry {
         let mut buf = vec![0u8; HEADER + key.len() + value_room].into_boxed_slice();
         buf[HEADER..HEADER + key.len()].copy_from_slice(key);
         let mut entry = Entry(buf);
-        entry.set_field(0, len_u32(key.len()));
-        entry.set_field(1, NO_VALUE);
+        entry.set_field(KEY_LEN, len_u32(key.len()));
+        entry.set_field(VALUE_LEN, NO_VALUE);
         entry
     }
 
@@ -44,7 +49,7 @@ impl Entry {
     }
 
     fn key_end(&self) -> usize {
-        HEADER + self.field(0) as usize
+        HEADER + self.field(KEY_LEN) as usize
     }
 
     /// The key's bytes.
@@ -54,7 +59,7 @@ impl Entry {
 
     /// The last value, `None` after a tombstone.
     pub fn value(&self) -> Option<&[u8]> {
-        let len = self.field(1);
+        let len = self.field(VALUE_LEN);
         (len != NO_VALUE).then(|| {
             let at = self.key_end();
             &self.0[at..at + len as usize]
@@ -63,18 +68,18 @@ impl Entry {
 
     /// Upserts folded into this entry (restored values not counted).
     pub fn upserts(&self) -> u32 {
-        self.field(2)
+        self.field(UPSERTS)
     }
 
     /// Tombstones folded into this entry.
     pub fn tombstones(&self) -> u32 {
-        self.field(3)
+        self.field(TOMBSTONES)
     }
 
     /// Replaces the value, growing the allocation when it does not fit.
     fn set_value(&mut self, value: Option<&[u8]>) {
         let Some(v) = value else {
-            self.set_field(1, NO_VALUE);
+            self.set_field(VALUE_LEN, NO_VALUE);
             return;
         };
         let at = self.key_end();
@@ -86,13 +91,13 @@ impl Entry {
             *self = grown;
         }
         self.0[at..at + v.len()].copy_from_slice(v);
-        self.set_field(1, len_u32(v.len()));
+        self.set_field(VALUE_LEN, len_u32(v.len()));
     }
 
     /// Folds one record's value in (`None`: a tombstone), counting it.
     fn fold(&mut self, value: Option<&[u8]>) {
         self.set_value(value);
-        let counter = if value.is_some() { 2 } else { 3 };
+        let counter = if value.is_some() { UPSERTS } else { TOMBSTONES };
         self.set_field(counter, self.field(counter).saturating_add(1));
     }
 
