@@ -60,7 +60,7 @@ pub const TABLE_PREFETCH_BYTES: usize = 16 << 20;
 
 /// The most a table's consumer asks for in one fetch (a plain consumer's is 50 MiB): a
 /// fetched response stays in memory until its last record is applied.
-pub const TABLE_FETCH_MAX_BYTES: i32 = 8 << 20;
+pub const TABLE_FETCH_MAX_BYTES: i32 = 4 << 20;
 
 impl<V> TableConfig<V> {
     /// A table of `topic` with UTF-8 keys and values decoded by `value_decoder`.
