@@ -152,7 +152,16 @@ impl<V> TableConfig<V> {
         self
     }
 
-    /// Uses `decoder` for keys.
+    /// Uses `decoder` for keys. It should be injective: two raw keys that decode to the same
+    /// key resolve in arbitrary order during catch-up.
+    ///
+    /// ```
+    /// use kafkit_client::ClientConfig;
+    /// use kafkit_table::TableConfig;
+    /// let config = TableConfig::<String>::json(ClientConfig::new(["127.0.0.1:9092"]), "t")
+    ///     .key_decoder(|b| Ok(format!("tenant-{}", String::from_utf8_lossy(b))));
+    /// assert_eq!(&*(config.key_decoder)(b"7").unwrap(), "tenant-7");
+    /// ```
     pub fn key_decoder(
         mut self,
         decoder: impl Fn(&[u8]) -> Result<String, String> + Send + Sync + 'static,
