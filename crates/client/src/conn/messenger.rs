@@ -463,6 +463,17 @@ enum ReadEnd {
     Failed(std::io::Error),
 }
 
+impl ReadEnd {
+    /// A read's result: `Err` when it ended the connection (0 bytes: end of stream).
+    fn check(read: std::io::Result<usize>) -> Result<(), ReadEnd> {
+        match read {
+            Ok(0) => Err(ReadEnd::Eof),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ReadEnd::Failed(e)),
+        }
+    }
+}
+
 /// Reads until `buf` holds at least `want` bytes. Reads ask for at least 64 KiB at a time, so
 /// small responses arrive many per syscall.
 async fn fill(
@@ -472,11 +483,7 @@ async fn fill(
 ) -> Result<(), ReadEnd> {
     while buf.len() < want {
         buf.reserve((want - buf.len()).max(64 * 1024));
-        match reader.read_buf(buf).await {
-            Ok(0) => return Err(ReadEnd::Eof),
-            Ok(_) => {}
-            Err(e) => return Err(ReadEnd::Failed(e)),
-        }
+        ReadEnd::check(reader.read_buf(buf).await)?;
     }
     Ok(())
 }
@@ -492,11 +499,7 @@ async fn fill_exact(
 ) -> Result<(), ReadEnd> {
     while buf.len() < want {
         let n = want - buf.len();
-        match reader.read_buf(&mut (&mut *buf).limit(n)).await {
-            Ok(0) => return Err(ReadEnd::Eof),
-            Ok(_) => {}
-            Err(e) => return Err(ReadEnd::Failed(e)),
-        }
+        ReadEnd::check(reader.read_buf(&mut (&mut *buf).limit(n)).await)?;
     }
     Ok(())
 }
