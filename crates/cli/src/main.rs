@@ -737,23 +737,15 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         return perf::produce(client, config, args).await;
     }
     if let Command::Perf(PerfCommand::Table(args)) = &cli.command {
+        // A table's own consumer settings, then the file's and -X properties.
         let (brokers, settings) = cluster(&cli)?;
-        let props = properties(&cli)?;
-        let (_, mut config) = storages::client_configs(&brokers, settings.as_ref(), &props)?;
-        // The table's own fetch sizes where none is set.
-        let is_set = |name: &str| {
-            props.iter().any(|(k, _)| k == name)
-                || settings
-                    .iter()
-                    .flat_map(|s| &s.kafka)
-                    .any(|(k, _, _)| k == name)
-        };
-        if !is_set("queued.max.messages.kbytes") {
-            config.max_buffered_bytes = kafkit::table::TABLE_PREFETCH_BYTES;
-        }
-        if !is_set("fetch.max.bytes") {
-            config.fetch_max_bytes = kafkit::table::TABLE_FETCH_MAX_BYTES;
-        }
+        let client = storages::bootstrap(&brokers);
+        let (_, config) = storages::configure(
+            ProducerConfig::new(client.clone()),
+            kafkit::table::table_consumer_config(client),
+            settings.as_ref(),
+            &properties(&cli)?,
+        )?;
         return perf::table(config, args).await;
     }
     if let Command::Perf(PerfCommand::Consume(args)) = &cli.command {

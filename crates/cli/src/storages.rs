@@ -111,16 +111,31 @@ fn is_unknown(e: &kafkit::client::Error) -> bool {
     matches!(e, kafkit::client::Error::UnknownProperty(_))
 }
 
-/// Producer and consumer configurations for `brokers`: the config file's `kafka` section,
-/// then `props` (-X). A property goes to whichever of the two knows it; one neither knows is
-/// an error naming it (and its file and line).
+/// Producer and consumer configurations for `brokers`: the defaults, then what [`configure`]
+/// applies.
 pub fn client_configs(
     brokers: &str,
     settings: Option<&Settings>,
     props: &[(String, String)],
 ) -> Result<(ProducerConfig, ConsumerConfig)> {
-    let mut producer = ProducerConfig::new(bootstrap(brokers));
-    let mut consumer = ConsumerConfig::new(bootstrap(brokers));
+    let client = bootstrap(brokers);
+    configure(
+        ProducerConfig::new(client.clone()),
+        ConsumerConfig::new(client),
+        settings,
+        props,
+    )
+}
+
+/// `producer` and `consumer` with the config file's `kafka` section, then `props` (-X),
+/// applied on top. A property goes to whichever of the two knows it; one neither knows is an
+/// error naming it (and its file and line).
+pub fn configure(
+    mut producer: ProducerConfig,
+    mut consumer: ConsumerConfig,
+    settings: Option<&Settings>,
+    props: &[(String, String)],
+) -> Result<(ProducerConfig, ConsumerConfig)> {
     let from_file = settings.into_iter().flat_map(|s| {
         s.kafka
             .iter()

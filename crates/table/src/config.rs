@@ -62,6 +62,14 @@ pub const TABLE_PREFETCH_BYTES: usize = 16 << 20;
 /// fetched response stays in memory until its last record is applied.
 pub const TABLE_FETCH_MAX_BYTES: i32 = 4 << 20;
 
+/// A table's consumer settings on top of `client`: a plain consumer's, with the fetch and
+/// prefetch bounds above.
+pub fn table_consumer_config(client: ClientConfig) -> ConsumerConfig {
+    ConsumerConfig::new(client)
+        .fetch_max_bytes(TABLE_FETCH_MAX_BYTES)
+        .max_buffered_bytes(TABLE_PREFETCH_BYTES)
+}
+
 impl<V> TableConfig<V> {
     /// A table of `topic` with UTF-8 keys and values decoded by `value_decoder`.
     pub fn new(
@@ -70,9 +78,7 @@ impl<V> TableConfig<V> {
         value_decoder: impl Fn(&[u8]) -> Result<V, String> + Send + Sync + 'static,
     ) -> Self {
         TableConfig {
-            consumer: ConsumerConfig::new(client)
-                .fetch_max_bytes(TABLE_FETCH_MAX_BYTES)
-                .max_buffered_bytes(TABLE_PREFETCH_BYTES),
+            consumer: table_consumer_config(client),
             topic: topic.into(),
             key_decoder: Arc::new(|b: &[u8]| {
                 std::str::from_utf8(b)

@@ -37,8 +37,8 @@ mod writer;
 
 pub use apply::Change;
 pub use config::{
-    DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder, TABLE_FETCH_MAX_BYTES,
-    TABLE_PREFETCH_BYTES,
+    table_consumer_config, DeleteHook, KeyDecoder, SetHook, TableConfig, ValueDecoder,
+    TABLE_FETCH_MAX_BYTES, TABLE_PREFETCH_BYTES,
 };
 pub use error::TableError;
 pub use grouped::{grouped_key, split_grouped_key, GroupedTable, GroupedTableWriter};
