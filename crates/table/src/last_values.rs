@@ -196,11 +196,11 @@ impl LastValues {
         }
     }
 
-    /// Makes room for one more key.
-    fn reserve_one(&mut self) {
+    /// Makes room for one more key; true when the table grew (bucket positions moved).
+    fn reserve_one(&mut self) -> bool {
         let cap = self.buckets.len();
         if (self.len + 1) * 4 <= cap * 3 {
-            return;
+            return false;
         }
         let new_cap = (cap * 2).max(64);
         let old = std::mem::replace(
@@ -219,6 +219,7 @@ impl LastValues {
                 self.buckets[i] = b;
             }
         }
+        true
     }
 
     /// Folds one record in (`value` `None`: a tombstone), with no lookahead.
@@ -242,10 +243,13 @@ impl LastValues {
         };
         let i = match i {
             Ok(i) => i,
-            Err(_) => {
-                self.reserve_one();
-                // The table may have grown: look for the empty bucket again.
-                let i = self.find(hash, key).unwrap_err();
+            Err(empty) => {
+                // Growing moves the buckets: then look for the empty one again.
+                let i = if self.reserve_one() {
+                    self.find(hash, key).unwrap_err()
+                } else {
+                    empty
+                };
                 self.buckets[i] = Bucket {
                     hash,
                     entry: Some(Entry::new(key, value_room)),
