@@ -108,16 +108,21 @@ impl<V> TableMap<V> {
 
     /// Removes `key`; returns the value it had.
     pub fn remove(&mut self, key: &Arc<str>) -> Option<Arc<V>> {
-        let old = self.get(key).cloned();
+        let in_base = self.base.get(&**key).cloned();
+        // Marks the key removed in the delta when the base has it, else drops its change.
+        let change = if in_base.is_some() {
+            self.delta.insert(key.clone(), None)
+        } else {
+            self.delta.remove(&**key)
+        };
+        let old = match change {
+            Some(change) => change,
+            None => in_base,
+        };
         if old.is_some() {
             self.len -= 1;
-            if self.base.contains_key(&**key) {
-                self.delta.insert(key.clone(), None);
-            } else {
-                self.delta.remove(&**key);
-            }
-            self.merge_when_large();
         }
+        self.merge_when_large();
         old
     }
 
