@@ -192,14 +192,7 @@ pub async fn cp(
         true => Some(GroupTranslation::new(source, topic).await?),
         false => None,
     };
-    let mut reader = source
-        .reader(
-            topic,
-            args.partitions.as_deref(),
-            args.start_in(source, topic).await?,
-            args.follow,
-        )
-        .await?;
+    let mut reader = args.open(source, topic, None, args.follow).await?;
     let convert =
         !plan.pipeline.is_empty() || plan.target_types != (args.key_type, args.value_type);
     let mut copied = Copied::default();
@@ -218,7 +211,7 @@ pub async fn cp(
                 // Everything appended so far is acknowledged; stop here, cleanly.
                 bar.abandon();
                 target.close().await?;
-                args.commit(source, topic, written.clone()).await?;
+                reader.close(&written).await?;
                 bail!("interrupted: {}", progress(&copied, &written));
             }
         };
@@ -292,12 +285,8 @@ pub async fn cp(
     }
     bar.finish_and_clear();
     target.close().await?;
-    args.commit(
-        source,
-        topic,
-        if ended { reader.positions() } else { written },
-    )
-    .await?;
+    let handled = if ended { reader.positions() } else { written };
+    reader.close(&handled).await?;
     if let Some(g) = groups {
         copied.groups = g.commit(target, target_topic).await?;
     }
@@ -360,10 +349,7 @@ async fn cp_batches(
         true => Some(GroupTranslation::new(&any_source, topic).await?),
         false => None,
     };
-    let start = args.start_in(&any_source, topic).await?;
-    let mut reader = source
-        .reader(topic, args.partitions.as_deref(), start, args.follow)
-        .await?;
+    let mut reader = args.open(source, topic, None, args.follow).await?;
     let mut copied = Copied::default();
     let mut written: BTreeMap<i32, i64> = BTreeMap::new();
     let progress = |copied: &Copied, written: &BTreeMap<i32, i64>| {
@@ -376,7 +362,7 @@ async fn cp_batches(
             next = reader.next_batches() => next,
             _ = &mut interrupted => {
                 bar.abandon();
-                args.commit(&any_source, topic, written.clone()).await?;
+                reader.close(&written).await?;
                 bail!("interrupted: {}", progress(&copied, &written));
             }
         };
@@ -406,8 +392,8 @@ async fn cp_batches(
     }
     bar.finish_and_clear();
     // The reader's positions: past the copied batches, and past any gap at the end.
-    let positions = kafkit::store::RecordReader::positions(&reader);
-    args.commit(&any_source, topic, positions).await?;
+    let positions = reader.positions();
+    reader.close(&positions).await?;
     if let Some(mut g) = groups {
         g.keep_offsets();
         copied.groups = g

@@ -6,7 +6,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
-use kafkit::store::{AnyStorage, NewRecord, ReadFrom, RecordReader, Storage};
+use kafkit::store::{AnyStorage, GroupRead, NewRecord, ReadFrom, RecordReader, Storage};
 
 use crate::jq::Pipeline;
 use crate::jsonl::{json_to_record, record_to_json, write_record, DataType};
@@ -85,47 +85,49 @@ impl ReadArgs {
         }
     }
 
-    /// Where reading `topic` starts: the options, else the group's committed offsets.
-    pub(crate) async fn start_in(
+    /// Opens the reader this read asks for: with `--group`, a member of the group (it reads
+    /// what the group assigns it, from the group's commits); else the chosen partitions from
+    /// `start` or the options. `follow` overrides `--follow` (`wc` never follows).
+    pub(crate) async fn open<S: Storage>(
         &self,
-        storage: &AnyStorage,
+        storage: &S,
         topic: &str,
-    ) -> anyhow::Result<ReadFrom> {
-        match self.group_of(topic) {
-            Some(group) if self.offsets.is_none() && self.from.is_none() => {
-                let mut offsets = storage
-                    .group_offsets(&group)
-                    .await?
-                    .remove(topic)
-                    .unwrap_or_default();
-                if self.defaults.auto_offset_reset == Some(OffsetReset::Latest) {
-                    for (p, (_, high)) in storage.watermarks(topic).await? {
-                        offsets.entry(p).or_insert(high);
-                    }
-                }
-                Ok(ReadFrom::Offsets(offsets))
-            }
-            _ => self.start(),
+        start: Option<ReadFrom>,
+        follow: bool,
+    ) -> anyhow::Result<S::Reader> {
+        let Some(group) = self.group_of(topic) else {
+            let start = match start {
+                Some(s) => s,
+                None => self.start()?,
+            };
+            return Ok(storage
+                .reader(topic, self.partitions.as_deref(), start, follow)
+                .await?);
+        };
+        let conflict = [
+            (self.partitions.is_some(), "--partitions"),
+            (self.offsets.is_some(), "--offsets"),
+            (self.from.is_some(), "--from"),
+            (start.is_some(), "tail"),
+        ]
+        .into_iter()
+        .find_map(|(set, what)| set.then_some(what));
+        if let Some(what) = conflict {
+            bail!(
+                "{what} cannot be combined with --group: a group member reads the partitions \
+                 its group assigns, from the group's commits (move them with `kafkit \
+                 reset-offsets`)"
+            );
         }
-    }
-
-    /// Commits `positions` of `topic` for the group, if reading as one.
-    pub(crate) async fn commit(
-        &self,
-        storage: &AnyStorage,
-        topic: &str,
-        positions: BTreeMap<i32, i64>,
-    ) -> anyhow::Result<()> {
-        if let Some(group) = self.group_of(topic) {
-            if !positions.is_empty() {
-                let offsets = BTreeMap::from([(topic.to_string(), positions)]);
-                storage
-                    .commit(&group, &offsets)
-                    .await
-                    .with_context(|| format!("commit the offsets of group '{group}'"))?;
-            }
-        }
-        Ok(())
+        let reset = match self.defaults.auto_offset_reset {
+            Some(OffsetReset::Latest) => kafkit::client::OffsetReset::Latest,
+            _ => kafkit::client::OffsetReset::Earliest,
+        };
+        let read = GroupRead::new(group.clone()).reset(reset);
+        storage
+            .group_reader(topic, &read, follow)
+            .await
+            .with_context(|| format!("read {topic} as group '{group}'"))
     }
 
     fn start(&self) -> anyhow::Result<ReadFrom> {
@@ -315,12 +317,8 @@ pub struct Printed {
 /// `cat` / `head` / `tail` / `grep`: records as JSON lines.
 pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Printed> {
     let args = plan.args;
-    let start = match plan.start {
-        Some(s) => s,
-        None => args.start_in(storage, plan.topic).await?,
-    };
-    let mut reader = storage
-        .reader(plan.topic, args.partitions.as_deref(), start, args.follow)
+    let mut reader = args
+        .open(storage, plan.topic, plan.start, args.follow)
         .await?;
     let mut out = Out::new();
     let mut done = Printed::default();
@@ -343,7 +341,7 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
         };
         if args.follow && last_commit.elapsed() >= FOLLOW_COMMIT_EVERY {
             out.flush()?;
-            args.commit(storage, plan.topic, handled.clone()).await?;
+            reader.commit(&handled).await?;
             last_commit = std::time::Instant::now();
         }
         for r in records {
@@ -406,7 +404,7 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
     if ended {
         handled = reader.positions();
     }
-    args.commit(storage, plan.topic, handled).await?;
+    reader.close(&handled).await?;
     if done.skipped > 0 {
         eprintln!(
             "kafkit: skipped {} records that did not decode",
@@ -439,14 +437,7 @@ fn pipe_line(
 
 /// `wc`: counts the records by reading them.
 pub async fn wc(storage: &AnyStorage, topic: &str, args: &ReadArgs) -> anyhow::Result<u64> {
-    let mut reader = storage
-        .reader(
-            topic,
-            args.partitions.as_deref(),
-            args.start_in(storage, topic).await?,
-            false,
-        )
-        .await?;
+    let mut reader = args.open(storage, topic, None, false).await?;
     let mut n = 0;
     while let Some(records) = reader.next_records().await? {
         n += records
@@ -454,7 +445,8 @@ pub async fn wc(storage: &AnyStorage, topic: &str, args: &ReadArgs) -> anyhow::R
             .filter(|r| args.to.is_none_or(|to| r.timestamp < to))
             .count() as u64;
     }
-    args.commit(storage, topic, reader.positions()).await?;
+    let positions = reader.positions();
+    reader.close(&positions).await?;
     Ok(n)
 }
 

@@ -133,9 +133,7 @@ impl Client {
     /// Fails with [`Error::NoBrokers`] naming every address tried and why, within
     /// `connect_timeout` per address.
     pub async fn connect(config: ClientConfig) -> Result<Client> {
-        if config.bootstrap.is_empty() {
-            return Err(Error::Config("no bootstrap servers given".into()));
-        }
+        config.validate()?;
         let tls = config
             .tls
             .as_ref()

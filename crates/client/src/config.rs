@@ -65,6 +65,34 @@ impl ClientConfig {
         }
     }
 
+    /// Checks every setting (fields can be set directly, bypassing the builders' bounds):
+    /// an error names the setting and why it cannot work.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let bad = |what: &str| Err(crate::Error::Config(what.to_string()));
+        if self.bootstrap.is_empty() {
+            return bad("no bootstrap servers given");
+        }
+        if self.connect_timeout.is_zero() {
+            return bad("connect timeout (socket.connection.setup.timeout.ms) must be above 0");
+        }
+        if self.request_timeout.is_zero() {
+            return bad("request.timeout.ms must be above 0");
+        }
+        if self.max_in_flight == 0 {
+            return bad("max.in.flight.requests.per.connection must be at least 1");
+        }
+        if self.max_response_size < 1024 {
+            return bad("the largest response accepted must be at least 1 KiB");
+        }
+        if self.reconnect_backoff > self.reconnect_backoff_max {
+            return bad("reconnect.backoff.ms must not exceed reconnect.backoff.max.ms");
+        }
+        if self.metadata_max_age.is_zero() {
+            return bad("metadata.max.age.ms must be above 0");
+        }
+        Ok(())
+    }
+
     /// Sets the client id (default `kafkit`).
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.client_id = id.into();

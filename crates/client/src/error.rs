@@ -250,6 +250,21 @@ impl Error {
         }
     }
 
+    /// True when a group refused a member's request because the group moved on: it is
+    /// rebalancing, or the member's generation or id is no longer current. The member
+    /// rejoins; a commit refused this way is left to the partitions' next owner.
+    pub fn is_rebalance(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                ErrorCode::RebalanceInProgress
+                    | ErrorCode::IllegalGeneration
+                    | ErrorCode::UnknownMemberId
+                    | ErrorCode::FencedInstanceId
+            )
+        )
+    }
+
     /// The error itself, looking through [`Error::Shared`].
     pub fn source_error(&self) -> &Error {
         match self {

@@ -409,3 +409,38 @@ async fn poll_batches_hands_out_the_batches_as_the_broker_served_them() {
     }
     assert_eq!(consumer.position(&tp), Some(12));
 }
+
+#[tokio::test]
+async fn a_failed_assign_keeps_the_assignment_and_positions_it_had() {
+    let client = client().await;
+    let topic = topic(&client, "c-failed-assign", 2).await;
+    produce_one_by_one(&client, &topic, 0, 5).await;
+    let consumer = Consumer::connect(
+        consumer_config(&kafkit_testkit::shared_broker()).auto_offset_reset(OffsetReset::Earliest),
+    )
+    .await
+    .unwrap();
+    let tp = TopicPartition::new(&topic, 0);
+    consumer.assign(std::slice::from_ref(&tp)).await.unwrap();
+    let first = poll_n(&consumer, 3).await;
+    assert!(first.len() >= 3);
+    let at = consumer.position(&tp);
+    // A partition that does not exist, and a topic that does not exist: each fails, and
+    // the consumer still holds (and reads) what it held.
+    for bad in [
+        TopicPartition::new(&topic, 7),
+        TopicPartition::new("c-failed-assign-no-such-topic", 0),
+    ] {
+        let err = consumer
+            .assign(&[tp.clone(), bad.clone()])
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&bad.topic), "{err}");
+        assert_eq!(consumer.assignment(), vec![tp.clone()], "after {bad}");
+        assert_eq!(consumer.position(&tp), at, "after {bad}");
+    }
+    produce_one_by_one(&client, &topic, 0, 2).await;
+    let rest = poll_n(&consumer, 7 - first.len()).await;
+    let offsets: Vec<i64> = first.iter().chain(&rest).map(|r| r.offset).collect();
+    assert_eq!(offsets, (0..7).collect::<Vec<_>>());
+}

@@ -22,64 +22,74 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let sender = {
-        let producer = producer.clone();
-        let topic = topic.clone();
-        tokio::spawn(async move {
-            let mut last = Vec::new();
-            for i in 0..n {
-                let partition = (i % 2) as i32;
-                let d = producer
-                    .send(
-                        ProducerRecord::new(topic.clone())
-                            .partition(partition)
-                            .value(format!("{i:08}")),
-                    )
-                    .await
-                    .unwrap();
-                if i >= n - 2 {
-                    last.push(d);
+    // Faults are driven by records sent, not by wall time: the records go out in rounds,
+    // and half-way through each round's records (with Produce requests in flight) one
+    // fault is injected: the next response is cut in the middle (the broker wrote the
+    // batch; the client never hears), or every connection is dropped. A round ends once
+    // the fault has happened and every record sent so far is acknowledged.
+    const ROUNDS: usize = 12;
+    let round_len = n / ROUNDS;
+    let (mut cuts, mut closes) = (0, 0);
+    let mut last = Vec::new();
+    for round in 0..ROUNDS {
+        let end = if round == ROUNDS - 1 {
+            n
+        } else {
+            (round + 1) * round_len
+        };
+        let start = round * round_len;
+        let fault_at = start + (end - start) / 2;
+        let cuts_before = p.proxy.cuts_done();
+        let cut = round % 3 != 2;
+        for i in start..end {
+            if i == fault_at {
+                if cut {
+                    p.proxy.cut_next_response(20);
+                    cuts += 1;
+                } else {
+                    p.proxy.close_all();
+                    closes += 1;
                 }
             }
-            producer.flush().await;
-            last
-        })
-    };
-    // Cut responses in the middle (the broker wrote the batch; the client never hears)
-    // and drop whole connections, while records flow. After each fault, wait for the
-    // producer to make progress, so faults land on Produce traffic, not only on reconnects.
-    let mut cuts = 0;
-    while !sender.is_finished() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let before = producer.metrics().records_sent;
-        if cuts % 3 == 2 {
-            p.proxy.close_all();
-        } else {
-            p.proxy.cut_next_response(20);
+            let d = producer
+                .send(
+                    ProducerRecord::new(topic.clone())
+                        .partition((i % 2) as i32)
+                        .value(format!("{i:08}")),
+                )
+                .await
+                .unwrap();
+            if i >= n - 2 {
+                last.push(d);
+            }
         }
-        cuts += 1;
-        let progress = async {
-            while producer.metrics().records_sent == before && !sender.is_finished() {
+        let recovered = async {
+            while (cut && p.proxy.cuts_done() == cuts_before)
+                || producer.metrics().records_sent < end as u64
+            {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         };
-        if tokio::time::timeout(Duration::from_secs(30), progress)
+        if tokio::time::timeout(Duration::from_secs(30), recovered)
             .await
             .is_err()
         {
             panic!(
-                "no progress for 30 s after fault {cuts}; broker running: {}; {:?}\nbroker log tail:\n{}",
+                "round {round}: no recovery within 30 s (cut fired: {}); broker running: {}; {:?}\nbroker log tail:\n{}",
+                p.proxy.cuts_done() > cuts_before,
                 p.broker.is_running(),
                 producer.metrics(),
                 p.broker.log_tail(3000)
             );
         }
     }
-    for d in sender.await.unwrap() {
+    producer.flush().await;
+    for d in last {
         d.await.expect("the last records are delivered");
     }
     let m = producer.metrics();
-    assert!(cuts >= 10, "only {cuts} faults were injected");
+    assert_eq!(p.proxy.cuts_done(), cuts, "every armed cut happened");
+    assert_eq!((cuts, closes), (8, 4));
     assert!(m.retries > 0, "the faults forced retries: {m:?}");
     assert_eq!(m.records_failed, 0, "{m:?}");
     for partition in 0..2 {
@@ -99,7 +109,7 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
         );
         assert!(values == expected, "partition {partition}: in order");
     }
-    eprintln!("{cuts} faults injected; {m:?}");
+    eprintln!("{cuts} responses cut, {closes} times all connections closed; {m:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

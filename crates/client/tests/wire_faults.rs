@@ -15,6 +15,15 @@ fn config(bootstrap: &str) -> kafkit_client::ClientConfig {
         .reconnect_backoff(Duration::from_millis(20), Duration::from_millis(200))
 }
 
+/// Polls `done` until it holds; fails the test after 10 s, naming `what` it waited for.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "waited 10 s for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn describe(client: &Client) -> Result<usize, Error> {
     client
         .send(&Target::LeastLoaded, &DescribeClusterRequest::default())
@@ -46,6 +55,7 @@ async fn a_connection_closed_mid_flight_fails_waiters_at_once_and_reconnects() {
     let client = Client::connect(config(&p.bootstrap()).request_timeout(Duration::from_secs(30)))
         .await
         .unwrap();
+    let conn = client.connection(&Target::LeastLoaded).await.unwrap();
     p.proxy.stall(true);
     let waiters: Vec<_> = (0..5)
         .map(|_| {
@@ -53,7 +63,7 @@ async fn a_connection_closed_mid_flight_fails_waiters_at_once_and_reconnects() {
             tokio::spawn(async move { describe(&c).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_until("five requests in flight", || conn.in_flight() == 5).await;
     let start = Instant::now();
     p.proxy.close_all();
     for w in waiters {
@@ -95,7 +105,10 @@ async fn a_broker_that_is_down_fails_fast_and_is_reconnected_with_backoff() {
     let client = Client::connect(config(&p.bootstrap())).await.unwrap();
     p.proxy.refuse(true);
     p.proxy.close_all();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    wait_until("the proxy's connections closed", || {
+        p.proxy.open_connections() == 0
+    })
+    .await;
     let start = Instant::now();
     for _ in 0..3 {
         let err = describe(&client).await.unwrap_err();
@@ -170,8 +183,10 @@ async fn requests_in_flight_are_bounded_per_connection() {
             tokio::spawn(async move { describe(&c).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    // Nothing is answered while stalled: two requests are out, eight wait for a slot.
+    // Nothing is answered while stalled: two requests take the connection's two slots,
+    // and none of the ten can finish, so eight wait for a slot.
+    wait_until("two requests in flight", || conn.in_flight() == 2).await;
+    assert!(tasks.iter().all(|t| !t.is_finished()));
     assert_eq!(conn.in_flight(), 2);
     p.proxy.stall(false);
     for t in tasks {

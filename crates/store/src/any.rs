@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Result;
-use crate::types::{GroupInfo, NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary};
 use crate::{KafkaReader, KafkaStorage, LocalReader, LocalStorage, RecordReader, Storage};
 
 /// A Kafka cluster or a local directory.
@@ -118,6 +118,17 @@ impl Storage for AnyStorage {
             }
         })
     }
+    async fn group_reader(
+        &self,
+        topic: &str,
+        group: &GroupRead,
+        follow: bool,
+    ) -> Result<AnyReader> {
+        Ok(match self {
+            AnyStorage::Kafka(s) => AnyReader::Kafka(s.group_reader(topic, group, follow).await?),
+            AnyStorage::Local(s) => AnyReader::Local(s.group_reader(topic, group, follow).await?),
+        })
+    }
     async fn list_groups(&self) -> Result<Vec<String>> {
         each!(self, s => s.list_groups().await)
     }
@@ -150,6 +161,18 @@ impl RecordReader for AnyReader {
         match self {
             AnyReader::Kafka(r) => r.positions(),
             AnyReader::Local(r) => r.positions(),
+        }
+    }
+    async fn commit(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        match self {
+            AnyReader::Kafka(r) => r.commit(handled).await,
+            AnyReader::Local(r) => r.commit(handled).await,
+        }
+    }
+    async fn close(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        match self {
+            AnyReader::Kafka(r) => r.close(handled).await,
+            AnyReader::Local(r) => r.close(handled).await,
         }
     }
 }

@@ -1,16 +1,21 @@
 //! A Kafka cluster as a storage, through kafkit's client.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafkit_client::{
     AlterConfigOp, Client, CommittedOffset, ConfigResource, Consumer, ConsumerConfig, NewTopic,
-    Offset, OffsetReset, OffsetSpec, Producer, ProducerConfig, ProducerRecord, TopicPartition,
+    Offset, OffsetReset, OffsetSpec, Producer, ProducerConfig, ProducerRecord, RebalanceListener,
+    TopicPartition,
 };
 use tokio::sync::OnceCell;
 
 use crate::error::{Result, StoreError};
-use crate::types::{GroupInfo, GroupMemberInfo, NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{
+    GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary,
+};
 use crate::{RecordReader, Storage};
 
 /// How long a reader waits for a poll before checking whether it is done.
@@ -285,6 +290,49 @@ impl Storage for KafkaStorage {
         Ok(KafkaReader {
             consumer,
             tps,
+            group: None,
+            stops,
+            first_highwater: BTreeMap::new(),
+            follow,
+            progressed: Instant::now(),
+            last_positions: BTreeMap::new(),
+        })
+    }
+
+    async fn group_reader(
+        &self,
+        topic: &str,
+        group: &GroupRead,
+        follow: bool,
+    ) -> Result<KafkaReader> {
+        self.known(topic).await?;
+        let config = self
+            .consumer_config
+            .clone()
+            .group_id(group.group.clone())
+            .auto_offset_reset(group.reset)
+            .auto_commit(true);
+        let consumer = Consumer::with_client(self.client.clone(), config);
+        let assigned = Arc::new(AtomicBool::new(false));
+        consumer.set_rebalance_listener(Arc::new(FirstAssignment(assigned.clone())));
+        // Without follow, each partition is read up to its end now (or, if larger, the end
+        // its first fetch reports).
+        let stops = self
+            .client
+            .admin()
+            .watermarks(topic)
+            .await?
+            .into_iter()
+            .map(|(p, (_, high))| (p, high))
+            .collect();
+        consumer.subscribe(&[topic]).await?;
+        Ok(KafkaReader {
+            consumer,
+            tps: Vec::new(),
+            group: Some(Membership {
+                group: group.group.clone(),
+                assigned,
+            }),
             stops,
             first_highwater: BTreeMap::new(),
             follow,
@@ -364,10 +412,15 @@ impl Storage for KafkaStorage {
     }
 }
 
-/// Reads a topic's partitions through a group-less consumer.
+/// Reads a topic's partitions: chosen ones through a group-less consumer, or those a
+/// consumer group assigns to a member.
 pub struct KafkaReader {
     consumer: Consumer,
+    /// The partitions read: fixed, or a group member's assignment (refreshed before each
+    /// poll).
     tps: Vec<TopicPartition>,
+    /// The group, when reading as a member of one.
+    group: Option<Membership>,
     /// High watermarks when the reader opened (ListOffsets).
     stops: BTreeMap<i32, i64>,
     /// High watermark of each partition's first fetch: a reader stops at the larger of the
@@ -379,10 +432,26 @@ pub struct KafkaReader {
     last_positions: BTreeMap<i32, i64>,
 }
 
+/// A group reader's group, and whether the group has assigned it partitions yet.
+struct Membership {
+    group: String,
+    assigned: Arc<AtomicBool>,
+}
+
+/// Notes the first assignment (which may be empty: more members than partitions).
+struct FirstAssignment(Arc<AtomicBool>);
+
+impl RebalanceListener for FirstAssignment {
+    fn on_assigned(&self, _partitions: &[TopicPartition]) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 impl std::fmt::Debug for KafkaReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaReader")
             .field("partitions", &self.tps)
+            .field("group", &self.group.as_ref().map(|g| &g.group))
             .field("follow", &self.follow)
             .finish_non_exhaustive()
     }
@@ -394,6 +463,61 @@ impl KafkaReader {
     fn stop_of(&self, partition: i32) -> i64 {
         let first = self.first_highwater.get(&partition).copied().unwrap_or(0);
         self.stops.get(&partition).copied().unwrap_or(0).max(first)
+    }
+
+    /// A group member reads what it holds now.
+    fn refresh_assignment(&mut self) {
+        if self.group.is_some() {
+            self.tps = self.consumer.assignment();
+        }
+    }
+
+    /// Drops what a reader without `follow` fetched past a partition's stop, and moves that
+    /// partition back to its stop (pausing it), so that its position (and a group's commit)
+    /// never passes a record that was not returned.
+    fn cut_at_stops<T>(&mut self, items: &mut Vec<T>, at: impl Fn(&T) -> (i32, i64)) {
+        self.note_highwaters();
+        let mut past = std::collections::BTreeSet::new();
+        items.retain(|item| {
+            let (partition, offset) = at(item);
+            let keep = offset < self.stop_of(partition);
+            if !keep {
+                past.insert(partition);
+            }
+            keep
+        });
+        for partition in past {
+            let Some(tp) = self.tps.iter().find(|tp| tp.partition == partition) else {
+                continue;
+            };
+            let stop = self.stop_of(partition);
+            if self.consumer.position(tp).is_some_and(|at| at > stop) {
+                // Only fails for a partition no longer held: nothing to move back then.
+                let _ = self.consumer.seek(tp, Offset::At(stop));
+                let _ = self.consumer.pause(std::slice::from_ref(tp));
+            }
+        }
+    }
+
+    /// Commits `handled` for the partitions the member holds; a commit refused by a
+    /// rebalance is logged.
+    async fn commit_held(&self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        let Some(membership) = &self.group else {
+            return Ok(());
+        };
+        let offsets: Vec<_> = self
+            .consumer
+            .assignment()
+            .into_iter()
+            .filter_map(|tp| handled.get(&tp.partition).map(|&o| (tp, o, None)))
+            .collect();
+        match self.consumer.commit_offsets(offsets).await {
+            Err(e) if e.is_rebalance() => {
+                tracing::warn!(group = %membership.group, error = %e, "commit refused during a rebalance; the new owner resumes from the last commit");
+                Ok(())
+            }
+            other => Ok(other?),
+        }
     }
 
     fn note_highwaters(&mut self) {
@@ -408,6 +532,17 @@ impl KafkaReader {
     /// True once every partition reached its stop; an error naming the partitions still
     /// short of it when nothing moved for `STALL_TIMEOUT`.
     fn done(&mut self) -> Result<bool> {
+        if let Some(m) = &self.group {
+            if !m.assigned.load(Ordering::SeqCst) {
+                if self.progressed.elapsed() > STALL_TIMEOUT {
+                    return Err(StoreError::Timeout(format!(
+                        "group '{}' assigned nothing within {STALL_TIMEOUT:?}",
+                        m.group
+                    )));
+                }
+                return Ok(false);
+            }
+        }
         self.note_highwaters();
         let positions = self.positions();
         if positions != self.last_positions {
@@ -416,7 +551,7 @@ impl KafkaReader {
         }
         let stop_of = |tp: &TopicPartition| {
             let hw = self.first_highwater.get(&tp.partition)?;
-            Some(self.stops[&tp.partition].max(*hw))
+            Some(self.stops.get(&tp.partition).copied().unwrap_or(0).max(*hw))
         };
         let is_short = |tp: &TopicPartition| match stop_of(tp) {
             None => true,
@@ -450,13 +585,14 @@ impl KafkaReader {
     /// mix with `next_records` on one reader.
     pub async fn next_batches(&mut self) -> Result<Option<Vec<kafkit_client::FetchedBatch>>> {
         loop {
+            self.refresh_assignment();
             if !self.follow && self.done()? {
                 return Ok(None);
             }
             let mut batches = self.consumer.poll_batches(POLL).await?;
+            self.refresh_assignment();
             if !self.follow {
-                self.note_highwaters();
-                batches.retain(|b| b.batch.header.base_offset < self.stop_of(b.partition));
+                self.cut_at_stops(&mut batches, |b| (b.partition, b.batch.header.base_offset));
             }
             if !batches.is_empty() {
                 return Ok(Some(batches));
@@ -468,13 +604,14 @@ impl KafkaReader {
 impl RecordReader for KafkaReader {
     async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
         loop {
+            self.refresh_assignment();
             if !self.follow && self.done()? {
                 return Ok(None);
             }
             let mut records = self.consumer.poll(POLL).await?;
+            self.refresh_assignment();
             if !self.follow {
-                self.note_highwaters();
-                records.retain(|r| r.offset < self.stop_of(r.partition));
+                self.cut_at_stops(&mut records, |r| (r.partition, r.offset));
             }
             if !records.is_empty() {
                 return Ok(Some(records));
@@ -483,9 +620,38 @@ impl RecordReader for KafkaReader {
     }
 
     fn positions(&self) -> BTreeMap<i32, i64> {
-        self.tps
-            .iter()
+        let held;
+        let tps = match self.group {
+            Some(_) => {
+                held = self.consumer.assignment();
+                &held
+            }
+            None => &self.tps,
+        };
+        tps.iter()
             .filter_map(|tp| self.consumer.position(tp).map(|p| (tp.partition, p)))
             .collect()
+    }
+
+    async fn commit(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        self.commit_held(handled).await
+    }
+
+    async fn close(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        if self.group.is_none() {
+            return Ok(());
+        }
+        // Leaving commits the positions (auto-commit): move them back to what was handled
+        // first (a poll may have returned more than the caller used).
+        for tp in self.consumer.assignment() {
+            if let Some(&at) = handled.get(&tp.partition) {
+                if self.consumer.position(&tp).is_none_or(|p| p != at) {
+                    let _ = self.consumer.seek(&tp, Offset::At(at));
+                }
+            }
+        }
+        let committed = self.commit_held(handled).await;
+        self.consumer.close().await;
+        committed
     }
 }

@@ -35,7 +35,7 @@ pub use any::{AnyReader, AnyStorage};
 pub use error::{Result, StoreError};
 pub use kafka::{KafkaReader, KafkaStorage};
 pub use local::{LocalReader, LocalStorage};
-pub use types::{GroupInfo, GroupMemberInfo, NewRecord, ReadFrom, Record, TopicSummary};
+pub use types::{GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary};
 
 use std::collections::BTreeMap;
 
@@ -101,6 +101,16 @@ pub trait Storage {
         from: ReadFrom,
         follow: bool,
     ) -> Result<Self::Reader>;
+    /// A reader of `topic` as a member of a consumer group (see [`GroupRead`]): it starts
+    /// from the group's commits, and [`RecordReader::commit`] and [`RecordReader::close`]
+    /// commit what was handled. Without `follow` it ends once every partition it holds
+    /// reached the end it had when first read.
+    async fn group_reader(
+        &self,
+        topic: &str,
+        group: &GroupRead,
+        follow: bool,
+    ) -> Result<Self::Reader>;
     /// The consumer groups.
     async fn list_groups(&self) -> Result<Vec<String>>;
     /// A group's committed offsets, by topic and partition.
@@ -123,5 +133,14 @@ pub trait RecordReader {
     /// The next records; `Ok(None)` once every partition reached where the reader stops.
     async fn next_records(&mut self) -> Result<Option<Vec<Record>>>;
     /// Per partition, the offset after the last record returned (or where reading starts).
+    /// A group member's reader names only the partitions it holds now.
     fn positions(&self) -> BTreeMap<i32, i64>;
+    /// A group reader commits `handled` (per partition, the offset after the last record
+    /// handled) for the partitions it holds; other readers do nothing. A commit refused
+    /// because the group is rebalancing is logged, not an error: the partitions' new owner
+    /// resumes from the last commit that held.
+    async fn commit(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()>;
+    /// Ends the read: a group reader commits `handled` and leaves its group, so that the
+    /// others take over its partitions at once.
+    async fn close(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()>;
 }

@@ -33,6 +33,36 @@ impl NewRecord {
     }
 }
 
+/// Reading as a member of a consumer group.
+///
+/// On a cluster the reader joins `group` (with the assignor the consumer settings name,
+/// `partition.assignment.strategy`), reads only the partitions the group assigns it, follows
+/// rebalances, and commits with its generation and member id. Local storage has no group
+/// coordinator: a group there is committed offsets only, and a reader reads every partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRead {
+    /// The group's id.
+    pub group: String,
+    /// Where to start in a partition the group has no commit for.
+    pub reset: kafkit_client::OffsetReset,
+}
+
+impl GroupRead {
+    /// Reads as `group`, from the beginning where it has no commit.
+    pub fn new(group: impl Into<String>) -> Self {
+        GroupRead {
+            group: group.into(),
+            reset: kafkit_client::OffsetReset::Earliest,
+        }
+    }
+
+    /// Starts at `reset` where the group has no commit.
+    pub fn reset(mut self, reset: kafkit_client::OffsetReset) -> Self {
+        self.reset = reset;
+        self
+    }
+}
+
 /// Where a reader starts in each partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadFrom {

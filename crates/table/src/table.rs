@@ -328,25 +328,34 @@ impl<V: Send + Sync + 'static> GlobalTable<V> {
         self.inner.changes.subscribe()
     }
 
-    /// Waits until `key` changes (from the call on); `None` on timeout.
-    pub async fn wait_for_change(
+    /// Waits until `key` changes; `None` on timeout.
+    ///
+    /// Changes count from the call on, not from the first poll: the subscription is taken
+    /// before this returns, so a change made right after the call is seen even if the
+    /// future is spawned or awaited later.
+    pub fn wait_for_change(
         &self,
         key: &str,
         timeout: Duration,
-    ) -> Result<Option<Change<V>>, TableError> {
-        self.check_started()?;
+    ) -> impl std::future::Future<Output = Result<Option<Change<V>>, TableError>> + Send + 'static
+    {
+        let started = self.check_started();
         let mut rx = self.changes();
-        let found = tokio::time::timeout(timeout, async {
-            loop {
-                match rx.recv().await {
-                    Ok(c) if &*c.key == key => return Some(c),
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let key = key.to_string();
+        async move {
+            started?;
+            let found = tokio::time::timeout(timeout, async {
+                loop {
+                    match rx.recv().await {
+                        Ok(c) if *c.key == *key => return Some(c),
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
                 }
-            }
-        })
-        .await;
-        Ok(found.ok().flatten())
+            })
+            .await;
+            Ok(found.ok().flatten())
+        }
     }
 
     /// Stops the reader; contents stay readable.

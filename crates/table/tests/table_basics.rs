@@ -177,11 +177,8 @@ async fn changes_stream_to_subscribers_and_hooks_run_with_failures_counted() {
     let writer = TableWriter::<Service>::json(client_config(), topic)
         .await
         .unwrap();
-    let waiter = {
-        let table = table.clone();
-        tokio::spawn(async move { table.wait_for_change("b", Duration::from_secs(20)).await })
-    };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Subscribed when called: the changes written next are seen however late it runs.
+    let waiter = tokio::spawn(table.wait_for_change("b", Duration::from_secs(20)));
     writer.set("a", &service("a", 1)).await.unwrap();
     writer.set("a", &service("a", 2)).await.unwrap();
     writer.delete("a").await.unwrap();

@@ -17,6 +17,8 @@ struct Control {
     delay_ms: AtomicU64,
     /// Bytes of the next broker→client chunk to pass before closing; -1 when off.
     cut_after: AtomicI64,
+    /// Responses cut so far (each armed cut counts once it has happened).
+    cuts_done: AtomicUsize,
     /// Close new connections at once.
     refuse: std::sync::atomic::AtomicBool,
     /// Connections currently open.
@@ -66,6 +68,7 @@ impl FaultProxy {
             stalled: watch::channel(false).0,
             delay_ms: AtomicU64::new(0),
             cut_after: AtomicI64::new(-1),
+            cuts_done: AtomicUsize::new(0),
             refuse: Default::default(),
             open: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
@@ -150,6 +153,12 @@ impl FaultProxy {
         self.control.cut_after.store(bytes as i64, Ordering::SeqCst);
     }
 
+    /// Responses cut so far by [`FaultProxy::cut_next_response`]: a cut counts once the
+    /// response it was armed for has passed through the proxy.
+    pub fn cuts_done(&self) -> usize {
+        self.control.cuts_done.load(Ordering::SeqCst)
+    }
+
     /// Closes new connections at once (true), or accepts them again (false).
     pub fn refuse(&self, on: bool) {
         self.control.refuse.store(on, Ordering::SeqCst);
@@ -221,6 +230,7 @@ where
                 let keep = (cut as usize).min(n);
                 let _ = dst.write_all(&buf[..keep]).await;
                 let _ = dst.flush().await;
+                control.cuts_done.fetch_add(1, Ordering::SeqCst);
                 return;
             }
         }

@@ -111,6 +111,41 @@ impl ConsumerConfig {
         }
     }
 
+    /// Checks every setting (fields can be set directly, bypassing the builders' bounds):
+    /// an error names the setting and why it cannot work.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.client.validate()?;
+        let bad = |what: &str| Err(Error::Config(what.to_string()));
+        if self.max_poll_records == 0 {
+            return bad("max.poll.records must be at least 1");
+        }
+        if self.fetch_max_bytes <= 0 || self.max_partition_fetch_bytes <= 0 {
+            return bad("fetch.max.bytes and max.partition.fetch.bytes must be above 0");
+        }
+        if self.max_buffered_bytes == 0 {
+            return bad("the consumer's buffer must hold at least 1 byte");
+        }
+        if self.fetch_min_bytes < 0 {
+            return bad("fetch.min.bytes must not be negative");
+        }
+        if self.group_id.as_deref() == Some("") {
+            return bad("group.id must not be empty");
+        }
+        if self.group_id.is_some() {
+            if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout
+            {
+                return bad("heartbeat.interval.ms must be above 0 and below session.timeout.ms");
+            }
+            if self.assignors.is_empty() {
+                return bad("partition.assignment.strategy names no assignor");
+            }
+            if self.enable_auto_commit && self.auto_commit_interval.is_zero() {
+                return bad("auto.commit.interval.ms must be above 0");
+            }
+        }
+        Ok(())
+    }
+
     /// Publishes `data` to the other members of the group.
     pub fn group_user_data(mut self, data: impl Into<bytes::Bytes>) -> Self {
         self.group_user_data = Some(data.into());
@@ -272,5 +307,29 @@ impl ConsumerConfig {
             _ => self.client = self.client.set(key, value)?,
         }
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_validated_even_when_set_directly() {
+        let ok = ConsumerConfig::new(ClientConfig::new(["127.0.0.1:9092"])).group_id("g");
+        assert!(ok.validate().is_ok());
+        let mut c = ok.clone();
+        c.max_poll_records = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max.poll.records"));
+        let mut c = ok.clone();
+        c.heartbeat_interval = c.session_timeout;
+        assert!(c.validate().unwrap_err().to_string().contains("heartbeat"));
+        let mut c = ok;
+        c.assignors.clear();
+        assert!(c.validate().unwrap_err().to_string().contains("assignor"));
     }
 }

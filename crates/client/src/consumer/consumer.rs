@@ -131,6 +131,7 @@ pub(crate) struct Shared {
 impl Consumer {
     /// Connects a consumer with its own [`Client`].
     pub async fn connect(config: ConsumerConfig) -> Result<Consumer> {
+        config.validate()?;
         let client = Client::connect(config.client.clone()).await?;
         Ok(Self::with_client(client, config))
     }
@@ -166,6 +167,7 @@ impl Consumer {
     /// `auto_offset_reset` says until [`seek`](Self::seek) moves it.
     pub async fn assign(&self, partitions: &[TopicPartition]) -> Result<()> {
         let shared = &self.handle.shared;
+        shared.config.validate()?;
         let start = shared.reset_start();
         shared.install(partitions, &HashMap::new(), start).await
     }
@@ -198,6 +200,7 @@ impl Consumer {
     /// assigns, starting from their committed offsets (else `auto_offset_reset`).
     pub async fn subscribe(&self, topics: &[&str]) -> Result<()> {
         let shared = &self.handle.shared;
+        shared.config.validate()?;
         if shared.config.group_id.is_none() {
             return Err(Error::Config(
                 "subscribe needs a group.id; use assign() without a group".into(),
@@ -219,6 +222,7 @@ impl Consumer {
     /// is refreshed (every `metadata_max_age`).
     pub async fn subscribe_pattern(&self, pattern: &str) -> Result<()> {
         let shared = &self.handle.shared;
+        shared.config.validate()?;
         if shared.config.group_id.is_none() {
             return Err(Error::Config(
                 "subscribe needs a group.id; use assign() without a group".into(),
@@ -645,12 +649,12 @@ impl Shared {
             Some(self.client.topic_metadata(&topics).await?)
         };
         let mut st = self.lock();
-        let mut old = std::mem::take(&mut st.cursors);
-        let mut cursors = HashMap::new();
+        // Every new partition's cursor is built before anything changes: an error (a topic
+        // or partition that does not exist) leaves the assignment as it was.
+        let mut fresh = HashMap::new();
         for tp in partitions {
             let key = key_of(tp);
-            if let Some(c) = old.remove(&key) {
-                cursors.insert(key, c);
+            if st.cursors.contains_key(&key) || fresh.contains_key(&key) {
                 continue;
             }
             let view = view.as_ref().expect("partitions imply topics");
@@ -670,7 +674,7 @@ impl Shared {
                 Some(&o) => (Some(o), None),
                 None => (None, default_start),
             };
-            cursors.insert(
+            fresh.insert(
                 key.clone(),
                 Cursor {
                     topic: key.0,
@@ -689,9 +693,16 @@ impl Shared {
                 },
             );
         }
-        for key in old.keys() {
-            st.drop_buffered(key);
+        let wanted: HashSet<Key> = partitions.iter().map(key_of).collect();
+        let mut cursors = HashMap::with_capacity(wanted.len());
+        for (key, c) in std::mem::take(&mut st.cursors) {
+            if wanted.contains(&key) {
+                cursors.insert(key, c);
+            } else {
+                st.drop_buffered(&key);
+            }
         }
+        cursors.extend(fresh);
         st.cursors = cursors;
         drop(st);
         self.ensure_sources();

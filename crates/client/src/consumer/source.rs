@@ -12,9 +12,10 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafkit_record::{BatchReader, DecodeOptions};
+use kafkit_record::{BatchReader, DecodeOptions, RecordBatch};
 use tokio::sync::Notify;
 
 use super::config::{Isolation, OffsetReset};
@@ -237,11 +238,80 @@ async fn fetch(shared: &Shared, broker: i32, work: &[Work]) -> Result<FetchRespo
     conn.send(&request).await
 }
 
+/// One partition of a fetch response, matched to the work it answers, its batches decoded.
+struct Answer<'w> {
+    work: &'w Work,
+    /// The partition's answer (its records taken out and decoded into `batches`).
+    data: PartitionData,
+    batches: VecDeque<RecordBatch>,
+    /// Where decoding stopped at a batch that does not decode, and why.
+    corrupt: Option<(i64, kafkit_record::DecodeError)>,
+    /// Record bytes the broker sent.
+    bytes: usize,
+}
+
+/// Matches each partition of `response` to its work and decodes its batches (CRCs checked,
+/// inflated). Runs without the consumer's lock: `poll` and the other sources go on.
+fn decode<'w>(
+    work: &'w [Work],
+    response: FetchResponse,
+    options: DecodeOptions,
+) -> Vec<Answer<'w>> {
+    // Responses name topics by id (v13+) or by name (older versions).
+    let by_id: HashMap<(uuid::Uuid, i32), &Work> =
+        work.iter().map(|w| ((w.topic_id, w.key.1), w)).collect();
+    let by_name: HashMap<(&str, i32), &Work> =
+        work.iter().map(|w| ((&*w.key.0, w.key.1), w)).collect();
+    let mut answers = Vec::new();
+    for topic in response.responses {
+        for mut data in topic.partitions {
+            let found = by_id
+                .get(&(topic.topic_id, data.partition_index))
+                .or_else(|| by_name.get(&(topic.topic.0.as_str(), data.partition_index)));
+            let Some(&work) = found else {
+                continue;
+            };
+            let mut answer = Answer {
+                work,
+                batches: VecDeque::new(),
+                corrupt: None,
+                bytes: 0,
+                data: PartitionData::default(),
+            };
+            if data.error_code == 0 {
+                let records = data.records.take().unwrap_or_default();
+                answer.bytes = records.len();
+                for batch in BatchReader::new(records, options) {
+                    match batch {
+                        Ok(b) => answer.batches.push_back(b),
+                        Err(source) => {
+                            let offset = answer
+                                .batches
+                                .back()
+                                .map_or(work.offset, |b| b.header.next_offset());
+                            answer.corrupt = Some((offset, source));
+                            break;
+                        }
+                    }
+                }
+            }
+            answer.data = data;
+            answers.push(answer);
+        }
+    }
+    answers
+}
+
 /// Applies a fetch response. Returns true when metadata must be refreshed.
 fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) -> bool {
     let options = DecodeOptions {
         check_crc: shared.config.check_crcs,
         max_decompressed: shared.config.max_decompressed,
+    };
+    let failed = ErrorCode::try_from_code(response.error_code);
+    let answers = match failed {
+        Some(_) => Vec::new(),
+        None => decode(work, response, options),
     };
     let mut refresh = false;
     let mut st = shared.lock();
@@ -250,23 +320,13 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
             c.in_flight = false;
         }
     }
-    if let Some(code) = ErrorCode::try_from_code(response.error_code) {
+    if let Some(code) = failed {
         tracing::debug!(broker, ?code, "fetch failed as a whole");
         return true;
     }
-    // Responses name topics by id (v13+) or by name (older versions).
-    let by_id: HashMap<(uuid::Uuid, i32), &Work> =
-        work.iter().map(|w| ((w.topic_id, w.key.1), w)).collect();
-    let by_name: HashMap<(&str, i32), &Work> =
-        work.iter().map(|w| ((&*w.key.0, w.key.1), w)).collect();
-    for topic in response.responses {
-        for p in topic.partitions {
-            let found = by_id
-                .get(&(topic.topic_id, p.partition_index))
-                .or_else(|| by_name.get(&(topic.topic.0.as_str(), p.partition_index)));
-            let Some(&w) = found else {
-                continue;
-            };
+    for answer in answers {
+        let (w, p) = (answer.work, &answer.data);
+        {
             let Some(c) = st.cursors.get_mut(&w.key).filter(|c| c.epoch == w.epoch) else {
                 continue; // sought or unassigned meanwhile
             };
@@ -333,36 +393,25 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
                 error,
             };
             if fetched.error.is_none() {
-                let records = p.records.unwrap_or_default();
-                fetched.bytes = records.len();
-                let had_bytes = !records.is_empty();
-                for batch in BatchReader::new(records, options) {
-                    match batch {
-                        Ok(b) => fetched.batches.push_back(b),
-                        Err(source) => {
-                            let offset = fetched
-                                .batches
-                                .back()
-                                .map_or(w.offset, |b| b.header.next_offset());
-                            fetched.error = Some(Error::Corrupt {
-                                topic: w.key.0.to_string(),
-                                partition: w.key.1,
-                                offset,
-                                source,
-                            });
-                            break;
-                        }
-                    }
+                fetched.bytes = answer.bytes;
+                fetched.batches = answer.batches;
+                if let Some((offset, source)) = answer.corrupt {
+                    fetched.error = Some(Error::Corrupt {
+                        topic: w.key.0.to_string(),
+                        partition: w.key.1,
+                        offset,
+                        source,
+                    });
                 }
                 if let Some(last) = fetched.batches.back() {
                     c.fetch_offset = Some(last.header.next_offset().max(w.offset));
-                } else if had_bytes && fetched.error.is_none() {
+                } else if answer.bytes > 0 && fetched.error.is_none() {
                     fetched.error = Some(Error::Config(format!(
                         "the batch at offset {} of {}/{} is larger than max.partition.fetch.bytes ({})",
                         w.offset, w.key.0, w.key.1, shared.config.max_partition_fetch_bytes
                     )));
                 }
-                if let Some(aborted) = p.aborted_transactions {
+                if let Some(aborted) = &p.aborted_transactions {
                     let mut a: Vec<(i64, i64)> = aborted
                         .iter()
                         .map(|t| (t.producer_id.0, t.first_offset))

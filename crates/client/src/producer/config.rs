@@ -262,6 +262,20 @@ impl ProducerConfig {
 
     /// Checks that the settings fit together.
     pub(crate) fn validate(&self) -> Result<(), Error> {
+        self.client.validate()?;
+        let bad = |what: &str| Err(Error::Config(what.to_string()));
+        if self.max_in_flight == 0 {
+            return bad("max.in.flight.requests.per.connection must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch.size must be at least 1");
+        }
+        if self.max_request_size < 1024 {
+            return bad("max.request.size must be at least 1 KiB");
+        }
+        if self.delivery_timeout.is_zero() {
+            return bad("delivery.timeout.ms must be above 0");
+        }
         if self.is_idempotent() {
             if self.acks != Acks::All {
                 return Err(Error::Config(
@@ -286,5 +300,40 @@ impl ProducerConfig {
             return Err(Error::Config("buffer.memory must be below 4 GiB".into()));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_validated_even_when_set_directly() {
+        let ok = ProducerConfig::new(ClientConfig::new(["127.0.0.1:9092"]));
+        assert!(ok.validate().is_ok());
+        let mut c = ok.clone();
+        c.max_in_flight = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max.in.flight"));
+        let mut c = ok.clone();
+        c.batch_size = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("batch.size"));
+        let mut c = ok.clone();
+        c.client.max_in_flight = 0;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max.in.flight"));
+        let mut c = ok;
+        c.client.request_timeout = Duration::ZERO;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("request.timeout"));
     }
 }

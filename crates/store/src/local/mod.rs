@@ -18,7 +18,7 @@ use std::time::Duration;
 use kafkit_record::{partition_for_key, BatchBuilder, Compression};
 
 use crate::error::{Result, StoreError};
-use crate::types::{GroupInfo, NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary};
 use crate::{RecordReader, Storage};
 use log::{read_batches, read_segments, PartitionWriter};
 
@@ -502,7 +502,44 @@ impl Storage for LocalStorage {
             cursors,
             segments: HashMap::new(),
             follow,
+            group: None,
         })
+    }
+
+    async fn group_reader(
+        &self,
+        topic: &str,
+        group: &GroupRead,
+        follow: bool,
+    ) -> Result<LocalReader> {
+        let meta = self.meta(topic)?;
+        let mut start = self
+            .group_offsets(&group.group)
+            .await?
+            .remove(topic)
+            .unwrap_or_default();
+        for p in 0..meta.partitions {
+            if start.contains_key(&p) {
+                continue;
+            }
+            let (low, high) = self.watermarks_of(topic, p)?;
+            let at = match group.reset {
+                kafkit_client::OffsetReset::Earliest => low,
+                kafkit_client::OffsetReset::Latest => high,
+                kafkit_client::OffsetReset::None => {
+                    return Err(StoreError::Invalid(format!(
+                        "group '{}' has no commit for {topic}/{p} and auto.offset.reset is none",
+                        group.group
+                    )))
+                }
+            };
+            start.insert(p, at);
+        }
+        let mut reader = self
+            .reader(topic, None, ReadFrom::Offsets(start), follow)
+            .await?;
+        reader.group = Some(group.group.clone());
+        Ok(reader)
     }
 
     async fn list_groups(&self) -> Result<Vec<String>> {
@@ -592,6 +629,8 @@ pub struct LocalReader {
     /// cursor has gone past them.
     segments: HashMap<i32, Vec<log::Segment>>,
     follow: bool,
+    /// The group whose offsets a group reader commits.
+    group: Option<String>,
 }
 
 /// The batches at `next` from `segments`, moving `next` to the following segment when it is
@@ -698,6 +737,20 @@ impl RecordReader for LocalReader {
 
     fn positions(&self) -> BTreeMap<i32, i64> {
         self.cursors.iter().map(|(&p, (n, _))| (p, *n)).collect()
+    }
+
+    async fn commit(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        match &self.group {
+            Some(group) if !handled.is_empty() => {
+                let offsets = BTreeMap::from([(self.topic.to_string(), handled.clone())]);
+                self.storage.commit(group, &offsets).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn close(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
+        self.commit(handled).await
     }
 }
 

@@ -123,7 +123,16 @@ async fn run(weak: Weak<Shared>, subscription: Subscription) {
                 {
                     shared.group_state().coordinator = None;
                 }
+                // A malformed assignment was logged; rejoining asks for a new one.
+                let malformed = matches!(
+                    e,
+                    Error::Protocol {
+                        api: ApiKey::SyncGroup,
+                        ..
+                    }
+                );
                 if !e.is_retriable()
+                    && !malformed
                     && !matches!(
                         e.code(),
                         Some(
@@ -310,7 +319,15 @@ async fn join_and_sync(
         }
         check_code(response.error_code, ApiKey::SyncGroup, conn.broker())
             .map_err(|b| b.group(&group).build())?;
-        let (mine, roster) = decode_assignment(&response.assignment);
+        let (mine, roster) = decode_assignment(&response.assignment).map_err(|message| {
+            let message = format!("the assignment of group '{group}' does not decode: {message}");
+            tracing::warn!(%message, "rejoining");
+            Error::Protocol {
+                api: ApiKey::SyncGroup,
+                broker: conn.broker().to_string(),
+                message,
+            }
+        })?;
         shared.set_roster(roster);
         return Ok((mine, protocol));
     }
@@ -616,27 +633,55 @@ fn encode_assignment(tps: &BTreeMap<String, Vec<i32>>, user_data: Bytes) -> Byte
     buf.freeze()
 }
 
-/// This member's partitions, and the roster when a kafkit leader sent one.
-fn decode_assignment(bytes: &Bytes) -> (Vec<TopicPartition>, Vec<MemberAssignment>) {
+/// This member's partitions, and the roster when a kafkit leader sent one. An empty
+/// assignment (the leader gave this member nothing) is no partitions; bytes that do not
+/// decode are an error naming what was wrong.
+fn decode_assignment(
+    bytes: &Bytes,
+) -> std::result::Result<(Vec<TopicPartition>, Vec<MemberAssignment>), String> {
+    if bytes.is_empty() {
+        return Ok(Default::default());
+    }
     let mut buf = bytes.clone();
     if buf.remaining() < 2 {
-        return Default::default();
+        return Err(format!("{} bytes, too short for a version", bytes.len()));
     }
-    let version = buf.get_i16().clamp(0, 3);
-    ConsumerProtocolAssignment::decode(&mut buf, version)
-        .map(|a| {
-            let roster = a.user_data.and_then(roster::decode).unwrap_or_default();
-            let mine = a
-                .assigned_partitions
+    let version = buf.get_i16();
+    if version < 0 {
+        return Err(format!("version {version}"));
+    }
+    let a = ConsumerProtocolAssignment::decode(&mut buf, version.min(3))
+        .map_err(|e| format!("version {version}, {} bytes: {e}", bytes.len()))?;
+    let roster = a.user_data.and_then(roster::decode).unwrap_or_default();
+    let mine = a
+        .assigned_partitions
+        .into_iter()
+        .flat_map(|t| {
+            let topic = t.topic.0.to_string();
+            t.partitions
                 .into_iter()
-                .flat_map(|t| {
-                    let topic = t.topic.0.to_string();
-                    t.partitions
-                        .into_iter()
-                        .map(move |p| TopicPartition::new(topic.clone(), p))
-                })
-                .collect();
-            (mine, roster)
+                .map(move |p| TopicPartition::new(topic.clone(), p))
         })
-        .unwrap_or_default()
+        .collect();
+    Ok((mine, roster))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_decode_or_say_why_not() {
+        let tps = BTreeMap::from([("t".to_string(), vec![0, 2])]);
+        let (mine, _) = decode_assignment(&encode_assignment(&tps, Bytes::new())).unwrap();
+        assert_eq!(
+            mine,
+            vec![TopicPartition::new("t", 0), TopicPartition::new("t", 2)]
+        );
+        assert_eq!(decode_assignment(&Bytes::new()).unwrap().0, vec![]);
+        for bad in [&[0u8][..], &[0xff, 0xff], &[0, 0, 0, 0, 0, 9, 0]] {
+            let e = decode_assignment(&Bytes::copy_from_slice(bad)).unwrap_err();
+            assert!(!e.is_empty(), "{bad:?}");
+        }
+    }
 }
