@@ -70,14 +70,18 @@ struct LocalSection {
     root_dir: PathBuf,
 }
 
+/// One section of a configuration file as written: key → value (the `${ENV}` references in
+/// its string values not yet substituted).
+type Section = BTreeMap<String, serde_json::Value>;
+
 /// A configuration file as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
-    kafka: Option<BTreeMap<String, serde_json::Value>>,
-    local: Option<LocalSection>,
-    schema_registry: Option<BTreeMap<String, serde_json::Value>>,
-    kafkit: Option<Defaults>,
+    kafka: Option<Section>,
+    local: Option<Section>,
+    schema_registry: Option<Section>,
+    kafkit: Option<Section>,
 }
 
 /// What a named configuration says.
@@ -147,11 +151,11 @@ impl Settings {
         Self::parse(&text, path)
     }
 
-    /// Parses `text` (the file at `path`, named in errors).
+    /// Parses `text` (the file at `path`, named in errors). `${VAR}` references are
+    /// substituted in the parsed values, so a value holding `: ` or ` #` stays one value.
     pub fn parse(text: &str, path: &Path) -> Result<Settings> {
         let name = path.display();
-        let text = substitute_env(text).map_err(|(line, e)| anyhow!("{name}:{line}: {e}"))?;
-        let file: ConfigFile = serde_saphyr::from_str(&text).map_err(|e| {
+        let file: ConfigFile = serde_saphyr::from_str(text).map_err(|e| {
             let e = e.without_snippet();
             let message = e.to_string().replace('\n', " ");
             match e.location() {
@@ -169,34 +173,71 @@ impl Settings {
         if file.kafka.is_some() && file.local.is_some() {
             bail!("{name}: a config names one storage: `kafka` or `local`, not both");
         }
-        let scalar = |section: &str, k: &str, v: serde_json::Value| -> Result<String> {
+        // Each value with its environment references substituted; errors name the line.
+        let resolve = |section: &str,
+                       values: Option<Section>|
+         -> Result<Vec<(String, serde_json::Value, usize)>> {
+            let mut out = Vec::new();
+            for (k, v) in values.unwrap_or_default() {
+                let line = line_of(text, section, &k);
+                let v = substitute_value(v)
+                    .map_err(|e| anyhow!("{name}:{line}: {section}.{k}: {e}"))?;
+                out.push((k, v, line));
+            }
+            Ok(out)
+        };
+        let scalar = |section: &str,
+                      k: &str,
+                      line: usize,
+                      v: serde_json::Value|
+         -> Result<String> {
             match v {
                 serde_json::Value::String(s) => Ok(s),
                 v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
                     Ok(v.to_string())
                 }
                 other => bail!(
-                    "{name}:{}: {section}.{k}: expected a string, number or boolean, got {other}",
-                    line_of(&text, section, k)
+                    "{name}:{line}: {section}.{k}: expected a string, number or boolean, got {other}"
                 ),
             }
         };
+        // A typed section, checked key by key so that an error names the key's line.
+        fn typed<T: serde::de::DeserializeOwned>(
+            name: &std::path::Display<'_>,
+            section: &str,
+            values: Vec<(String, serde_json::Value, usize)>,
+        ) -> Result<T> {
+            for (k, v, line) in &values {
+                let one = serde_json::Value::Object([(k.clone(), v.clone())].into_iter().collect());
+                if let Err(e) = serde_json::from_value::<T>(one) {
+                    let e = e.to_string();
+                    // A missing required field is not this key's fault: checked below.
+                    if !e.starts_with("missing field") {
+                        bail!("{name}:{line}: {section}.{k}: {e}");
+                    }
+                }
+            }
+            let all = values.into_iter().map(|(k, v, _)| (k, v)).collect();
+            serde_json::from_value(serde_json::Value::Object(all))
+                .map_err(|e| anyhow!("{name}: {section}: {e}"))
+        }
         let mut settings = Settings {
             path: Some(path.to_path_buf()),
-            defaults: file.kafkit.unwrap_or_default(),
             ..Default::default()
         };
-        for (k, v) in file.kafka.unwrap_or_default() {
-            let line = line_of(&text, "kafka", &k);
-            settings
-                .kafka
-                .push((k.clone(), scalar("kafka", &k, v)?, line));
+        if let Some(kafkit) = file.kafkit {
+            settings.defaults = typed(&name, "kafkit", resolve("kafkit", Some(kafkit))?)?;
         }
-        for (k, v) in file.schema_registry.unwrap_or_default() {
-            let v = scalar("schema_registry", &k, v)?;
+        for (k, v, line) in resolve("kafka", file.kafka)? {
+            let v = scalar("kafka", &k, line, v)?;
+            settings.kafka.push((k, v, line));
+        }
+        for (k, v, line) in resolve("schema_registry", file.schema_registry)? {
+            let v = scalar("schema_registry", &k, line, v)?;
             settings.schema_registry.insert(k, v);
         }
         if let Some(local) = file.local {
+            let local: LocalSection = typed(&name, "local", resolve("local", Some(local))?)?;
             let base = path.parent().unwrap_or(Path::new("."));
             settings.local_root = Some(base.join(local.root_dir));
         }
@@ -225,59 +266,100 @@ impl Settings {
 }
 
 /// The 1-based line where `key:` is written inside the top-level `section` (0 when not
-/// found), so a key both sections share is found in the right one.
+/// found), so a key both sections share is found in the right one. Block style
+/// (`key: v` on its own line) and flow style (`section: {a: 1, key: v}`) are both found.
 fn line_of(text: &str, section: &str, key: &str) -> usize {
-    let is_key = |l: &str, key: &str| {
-        let l = l.trim_start_matches(['"', '\'']);
-        l.strip_prefix(key).is_some_and(|rest| {
-            rest.trim_start_matches(['"', '\''])
-                .trim_start()
-                .starts_with(':')
+    // `key` written as a mapping key somewhere in `l`: at the start or after `{`, `,` or a
+    // space, optionally quoted, followed by `:`.
+    let names_key = |l: &str, key: &str| {
+        l.match_indices(key).any(|(i, _)| {
+            let before = l[..i].trim_end_matches(['"', '\'']);
+            let after = l[i + key.len()..]
+                .trim_start_matches(['"', '\''])
+                .trim_start();
+            (before.is_empty() || before.ends_with(['{', ',', ' ', '\t'])) && after.starts_with(':')
         })
     };
     let mut inside = false;
     for (i, l) in text.lines().enumerate() {
         let top_level = !l.starts_with([' ', '\t']) && !l.trim().is_empty() && !l.starts_with('#');
         if top_level {
-            inside = is_key(l, section);
-        } else if inside && is_key(l.trim_start(), key) {
+            let header = l.trim_start_matches(['"', '\'']);
+            inside = header
+                .strip_prefix(section)
+                .map(|rest| rest.trim_start_matches(['"', '\'']).trim_start())
+                .is_some_and(|rest| rest.starts_with(':'));
+            // Flow style on the section's own line.
+            if inside {
+                let rest = &header[section.len()..];
+                if let Some(colon) = rest.find(':') {
+                    if names_key(&rest[colon + 1..], key) {
+                        return i + 1;
+                    }
+                }
+            }
+        } else if inside && names_key(l.trim_start(), key) {
             return i + 1;
         }
     }
     0
 }
 
-/// `text` with `${VAR}` and `${VAR:-default}` replaced from the environment; an error gives
-/// the line of an unset variable or an unclosed `${`.
-fn substitute_env(text: &str) -> Result<String, (usize, String)> {
-    let mut out = String::with_capacity(text.len());
-    for (n, line) in text.split_inclusive('\n').enumerate() {
-        let mut rest = line;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after
-                .find('}')
-                .ok_or_else(|| (n + 1, "unclosed ${ (expected ${NAME})".to_string()))?;
-            let inner = &after[..end];
-            let (var, default) = match inner.split_once(":-") {
-                Some((v, d)) => (v, Some(d)),
-                None => (inner, None),
-            };
-            match (std::env::var(var), default) {
-                (Ok(v), _) => out.push_str(&v),
-                (Err(_), Some(d)) => out.push_str(d),
-                (Err(_), None) => {
-                    return Err((
-                        n + 1,
-                        format!("environment variable {var} is not set (write ${{{var}:-default}} for a default)"),
-                    ))
-                }
+/// `value` with `${VAR}` and `${VAR:-default}` replaced in its strings (nested ones too).
+/// A string that was only a reference takes the type its text reads as in YAML, so
+/// `linger.ms: ${LINGER:-5}` is the number 5.
+fn substitute_value(value: serde_json::Value) -> Result<serde_json::Value, String> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::String(s) if s.contains("${") => {
+            let replaced = substitute_env(&s)?;
+            let whole = s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1;
+            match serde_saphyr::from_str::<Value>(&replaced) {
+                Ok(v @ (Value::Number(_) | Value::Bool(_))) if whole => v,
+                _ => Value::String(replaced),
             }
-            rest = &after[end + 1..];
         }
-        out.push_str(rest);
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(substitute_value)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| substitute_value(v).map(|v| (k, v)))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// `text` with `${VAR}` and `${VAR:-default}` replaced from the environment; an error
+/// names an unset variable or an unclosed `${`.
+fn substitute_env(text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| "unclosed ${ (expected ${NAME})".to_string())?;
+        let inner = &after[..end];
+        let (var, default) = match inner.split_once(":-") {
+            Some((v, d)) => (v, Some(d)),
+            None => (inner, None),
+        };
+        match (std::env::var(var), default) {
+            (Ok(v), _) => out.push_str(&v),
+            (Err(_), Some(d)) => out.push_str(d),
+            (Err(_), None) => return Err(format!(
+                "environment variable {var} is not set (write ${{{var}:-default}} for a default)"
+            )),
+        }
+        rest = &after[end + 1..];
     }
+    out.push_str(rest);
     Ok(out)
 }
 
@@ -327,7 +409,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.starts_with("configs/clusters/prod.yaml:2: environment variable KAFKIT_TEST_NOPE"),
+            e.starts_with("configs/clusters/prod.yaml:2: kafka.sasl.password: environment variable KAFKIT_TEST_NOPE"),
             "{e}"
         );
         let e = parse("clusters:\n  a: 1\n").unwrap_err().to_string();
@@ -338,5 +420,38 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn environment_values_stay_one_value_whatever_they_hold() {
+        std::env::set_var("KAFKIT_TEST_TRICKY", "a: b # not a comment");
+        std::env::set_var("KAFKIT_TEST_BATCH", "250");
+        let s = parse(
+            "kafka:\n  bootstrap.servers: b:1\n  sasl.password: ${KAFKIT_TEST_TRICKY}\n  client.id: x-${KAFKIT_TEST_BATCH}\nkafkit:\n  consume.batch.size: ${KAFKIT_TEST_BATCH}\n",
+        )
+        .unwrap();
+        assert!(s
+            .kafka
+            .contains(&("sasl.password".into(), "a: b # not a comment".into(), 3)));
+        assert!(s.kafka.contains(&("client.id".into(), "x-250".into(), 4)));
+        assert_eq!(s.defaults.consume_batch_size, Some(250));
+    }
+
+    #[test]
+    fn flow_style_errors_name_the_line() {
+        let e = parse("kafka: {bootstrap.servers: b:1}\nkafkit: {value.type: json,\n  consume.batch.size: lots}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("configs/clusters/prod.yaml:3: kafkit.consume.batch.size"),
+            "{e}"
+        );
+        let e = parse("kafka: {bootstrap.servers: b:1, sasl.password: \"${KAFKIT_TEST_NOPE2}\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("configs/clusters/prod.yaml:1: kafka.sasl.password"),
+            "{e}"
+        );
     }
 }

@@ -139,10 +139,19 @@ pub enum Error {
     /// The cluster view has no such broker id, topic or partition.
     #[error("unknown {what} '{name}' in cluster metadata")]
     Unknown {
-        /// "broker", "topic", "partition" or "leader".
+        /// "broker", "topic" or "partition".
         what: &'static str,
         /// Its name or id.
         name: String,
+    },
+    /// The cluster view names no leader for a partition (an election is under way, or the
+    /// view is stale): retrying after a metadata refresh can help.
+    #[error("no leader known for {topic}/{partition}")]
+    NoLeader {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
     },
     /// The configuration is invalid.
     #[error("invalid client configuration: {0}")]
@@ -234,7 +243,7 @@ impl Error {
             | Error::Timeout { .. }
             | Error::NoBrokers(_) => true,
             Error::Broker(e) => e.code.is_retriable(),
-            Error::Unknown { what, .. } => *what == "leader",
+            Error::NoLeader { .. } => true,
             Error::Shared(e) => e.is_retriable(),
             Error::BufferFull { .. } => true,
             _ => false,

@@ -33,3 +33,31 @@ pub enum TableError {
         message: String,
     },
 }
+
+impl TableError {
+    /// True when the same call may succeed if tried again (a retriable client error:
+    /// a connection dropped, a leader moving, a timeout); false for misuse, a refused
+    /// policy or a value that cannot be encoded.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            TableError::Client(e) => e.is_retriable(),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_retriable_client_errors_are_retriable() {
+        let timeout = kafkit_client::Error::NoLeader {
+            topic: "t".into(),
+            partition: 0,
+        };
+        assert!(TableError::Client(timeout).is_retriable());
+        assert!(!TableError::Client(kafkit_client::Error::Config("x".into())).is_retriable());
+        assert!(!TableError::NotStarted("t".into()).is_retriable());
+    }
+}

@@ -191,9 +191,9 @@ impl Admin {
                 what: "partition",
                 name: format!("{topic}/{p}"),
             })?;
-            let leader = part.leader.ok_or_else(|| Error::Unknown {
-                what: "leader",
-                name: format!("{topic}/{p}"),
+            let leader = part.leader.ok_or_else(|| Error::NoLeader {
+                topic: topic.to_string(),
+                partition: p,
             })?;
             by_leader.entry(leader).or_default().push(p);
         }
