@@ -833,6 +833,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("KAFKIT_LOG"))
         .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: logs piped to a file or a program stay text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

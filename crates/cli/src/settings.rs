@@ -353,9 +353,11 @@ fn substitute_env(text: &str) -> Result<String, String> {
         match (std::env::var(var), default) {
             (Ok(v), _) => out.push_str(&v),
             (Err(_), Some(d)) => out.push_str(d),
-            (Err(_), None) => return Err(format!(
+            (Err(_), None) => {
+                return Err(format!(
                 "environment variable {var} is not set (write ${{{var}:-default}} for a default)"
-            )),
+            ))
+            }
         }
         rest = &after[end + 1..];
     }

@@ -64,9 +64,22 @@ impl Reader {
     /// `kafkit cat TOPIC --follow --group GROUP` on the broker.
     fn kafkit(name: &'static str, dir: &std::path::Path, topic: &str, group: &str) -> Reader {
         let mut c = kafkit("", dir);
-        c.args(["-b", &kafkit_testkit::shared_broker()])
+        c.env("KAFKIT_LOG", "kafkit_store=info")
+            .args(["-b", &kafkit_testkit::shared_broker()])
             .args(["cat", topic, "--follow", "--group", group]);
         Reader::start(name, c)
+    }
+
+    /// The partitions of its latest assignment, from its log (`partitions=[0, 1]`).
+    fn assignment(&self) -> Option<BTreeSet<i32>> {
+        let errors = self.errors.lock().unwrap();
+        let line = errors.lines().rev().find(|l| l.contains("partitions=["))?;
+        let list = line.split("partitions=[").nth(1)?.split(']').next()?;
+        Some(
+            list.split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect(),
+        )
     }
 
     fn read(&self) -> Vec<(i64, i64)> {
@@ -76,8 +89,10 @@ impl Reader {
     /// Ends the process as a person would: Ctrl-C for kafkit, closing stdin for the
     /// librdkafka peer; both then commit and leave. Fails the test if it did not end well.
     fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        if self.name.starts_with("kafkit") {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-INT", &pid]).status();
+        }
         drop(self.child.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
@@ -90,10 +105,9 @@ impl Reader {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        // kafkit ends a read cut short by Ctrl-C with success; Python's default SIGINT
-        // handling may stop the peer with 130 after it closed its consumer.
+        // kafkit ends a read cut short by Ctrl-C with success.
         assert!(
-            status.success() || status.code() == Some(130),
+            status.success(),
             "{} ended with {status}: {}",
             self.name,
             self.errors.lock().unwrap()
@@ -101,41 +115,20 @@ impl Reader {
     }
 }
 
-/// The group's members and the partitions each holds, per `describe-groups`.
-fn members(dir: &std::path::Path, group: &str) -> Vec<BTreeSet<i32>> {
-    let b = kafkit_testkit::shared_broker();
-    let v: Value = serde_json::from_str(&ok(
-        "",
-        dir,
-        &["-b", &b, "describe-groups", group, "--json"],
-        None,
-    ))
-    .unwrap();
-    v["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["assigned"]
-                .as_object()
-                .map(|t| {
-                    t.values()
-                        .flat_map(|ps| ps.as_array().unwrap().iter())
-                        .map(|p| p.as_i64().unwrap() as i32)
-                        .collect()
-                })
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// Waits until `group` has `n` members that together hold every partition, each some.
-fn until_split(dir: &std::path::Path, group: &str, n: usize, readers: &[&Reader]) {
+/// Waits until the readers' latest assignments (from their logs) split every partition
+/// between them, each holding some.
+fn until_split(readers: &[&Reader]) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let m = members(dir, group);
-        let all: BTreeSet<i32> = m.iter().flatten().copied().collect();
-        if m.len() == n && m.iter().all(|p| !p.is_empty()) && all.len() == PARTITIONS as usize {
+        let held: Vec<Option<BTreeSet<i32>>> = readers.iter().map(|r| r.assignment()).collect();
+        let all: Vec<i32> = held.iter().flatten().flatten().copied().collect();
+        let unique: BTreeSet<i32> = all.iter().copied().collect();
+        if held
+            .iter()
+            .all(|h| h.as_ref().is_some_and(|p| !p.is_empty()))
+            && all.len() == unique.len()
+            && unique.len() == PARTITIONS as usize
+        {
             return;
         }
         if Instant::now() > deadline {
@@ -143,9 +136,9 @@ fn until_split(dir: &std::path::Path, group: &str, n: usize, readers: &[&Reader]
                 .iter()
                 .map(|r| format!("{}: {}", r.name, r.errors.lock().unwrap()))
                 .collect();
-            panic!("group {group} never split {PARTITIONS} partitions over {n} members: {m:?}; {errors:?}");
+            panic!("the readers never split {PARTITIONS} partitions: {held:?}; {errors:?}");
         }
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -221,7 +214,7 @@ fn two_kafkit_readers_split_a_group_and_one_leaving_hands_over_without_loss() {
     let group = kafkit_testkit::unique_topic("cli-members");
     let a = Reader::kafkit("kafkit a", d, &topic, &group);
     let b = Reader::kafkit("kafkit b", d, &topic, &group);
-    until_split(d, &group, 2, &[&a, &b]);
+    until_split(&[&a, &b]);
 
     fill(d, &topic, 10);
     until_read(60, &[&a, &b]);
@@ -239,9 +232,9 @@ fn two_kafkit_readers_split_a_group_and_one_leaving_hands_over_without_loss() {
     // a leaves (commits what it printed, then leaves): b takes over its partitions from
     // a's commits and reads only what comes next.
     a.stop();
-    until_split(d, &group, 1, &[&b]);
+    until_split(&[&b]);
     fill(d, &topic, 10);
-    until_read(120, &[&b]);
+    until_read(read_b.len() + 60, &[&b]);
     let after: Vec<(i64, i64)> = b.read()[read_b.len()..].to_vec();
     let prior: Vec<(i64, i64)> = (0..PARTITIONS as i64)
         .flat_map(|p| (0..10).map(move |o| (p, o)))
@@ -283,7 +276,10 @@ c = Consumer({
     "partition.assignment.strategy": "range",
     "auto.offset.reset": "earliest", "enable.auto.commit": True,
 })
-c.subscribe([topic])
+def assigned(consumer, partitions):
+    held = ", ".join(str(tp.partition) for tp in partitions)
+    print(f"assigned partitions=[{held}]", file=sys.stderr, flush=True)
+c.subscribe([topic], on_assign=assigned)
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 while not stop.is_set():
@@ -304,7 +300,7 @@ fn a_kafkit_reader_and_a_librdkafka_consumer_split_a_group() {
     peer.args(["-c", PEER, &kafkit_testkit::shared_broker(), &topic, &group]);
     let peer = Reader::start("librdkafka", peer);
     let ours = Reader::kafkit("kafkit", d, &topic, &group);
-    until_split(d, &group, 2, &[&ours, &peer]);
+    until_split(&[&ours, &peer]);
 
     fill(d, &topic, 10);
     until_read(60, &[&ours, &peer]);

@@ -87,7 +87,7 @@ fn a_named_cluster_config_takes_environment_variables_and_client_properties() {
     assert!(!out.status.success());
     assert!(
         e.contains(
-            "configs/clusters/dev.yaml:2: environment variable KAFKIT_TEST_BROKER is not set"
+            "configs/clusters/dev.yaml:2: kafka.bootstrap.servers: environment variable KAFKIT_TEST_BROKER is not set"
         ),
         "{e}"
     );

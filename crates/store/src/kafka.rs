@@ -314,7 +314,10 @@ impl Storage for KafkaStorage {
             .auto_commit(true);
         let consumer = Consumer::with_client(self.client.clone(), config);
         let assigned = Arc::new(AtomicBool::new(false));
-        consumer.set_rebalance_listener(Arc::new(FirstAssignment(assigned.clone())));
+        consumer.set_rebalance_listener(Arc::new(FirstAssignment {
+            group: group.group.clone(),
+            assigned: assigned.clone(),
+        }));
         // Without follow, each partition is read up to its end now (or, if larger, the end
         // its first fetch reports).
         let stops = self
@@ -438,12 +441,18 @@ struct Membership {
     assigned: Arc<AtomicBool>,
 }
 
-/// Notes the first assignment (which may be empty: more members than partitions).
-struct FirstAssignment(Arc<AtomicBool>);
+/// Notes the first assignment (which may be empty: more members than partitions), and
+/// logs each (at info: `KAFKIT_LOG=kafkit_store=info` shows a member's partitions).
+struct FirstAssignment {
+    group: String,
+    assigned: Arc<AtomicBool>,
+}
 
 impl RebalanceListener for FirstAssignment {
-    fn on_assigned(&self, _partitions: &[TopicPartition]) {
-        self.0.store(true, Ordering::SeqCst);
+    fn on_assigned(&self, partitions: &[TopicPartition]) {
+        let held: Vec<i32> = partitions.iter().map(|tp| tp.partition).collect();
+        tracing::info!(group = %self.group, partitions = ?held, "assigned");
+        self.assigned.store(true, Ordering::SeqCst);
     }
 }
 
