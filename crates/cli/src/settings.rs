@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 
+use kafkit::client::OffsetReset;
+
 use crate::jsonl::DataType;
 
 /// Defaults of the commands (the `kafkit` section).
@@ -46,21 +48,28 @@ pub struct Defaults {
     #[serde(rename = "value.type")]
     pub value_type: Option<DataType>,
     /// Where a group read starts on partitions the group has no commit for.
-    #[serde(rename = "auto.offset.reset")]
+    #[serde(
+        rename = "auto.offset.reset",
+        default,
+        deserialize_with = "offset_reset"
+    )]
     pub auto_offset_reset: Option<OffsetReset>,
     /// Prefix of the group a bare `--group` reads as (default `kafkit-`, then the topic).
     #[serde(rename = "consumer.group.prefix")]
     pub consumer_group_prefix: Option<String>,
 }
 
-/// `auto.offset.reset` for group reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OffsetReset {
-    /// The low watermark.
-    Earliest,
-    /// The high watermark.
-    Latest,
+/// `auto.offset.reset`: earliest, latest or none, as Kafka's clients spell it.
+fn offset_reset<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<OffsetReset>, D::Error> {
+    let name = String::deserialize(d)?;
+    match name.as_str() {
+        "earliest" => Ok(Some(OffsetReset::Earliest)),
+        "latest" => Ok(Some(OffsetReset::Latest)),
+        "none" => Ok(Some(OffsetReset::None)),
+        other => Err(serde::de::Error::custom(format!(
+            "unknown auto.offset.reset '{other}' (expected earliest, latest or none)"
+        ))),
+    }
 }
 
 #[derive(Debug, Deserialize)]

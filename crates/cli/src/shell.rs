@@ -11,7 +11,7 @@ use kafkit::store::{AnyStorage, GroupRead, NewRecord, ReadFrom, RecordReader, St
 use crate::jq::Pipeline;
 use crate::jsonl::{json_to_record, record_to_json, write_record, DataType};
 use crate::out::Out;
-use crate::settings::{Defaults, OffsetReset};
+use crate::settings::Defaults;
 
 /// How to read a topic.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -30,9 +30,11 @@ pub struct ReadArgs {
     /// Leave out records at or after this time (ms since the epoch, RFC 3339, or a UTC date).
     #[arg(long, value_name = "TIME", value_parser = crate::time::parse_ms)]
     pub to: Option<i64>,
-    /// Read as this consumer group: start from its committed offsets (elsewhere from the
-    /// config's auto.offset.reset, default the beginning; --offsets and --from override) and
-    /// commit what was read. Bare `-g` is the group `<consumer.group.prefix><topic>`.
+    /// Read as a member of this consumer group: on a cluster, read the partitions the group
+    /// assigns (sharing them with the group's other members), from its commits (elsewhere
+    /// from the config's auto.offset.reset, default the beginning), and commit what was read.
+    /// Not with --partitions, --offsets, --from or tail. Bare `-g` is the group
+    /// `<consumer.group.prefix><topic>`.
     #[arg(short = 'g', long, num_args = 0..=1, default_missing_value = "")]
     pub group: Option<String>,
     /// Keep reading new records (until interrupted or -n is reached).
@@ -119,10 +121,10 @@ impl ReadArgs {
                  reset-offsets`)"
             );
         }
-        let reset = match self.defaults.auto_offset_reset {
-            Some(OffsetReset::Latest) => kafkit::client::OffsetReset::Latest,
-            _ => kafkit::client::OffsetReset::Earliest,
-        };
+        let reset = self
+            .defaults
+            .auto_offset_reset
+            .unwrap_or(kafkit::client::OffsetReset::Earliest);
         let read = GroupRead::new(group.clone()).reset(reset);
         storage
             .group_reader(topic, &read, follow)
