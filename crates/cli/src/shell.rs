@@ -184,39 +184,78 @@ pub async fn produce(
             storage.describe()
         );
     }
-    let (input, name): (Box<dyn BufRead>, String) = match file {
+    let (input, name): (Box<dyn BufRead + Send>, String) = match file {
         Some(path) => (
             Box::new(std::io::BufReader::new(
                 std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?,
             )),
             path.display().to_string(),
         ),
-        None => (Box::new(std::io::stdin().lock()), "stdin".to_string()),
+        None => (
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+            "stdin".to_string(),
+        ),
     };
-    let mut pending = Vec::new();
-    let mut written = 0u64;
-    for (n, line) in input.lines().enumerate() {
-        let line = line.with_context(|| format!("{name}: line {}", n + 1))?;
-        if line.trim().is_empty() {
-            continue;
+    // Lines are read on a thread of their own (blocking reads stay off the runtime) and
+    // written as they arrive: what is there when a write starts goes in one append (at most
+    // PRODUCE_CHUNK records), so a slow input is written line by line and a fast one in
+    // large appends. The channel bounds what is read ahead.
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<(usize, std::io::Result<String>)>(PRODUCE_CHUNK);
+    std::thread::spawn(move || {
+        for (n, line) in input.lines().enumerate() {
+            if tx.blocking_send((n + 1, line)).is_err() {
+                return;
+            }
         }
-        let record = if lines {
+    });
+    let parse = |(n, line): (usize, std::io::Result<String>)| -> anyhow::Result<Option<NewRecord>> {
+        let line = line.with_context(|| format!("{name}: line {n}"))?;
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(if lines {
             NewRecord::new(None::<bytes::Bytes>, Some(line))
         } else {
             let v: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| anyhow!("{name}: line {}: not JSON: {e}", n + 1))?;
+                .map_err(|e| anyhow!("{name}: line {n}: not JSON: {e}"))?;
             json_to_record(&v, key_type, value_type, true)
-                .map_err(|e| anyhow!("{name}: line {}: {e}", n + 1))?
-        };
-        pending.push(record);
-        if pending.len() >= 10_000 {
-            written += flush(storage, topic, &mut pending, written).await?;
+                .map_err(|e| anyhow!("{name}: line {n}: {e}"))?
+        }))
+    };
+    let mut pending = Vec::new();
+    let mut written = 0u64;
+    while let Some(first) = rx.recv().await {
+        // A bad line stops the input; what came before it is written first.
+        let mut bad = None;
+        let mut next = Some(first);
+        while let Some(line) = next.take() {
+            match parse(line) {
+                Ok(Some(record)) => pending.push(record),
+                Ok(None) => {}
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            }
+            if pending.len() < PRODUCE_CHUNK {
+                next = rx.try_recv().ok();
+            }
+        }
+        written += flush(storage, topic, &mut pending, written).await?;
+        if let Some(e) = bad {
+            storage.close().await?;
+            return Err(anyhow!(
+                "{e:#} (the {written} records before it were written)"
+            ));
         }
     }
-    written += flush(storage, topic, &mut pending, written).await?;
     storage.close().await?;
     Ok(written)
 }
+
+/// Most records `produce` writes in one append.
+const PRODUCE_CHUNK: usize = 10_000;
 
 async fn flush(
     storage: &AnyStorage,

@@ -140,7 +140,9 @@ fn exercise(storage: &str, dir: &Path, topic: &str) {
         Some("{\"key\":\"a\",\"value\":\"v\"}\nnot json\n"),
     );
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("stdin: line 2"));
+    let e = String::from_utf8_lossy(&bad.stderr);
+    assert!(e.contains("stdin: line 2"), "{e}");
+    assert!(e.contains("the 1 records before it were written"), "{e}");
 
     ok(storage, dir, &["rm", topic, &copy], None);
     assert_eq!(
@@ -332,4 +334,42 @@ async fn a_backup_to_local_files_restores_every_record_exactly() {
         original,
         "restore == original, record by record"
     );
+}
+
+#[test]
+fn produce_writes_lines_as_they_arrive_from_a_slow_input() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok("", d, &["touch", "slow"], None);
+    let mut child = common::kafkit("", d)
+        .args(["produce", "slow", "--lines"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let count = || ok("", d, &["wc", "slow"], None).trim().to_string();
+    for (i, expected) in [(0, "1"), (1, "2")] {
+        writeln!(input, "line {i}").unwrap();
+        input.flush().unwrap();
+        // Written while the input is still open: no waiting for its end.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while count() != expected {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "line {i} was not written while the input stayed open"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("produced 2 records"));
 }
