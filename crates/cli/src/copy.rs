@@ -25,6 +25,9 @@ pub struct Copied {
     /// changed); 0 when records were copied one by one.
     #[serde(skip_serializing_if = "is_zero")]
     pub batches: u64,
+    /// Corrupt source batches stepped over (`--skip-errors`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_batches: u64,
 }
 
 impl Copied {
@@ -206,7 +209,7 @@ pub async fn cp(
     let mut ended = false;
     loop {
         let next = tokio::select! {
-            next = reader.next_records() => next,
+            next = crate::shell::next_or_skip(&mut reader, args.skip_errors, &mut copied.skipped_batches) => next,
             _ = &mut interrupted => {
                 // Everything appended so far is acknowledged; stop here, cleanly.
                 bar.abandon();
@@ -221,7 +224,11 @@ pub async fn cp(
                 ended = true;
                 break;
             }
-            Err(e) => return Err(anyhow!(e).context(progress(&copied, &written))),
+            Err(e) => {
+                target.close().await?;
+                reader.close(&written).await?;
+                return Err(e.context(progress(&copied, &written)));
+            }
         };
         bar.set_position(copied.consumed);
         let mut batch = Vec::with_capacity(records.len());

@@ -29,7 +29,9 @@ use storages::StorageSpec;
     name = "kafkit",
     version,
     about = "kafkit: topics, records and consumer groups on a Kafka cluster or in local files",
-    long_about = None
+    long_about = None,
+    after_help = "Exit status: 0 success; 1 a negative answer (grep found nothing, diff found \
+                  differences, exists found no topic); 2 an error (said in one line on stderr)."
 )]
 struct Cli {
     /// Bootstrap broker(s), `host:port[,host:port...]`.
@@ -429,7 +431,16 @@ async fn open_storage(
 }
 
 /// Runs a storage command; `None` when the command is not one.
-async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
+/// How a command that ran ended: exit status 0, or 1 for a negative answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Done (exit 0).
+    Done,
+    /// A negative answer: no match, a difference, no such topic (exit 1).
+    Negative,
+}
+
+async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     use kafkit::store::{ReadFrom, Storage};
     let is_storage_command = !matches!(
         cli.command,
@@ -465,7 +476,8 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
             let yes = storage.exists(topic).await?;
             println!("{yes}");
             if !yes {
-                std::process::exit(1);
+                storage.close().await?;
+                return Ok(Some(Outcome::Negative));
             }
         }
         Command::Watermarks { topic, json } => topics::watermarks(&storage, topic, *json).await?,
@@ -556,7 +568,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
             );
             if done.printed == 0 {
                 storage.close().await?;
-                std::process::exit(1);
+                return Ok(Some(Outcome::Negative));
             }
         }
         Command::Diff {
@@ -582,7 +594,9 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
                 found.compared, found.differ
             );
             if found.differ > 0 {
-                std::process::exit(1);
+                storage.close().await?;
+                other_storage.close().await?;
+                return Ok(Some(Outcome::Negative));
             }
         }
         Command::Stat { topic, json } => topics::stat(&storage, topic, *json).await?,
@@ -694,7 +708,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<()>> {
         }
     }
     storage.close().await?;
-    Ok(Some(()))
+    Ok(Some(Outcome::Done))
 }
 
 /// Fills in what the command line left to the configuration's defaults.
@@ -719,22 +733,25 @@ fn settle(command: &mut Command, defaults: &settings::Defaults) {
     }
 }
 
-async fn run(mut cli: Cli) -> anyhow::Result<()> {
+async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
     if let Command::Completions { shell } = cli.command {
         use clap::CommandFactory;
         let mut script = Vec::new();
         clap_complete::generate(shell, &mut Cli::command(), "kafkit", &mut script);
         let mut out = out::Out::new();
         out.bytes(&script)?;
-        return out.finish();
+        out.finish()?;
+        return Ok(Outcome::Done);
     }
-    if run_storage_command(&mut cli).await?.is_some() {
-        return Ok(());
+    if let Some(outcome) = run_storage_command(&mut cli).await? {
+        return Ok(outcome);
     }
     if let Command::Perf(PerfCommand::Produce(args)) = &cli.command {
         let (config, _) = cluster_configs(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
-        return perf::produce(client, config, args).await;
+        return perf::produce(client, config, args)
+            .await
+            .map(|()| Outcome::Done);
     }
     if let Command::Perf(PerfCommand::Table(args)) = &cli.command {
         // A table's own consumer settings, then the file's and -X properties.
@@ -746,12 +763,14 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             settings.as_ref(),
             &properties(&cli)?,
         )?;
-        return perf::table(config, args).await;
+        return perf::table(config, args).await.map(|()| Outcome::Done);
     }
     if let Command::Perf(PerfCommand::Consume(args)) = &cli.command {
         let (_, config) = cluster_configs(&cli)?;
         let client = Client::connect(config.client.clone()).await?;
-        return perf::consume(client, config, args).await;
+        return perf::consume(client, config, args)
+            .await
+            .map(|()| Outcome::Done);
     }
     let client = Client::connect(cluster_configs(&cli)?.1.client).await?;
     match cli.command {
@@ -826,16 +845,33 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         _ => unreachable!("storage commands are handled above"),
     }
-    Ok(())
+    Ok(Outcome::Done)
+}
+
+/// Logs go to stderr. `KAFKIT_LOG` chooses what (`kafkit_client=debug`, ...); without it,
+/// kafkit's warnings show (a rebuilt index, lost offsets, a refused commit) as short lines.
+fn init_logging() {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        // Colour codes only on a terminal: logs piped to a file or a program stay text.
+        .with_ansi(ansi);
+    match std::env::var("KAFKIT_LOG") {
+        Ok(filter) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .init(),
+        Err(_) => builder
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "kafkit=warn,kafkit_client=warn,kafkit_store=warn,kafkit_table=warn",
+            ))
+            .without_time()
+            .with_target(false)
+            .init(),
+    }
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("KAFKIT_LOG"))
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal: logs piped to a file or a program stay text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -844,14 +880,15 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kafkit: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
         Err(e) => {
             eprintln!("kafkit: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -6,7 +6,9 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
-use kafkit::store::{AnyStorage, GroupRead, NewRecord, ReadFrom, RecordReader, Storage};
+use kafkit::store::{
+    AnyStorage, GroupRead, NewRecord, ReadFrom, RecordReader, Storage, StoreError,
+};
 
 use crate::jq::Pipeline;
 use crate::jsonl::{json_to_record, record_to_json, write_record, DataType};
@@ -353,6 +355,30 @@ pub struct Printed {
     pub printed: u64,
     /// Records skipped because they did not decode (`--skip-errors`).
     pub skipped: u64,
+    /// Corrupt stored batches stepped over (`--skip-errors`).
+    pub skipped_batches: u64,
+}
+
+/// The reader's next records. A corrupt stored batch (it comes after every healthy
+/// partition's records) is stepped over and counted in `skipped` when `skip` is set, else it
+/// is the error, with a hint.
+pub(crate) async fn next_or_skip<R: RecordReader>(
+    reader: &mut R,
+    skip: bool,
+    skipped: &mut u64,
+) -> anyhow::Result<Option<Vec<kafkit::store::Record>>> {
+    loop {
+        match reader.next_records().await {
+            Err(e @ StoreError::CorruptBatch { .. }) if skip => {
+                tracing::warn!("skipped: {e}");
+                *skipped += 1;
+            }
+            Err(e @ StoreError::CorruptBatch { .. }) => {
+                bail!("{e} (--skip-errors steps over it)")
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// `cat` / `head` / `tail` / `grep`: records as JSON lines.
@@ -373,12 +399,21 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
     let mut last_commit = std::time::Instant::now();
     'read: loop {
         let next = tokio::select! {
-            next = reader.next_records() => next?,
+            next = next_or_skip(&mut reader, args.skip_errors, &mut done.skipped_batches) => next,
             _ = &mut interrupted => break,
         };
-        let Some(records) = next else {
-            ended = true;
-            break;
+        let records = match next {
+            Ok(Some(records)) => records,
+            Ok(None) => {
+                ended = true;
+                break;
+            }
+            Err(e) => {
+                // What was printed stays printed (and, for a group, committed).
+                out.finish()?;
+                reader.close(&handled).await?;
+                return Err(e.context(format!("after {} records", done.printed)));
+            }
         };
         if args.follow && last_commit.elapsed() >= FOLLOW_COMMIT_EVERY {
             out.flush()?;
@@ -451,6 +486,9 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
             "kafkit: skipped {} records that did not decode",
             done.skipped
         );
+    }
+    if done.skipped_batches > 0 {
+        eprintln!("kafkit: skipped {} corrupt batches", done.skipped_batches);
     }
     Ok(done)
 }

@@ -373,3 +373,89 @@ fn produce_writes_lines_as_they_arrive_from_a_slow_input() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("produced 2 records"));
 }
+
+#[test]
+fn a_corrupt_local_batch_is_named_after_every_healthy_record_and_skip_errors_steps_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok("", d, &["touch", "t", "-p", "2"], None);
+    // Six one-record batches in each partition.
+    for i in 0..6 {
+        for p in 0..2 {
+            let line = format!(r#"{{"value":"v{i}-{}","partition":{p}}}"#, "x".repeat(40));
+            ok("", d, &["produce", "t"], Some(&line));
+        }
+    }
+    let log = d.join(".kafkit/topics/t/0/00000000000000000000.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let batch = bytes.len() / 6;
+    bytes[batch * 3 - 5] ^= 0x40; // in the third batch: offset 2
+    std::fs::write(&log, bytes).unwrap();
+
+    let out = run("", d, &["cat", "t"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let printed = lines(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        printed.len(),
+        8,
+        "partition 1 whole, partition 0 before the bad batch"
+    );
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(
+        e.contains("partition 0") && e.contains("offsets 2..2") && e.contains("--skip-errors"),
+        "{e}"
+    );
+
+    let out = run("", d, &["cat", "t", "--skip-errors"], None);
+    assert!(out.status.success());
+    assert_eq!(lines(&String::from_utf8(out.stdout).unwrap()).len(), 11);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped 1 corrupt batches"));
+}
+
+#[test]
+fn a_local_log_cut_short_is_reported_once_and_its_offsets_are_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok("", d, &["touch", "t"], None);
+    for i in 0..4 {
+        ok("", d, &["produce", "t", "--lines"], Some(&format!("v{i}")));
+    }
+    let log = d.join(".kafkit/topics/t/0/00000000000000000000.log");
+    let len = std::fs::metadata(&log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let out = run("", d, &["produce", "t", "--lines"], Some("after"));
+    assert!(out.status.success());
+    let e = String::from_utf8(out.stderr).unwrap();
+    assert!(e.contains("offsets 3..4 were lost"), "said once: {e}");
+    let again = run("", d, &["produce", "t", "--lines"], Some("later"));
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("lost"));
+    let offsets: Vec<i64> = lines(&ok("", d, &["cat", "t"], None))
+        .iter()
+        .map(|r| r["offset"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offsets, vec![0, 1, 2, 4, 5]);
+}
+
+#[test]
+fn exit_status_is_0_when_done_1_for_a_negative_answer_and_2_for_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok("", d, &["touch", "t"], None);
+    ok("", d, &["produce", "t", "--lines"], Some("hello"));
+    let code = |args: &[&str]| run("", d, args, None).status.code();
+    assert_eq!(code(&["exists", "t"]), Some(0));
+    assert_eq!(code(&["exists", "nope"]), Some(1));
+    assert_eq!(code(&["grep", "hello", "t"]), Some(0));
+    assert_eq!(code(&["grep", "absent", "t"]), Some(1));
+    assert_eq!(code(&["diff", "t", "t"]), Some(0));
+    assert_eq!(code(&["cat", "nope"]), Some(2));
+    assert_eq!(code(&["cat", "t", "--offsets", "x"]), Some(2));
+    let help = ok("", d, &["--help"], None);
+    assert!(help.contains("Exit status: 0"), "{help}");
+}

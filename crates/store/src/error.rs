@@ -43,6 +43,28 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A stored batch does not decode (a flipped byte, a CRC mismatch): its partition's
+    /// records at these offsets cannot be read. A local reader goes on after it when asked
+    /// for more.
+    #[error(
+        "topic '{topic}' partition {partition}: the batch at offsets {base_offset}..{} in {} is corrupt: {message}",
+        next_offset - 1,
+        path.display()
+    )]
+    CorruptBatch {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The batch's first offset.
+        base_offset: i64,
+        /// The offset after the batch.
+        next_offset: i64,
+        /// The file (or partition directory) holding it.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Something took longer than its bound.
     #[error("timed out: {0}")]
     Timeout(String),

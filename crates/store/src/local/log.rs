@@ -61,6 +61,9 @@ impl IndexEntry {
 pub(crate) struct Segment {
     pub base_offset: i64,
     pub entries: Vec<IndexEntry>,
+    /// When the index was rebuilt because its log was cut short: the next offset the old
+    /// index had handed out (offsets up to it must not be handed out again).
+    pub claimed_next: Option<i64>,
 }
 
 impl Segment {
@@ -103,6 +106,14 @@ fn batch_end(path: &Path, position: u64) -> Option<u64> {
 
 /// The segments of the partition in `dir`, oldest first, from their index files (whole
 /// entries only: what a reader may trust).
+///
+/// Each index is checked against its log, as Kafka checks its indexes after an unclean
+/// shutdown: entries in offset and position order, starting at the log's start, inside the
+/// log, and (for every segment but the newest, which a writer may be appending to) ending
+/// where the log ends. An index that does not fit (garbage, deleted, or a log cut short) is
+/// rebuilt from the log's whole, valid batches. An older segment's rebuilt index is written
+/// back (older segments never change, so any process may); the newest segment's is rebuilt
+/// in memory, and its writer rewrites it when it opens.
 pub(crate) fn read_segments(dir: &Path) -> Result<Vec<Segment>> {
     let mut bases: Vec<i64> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
@@ -117,20 +128,144 @@ pub(crate) fn read_segments(dir: &Path) -> Result<Vec<Segment>> {
     };
     bases.sort_unstable();
     let mut segments = Vec::with_capacity(bases.len());
-    for base in bases {
+    for (i, &base) in bases.iter().enumerate() {
         let path = index_path(dir, base);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_err(&path, "read index", e)),
         };
-        let entries = bytes.chunks_exact(ENTRY).map(IndexEntry::decode).collect();
-        segments.push(Segment {
+        let entries: Vec<IndexEntry> = bytes.chunks_exact(ENTRY).map(IndexEntry::decode).collect();
+        let newest = i + 1 == bases.len();
+        let next_base = bases.get(i + 1).copied();
+        let log = log_path(dir, base);
+        let log_len = match std::fs::metadata(&log) {
+            Ok(m) => m.len(),
+            // Removed meanwhile (delete-records): nothing to read there.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(&log, "stat", e)),
+        };
+        let segment = Segment {
             base_offset: base,
             entries,
-        });
+            claimed_next: None,
+        };
+        if index_fits(&log, &segment, log_len, newest, next_base) {
+            segments.push(segment);
+            continue;
+        }
+        let mut rebuilt = Segment {
+            base_offset: base,
+            entries: scan_log(&log, base, next_base)?.0,
+            claimed_next: None,
+        };
+        // An ordered index that begins as the rebuilt one does, with more after it: the log
+        // was cut short, and the offsets it lost were handed out.
+        let old = &segment.entries;
+        let cut_short = old.len() > rebuilt.entries.len()
+            && old.starts_with(&rebuilt.entries)
+            && old.windows(2).all(|w| {
+                w[0].base_offset < w[0].next_offset && w[0].next_offset <= w[1].base_offset
+            })
+            && next_base.is_none_or(|n| segment.next_offset() <= n);
+        if cut_short {
+            rebuilt.claimed_next = Some(segment.next_offset());
+        }
+        tracing::warn!(
+            index = %path.display(),
+            entries = rebuilt.entries.len(),
+            next_offset = rebuilt.next_offset(),
+            "the index does not fit its log: rebuilt from the log"
+        );
+        if !newest {
+            write_index(&path, &rebuilt.entries)?;
+        }
+        segments.push(rebuilt);
     }
     Ok(segments)
+}
+
+/// Whether `segment`'s index entries fit its log of `log_len` bytes (see [`read_segments`]).
+fn index_fits(
+    log: &Path,
+    segment: &Segment,
+    log_len: u64,
+    newest: bool,
+    next_base: Option<i64>,
+) -> bool {
+    let entries = &segment.entries;
+    let Some(last) = entries.last() else {
+        // An empty index fits an empty log only (a newest segment's first batch may be on
+        // its way: rebuilding finds at most that batch).
+        return log_len == 0;
+    };
+    if entries[0].position != 0 || entries[0].base_offset < segment.base_offset {
+        return false;
+    }
+    let ordered = entries.windows(2).all(|w| {
+        w[0].base_offset < w[0].next_offset
+            && w[0].next_offset <= w[1].base_offset
+            && w[0].position < w[1].position
+    });
+    if !ordered || last.base_offset >= last.next_offset || last.position >= log_len {
+        return false;
+    }
+    if next_base.is_some_and(|next| last.next_offset > next) {
+        return false;
+    }
+    match batch_end(log, last.position) {
+        Some(end) if newest => end <= log_len,
+        Some(end) => end == log_len,
+        None => false,
+    }
+}
+
+/// Index entries for the whole, valid batches of the log at `path` from its start (stopping
+/// at the first batch that is cut short, fails its CRC, or reaches `next_base`), and the
+/// position after the last of them.
+pub(crate) fn scan_log(
+    path: &Path,
+    base: i64,
+    next_base: Option<i64>,
+) -> Result<(Vec<IndexEntry>, u64)> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_err(path, "read log", e)),
+    };
+    let mut entries = Vec::new();
+    let mut pos = 0u64;
+    for batch in BatchReader::new(Bytes::from(bytes), DecodeOptions::default()) {
+        let Ok(batch) = batch else { break };
+        let h = batch.header;
+        let after_last = entries
+            .last()
+            .is_none_or(|e: &IndexEntry| h.base_offset >= e.next_offset);
+        if h.base_offset < base || !after_last || next_base.is_some_and(|n| h.next_offset() > n) {
+            break;
+        }
+        entries.push(IndexEntry {
+            base_offset: h.base_offset,
+            next_offset: h.next_offset(),
+            position: pos,
+            max_timestamp: h.max_timestamp,
+        });
+        pos += h.batch_length as u64 + 12;
+    }
+    Ok((entries, pos))
+}
+
+/// Replaces the index at `path` with `entries`, atomically (a temporary file renamed).
+fn write_index(path: &Path, entries: &[IndexEntry]) -> Result<()> {
+    let mut bytes = Vec::with_capacity(entries.len() * ENTRY);
+    for e in entries {
+        bytes.extend_from_slice(&e.encode());
+    }
+    let tmp = path.with_extension(format!("idx.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, &bytes)
+        .and_then(|_| File::open(&tmp)?.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, path))
+        .map_err(|e| io_err(path, "rewrite index", e))
 }
 
 /// Removes the segments (log and index) that hold only offsets below `offset`, keeping the
@@ -154,17 +289,38 @@ pub(crate) fn remove_segments_before(dir: &Path, offset: i64) -> Result<()> {
     Ok(())
 }
 
+/// A batch that is indexed but does not decode (a flipped byte, a CRC mismatch).
+#[derive(Debug, Clone)]
+pub(crate) struct BadBatch {
+    /// Its offsets, from its index entry: `base_offset..next_offset`.
+    pub base_offset: i64,
+    pub next_offset: i64,
+    /// The log holding it.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Batches read from a segment: the good ones in order, then the bad one that stopped the
+/// read, if any.
+#[derive(Debug, Default)]
+pub(crate) struct ReadBatches {
+    pub batches: Vec<RecordBatch>,
+    pub bad: Option<BadBatch>,
+}
+
 /// Reads the batches of `segment` from the first one holding `offset`, up to `max_bytes`
-/// (at least one batch), as decoded batches.
+/// (at least one batch). Each batch is checked against its index entry: the first that does
+/// not decode, or is not the batch its entry names, ends the read as `bad`.
 pub(crate) fn read_batches(
     dir: &Path,
     segment: &Segment,
     offset: i64,
     max_bytes: u64,
-) -> Result<Vec<RecordBatch>> {
+) -> Result<ReadBatches> {
     let first = segment.entries.partition_point(|e| e.next_offset <= offset);
     let Some(start) = segment.entries.get(first) else {
-        return Ok(Vec::new());
+        return Ok(ReadBatches::default());
     };
     let mut last = first;
     while last + 1 < segment.entries.len()
@@ -191,12 +347,34 @@ pub(crate) fn read_batches(
     let mut buf = vec![0u8; (end - start.position) as usize];
     f.read_exact(&mut buf)
         .map_err(|e| io_err(&path, "read log", e))?;
-    let mut out = Vec::new();
-    for batch in BatchReader::new(Bytes::from(buf), DecodeOptions::default()) {
-        out.push(batch.map_err(|e| StoreError::Corrupt {
+    let buf = Bytes::from(buf);
+    let mut out = ReadBatches::default();
+    let entries = &segment.entries[first..=last];
+    for (i, e) in entries.iter().enumerate() {
+        let from = (e.position - start.position) as usize;
+        let to = entries
+            .get(i + 1)
+            .map_or(buf.len(), |n| (n.position - start.position) as usize);
+        let mut one = BatchReader::new(buf.slice(from..to), DecodeOptions::default());
+        let problem = match one.next() {
+            Some(Ok(batch)) if batch.header.base_offset == e.base_offset => {
+                out.batches.push(batch);
+                continue;
+            }
+            Some(Ok(batch)) => format!(
+                "it holds offset {} where its index entry says {}",
+                batch.header.base_offset, e.base_offset
+            ),
+            Some(Err(err)) => err.to_string(),
+            None => "it is empty".to_string(),
+        };
+        out.bad = Some(BadBatch {
+            base_offset: e.base_offset,
+            next_offset: e.next_offset,
             path: path.clone(),
-            message: format!("batch near offset {offset}: {e}"),
-        })?);
+            message: problem,
+        });
+        break;
     }
     Ok(out)
 }
@@ -213,6 +391,8 @@ pub(crate) struct PartitionWriter {
     log_len: u64,
     /// Bytes cut from a torn tail when the writer opened (0 normally).
     pub recovered_bytes: u64,
+    /// Offsets `from..to` lost when the writer opened: its log had been cut short.
+    pub lost: Option<(i64, i64)>,
 }
 
 impl std::fmt::Debug for PartitionWriter {
@@ -241,9 +421,22 @@ impl PartitionWriter {
         let tail = segments.pop().unwrap_or(Segment {
             base_offset: 0,
             entries: Vec::new(),
+            claimed_next: None,
         });
+        let claimed_next = tail.claimed_next;
         let mut w = Self::open_segment(dir, lock, segment_bytes, tail)?;
         w.recover()?;
+        // The log was cut short: its lost offsets stay used. A new segment starts after
+        // them, so no offset is handed out twice (its name keeps that across opens).
+        if let Some(claimed) = claimed_next.filter(|&c| c > w.next_offset()) {
+            let from = w.next_offset();
+            tracing::warn!(
+                log = %log_path(dir, w.tail.base_offset).display(),
+                "offsets {from}..{claimed} were lost (the log was cut short); new records start at {claimed}"
+            );
+            w.lost = Some((from, claimed));
+            w.roll_at(claimed)?;
+        }
         Ok(w)
     }
 
@@ -270,6 +463,7 @@ impl PartitionWriter {
             tail,
             log_len: 0,
             recovered_bytes: 0,
+            lost: None,
         })
     }
 
@@ -443,7 +637,12 @@ impl PartitionWriter {
 
     /// Starts a new segment at the next offset.
     fn roll(&mut self) -> Result<()> {
-        let base = self.next_offset();
+        self.roll_at(self.next_offset())
+    }
+
+    /// Starts a new segment at `base` (at or after the next offset).
+    fn roll_at(&mut self, base: i64) -> Result<()> {
+        let lost = self.lost;
         let lock = self
             .lock
             .try_clone()
@@ -455,9 +654,11 @@ impl PartitionWriter {
             Segment {
                 base_offset: base,
                 entries: Vec::new(),
+                claimed_next: None,
             },
         )?;
         *self = next;
+        self.lost = lost;
         Ok(())
     }
 }

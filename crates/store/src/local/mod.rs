@@ -8,6 +8,9 @@
 //! ```
 
 mod log;
+mod reader;
+
+pub use reader::LocalReader;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -18,8 +21,8 @@ use std::time::Duration;
 use kafkit_record::{partition_for_key, BatchBuilder, Compression};
 
 use crate::error::{Result, StoreError};
-use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary};
-use crate::{RecordReader, Storage};
+use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, TopicSummary};
+use crate::Storage;
 use log::{read_batches, read_segments, PartitionWriter};
 
 /// Bytes read from a partition per poll.
@@ -250,7 +253,18 @@ impl LocalStorage {
             else {
                 continue;
             };
-            for batch in read_batches(&dir, &segment, entry.base_offset, 0)? {
+            let read = read_batches(&dir, &segment, entry.base_offset, 0)?;
+            if let Some(bad) = read.bad {
+                return Err(StoreError::CorruptBatch {
+                    topic: topic.to_string(),
+                    partition,
+                    base_offset: bad.base_offset,
+                    next_offset: bad.next_offset,
+                    path: bad.path,
+                    message: bad.message,
+                });
+            }
+            for batch in read.batches {
                 if batch.header.is_control {
                     continue;
                 }
@@ -503,6 +517,7 @@ impl Storage for LocalStorage {
             segments: HashMap::new(),
             follow,
             group: None,
+            bad: BTreeMap::new(),
         })
     }
 
@@ -615,142 +630,6 @@ impl Storage for LocalStorage {
             state: state.to_string(),
             members: Vec::new(),
         })
-    }
-}
-
-/// Reads a local topic's partitions in offset order.
-#[derive(Debug)]
-pub struct LocalReader {
-    storage: LocalStorage,
-    topic: Arc<str>,
-    /// Per partition: next offset, and where to stop (`None`: follow).
-    cursors: BTreeMap<i32, (i64, Option<i64>)>,
-    /// Per partition, the segments and index entries as last read; re-read only when the
-    /// cursor has gone past them.
-    segments: HashMap<i32, Vec<log::Segment>>,
-    follow: bool,
-    /// The group whose offsets a group reader commits.
-    group: Option<String>,
-}
-
-/// The batches at `next` from `segments`, moving `next` to the following segment when it is
-/// past the end of its own; empty when nothing indexed is at or after `next`.
-fn batches_at(
-    dir: &Path,
-    segments: &[log::Segment],
-    next: &mut i64,
-) -> Result<Vec<kafkit_record::RecordBatch>> {
-    loop {
-        let Some(segment) = segments
-            .iter()
-            .rev()
-            .find(|s| s.base_offset <= *next)
-            .or(segments.first())
-        else {
-            return Ok(Vec::new());
-        };
-        let batches = read_batches(dir, segment, *next, READ_BYTES)?;
-        if !batches.is_empty() {
-            return Ok(batches);
-        }
-        match segments.iter().find(|s| s.base_offset > *next) {
-            Some(later) => *next = later.base_offset,
-            None => return Ok(Vec::new()),
-        }
-    }
-}
-
-impl LocalReader {
-    fn read_some(&mut self) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        for (&p, (next, stop)) in self.cursors.iter_mut() {
-            if stop.is_some_and(|s| *next >= s) {
-                continue;
-            }
-            let dir = self.storage.partition_dir(&self.topic, p);
-            // Records deleted under this reader (delete-records): go on from the new log
-            // start, as a Kafka consumer resets.
-            *next = (*next).max(read_log_start(&dir)?);
-            let cached = self.segments.entry(p).or_default();
-            let mut batches = match batches_at(&dir, cached, next) {
-                // A segment removed since it was cached.
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    *cached = read_segments(&dir)?;
-                    batches_at(&dir, cached, next)?
-                }
-                other => other?,
-            };
-            if batches.is_empty() {
-                // Past what was indexed when last read: look again.
-                *cached = read_segments(&dir)?;
-                batches = batches_at(&dir, cached, next)?;
-            }
-            for batch in batches {
-                let h = batch.header;
-                if !h.is_control {
-                    for r in batch.records() {
-                        let r = r.map_err(|e| StoreError::Corrupt {
-                            path: dir.clone(),
-                            message: format!("offset {}: {e}", *next),
-                        })?;
-                        if r.offset < *next || stop.is_some_and(|s| r.offset >= s) {
-                            continue;
-                        }
-                        out.push(Record {
-                            topic: self.topic.clone(),
-                            partition: p,
-                            offset: r.offset,
-                            timestamp: r.timestamp,
-                            key: r.key,
-                            value: r.value,
-                            headers: r.headers,
-                        });
-                    }
-                }
-                *next = (*next).max(h.next_offset());
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl RecordReader for LocalReader {
-    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
-        loop {
-            let before = self.positions();
-            let records = self.read_some()?;
-            if !records.is_empty() {
-                return Ok(Some(records));
-            }
-            if !self.follow {
-                // Done, or nothing more to read below the stops (no progress): the end.
-                if before == self.positions() {
-                    return Ok(None);
-                }
-                continue;
-            }
-            tokio::time::sleep(FOLLOW_POLL).await;
-        }
-    }
-
-    fn positions(&self) -> BTreeMap<i32, i64> {
-        self.cursors.iter().map(|(&p, (n, _))| (p, *n)).collect()
-    }
-
-    async fn commit(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
-        match &self.group {
-            Some(group) if !handled.is_empty() => {
-                let offsets = BTreeMap::from([(self.topic.to_string(), handled.clone())]);
-                self.storage.commit(group, &offsets).await
-            }
-            _ => Ok(()),
-        }
-    }
-
-    async fn close(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
-        self.commit(handled).await
     }
 }
 
