@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Context};
-use kafkit::store::{AnyStorage, RecordReader, Storage};
+use kafkit::store::{AnyStorage, ReadFrom, RecordReader, Storage};
 
 use crate::jq::Pipeline;
 use crate::jsonl::{json_to_record, record_to_json, DataType};
@@ -77,6 +77,20 @@ pub struct CopyPlan<'a> {
     /// Copy the committed offsets of the source topic's groups, translated to the target's
     /// offsets.
     pub groups: bool,
+    /// What to do when the target already holds records.
+    pub into_existing: IntoExisting,
+}
+
+/// What `cp` does when its target already holds records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntoExisting {
+    /// Refuse (the default): running the same copy twice would hold everything twice. A
+    /// copy as a group member goes on from the group's commits instead.
+    Refuse,
+    /// Add to what is there (`--append`).
+    Append,
+    /// Go on from where the target ends (`--resume`): copies that keep offsets only.
+    Resume,
 }
 
 /// Committed offsets of groups on one source partition, waiting for the first copied record
@@ -165,6 +179,54 @@ impl GroupTranslation {
     }
 }
 
+/// Checks what the target holds: creates a missing target topic (with the source's partition
+/// count), refuses a target that holds records unless told to append or resume (or reading
+/// as a group, which goes on from its commits), and for `--resume` returns where to read the
+/// source from: the target's end in each partition, after recovering its files (a batch
+/// written but not indexed when a copy was killed counts as copied).
+async fn into_existing(
+    (source, topic): (&AnyStorage, &str),
+    (target, target_topic): (&AnyStorage, &str),
+    args: &ReadArgs,
+    plan: &CopyPlan<'_>,
+    keeps_offsets: bool,
+) -> anyhow::Result<Option<ReadFrom>> {
+    let resume = plan.into_existing == IntoExisting::Resume;
+    if resume && !keeps_offsets {
+        bail!(
+            "--resume needs a copy that keeps offsets (a cluster into local files, nothing \
+             changed); resume this one with --offsets P=N,... --append as the stopped copy \
+             said, or copy as a --group"
+        );
+    }
+    if resume && (args.offsets.is_some() || args.from.is_some() || args.group.is_some()) {
+        bail!("--resume reads from where the target ends: drop --offsets, --from and --group");
+    }
+    if !target.exists(target_topic).await? {
+        let n = source.partitions(topic).await?;
+        target.create_topic(target_topic, n, &[]).await?;
+        return Ok(resume.then(|| ReadFrom::Offsets(BTreeMap::new())));
+    }
+    if let (AnyStorage::Local(local), true) = (target, resume) {
+        local.recover(target_topic).await?;
+    }
+    let marks = target.watermarks(target_topic).await?;
+    let held: i64 = marks.values().map(|(low, high)| high - low).sum();
+    if resume {
+        return Ok(Some(ReadFrom::Offsets(
+            marks.into_iter().map(|(p, (_, high))| (p, high)).collect(),
+        )));
+    }
+    if held > 0 && plan.into_existing == IntoExisting::Refuse && args.group.is_none() {
+        bail!(
+            "'{target_topic}' on {} already holds {held} records: copying again would hold \
+             them twice (--append adds anyway; --resume goes on with a copy that stopped)",
+            target.describe()
+        );
+    }
+    Ok(None)
+}
+
 /// `cp`: copies records (keeping partitions, timestamps and headers unless told otherwise),
 /// creating the target topic with the source's partition count when missing. An error says
 /// how far the copy got: everything before the positions it names is in the target.
@@ -177,10 +239,6 @@ pub async fn cp(
     if plan.groups && !plan.keep_partitions {
         bail!("--groups needs the partitions kept (drop --repartition)");
     }
-    if !target.exists(target_topic).await? {
-        let n = source.partitions(topic).await?;
-        target.create_topic(target_topic, n, &[]).await?;
-    }
     let as_is = plan.pipeline.is_empty()
         && plan.target_types == (args.key_type, args.value_type)
         && plan.keep_partitions
@@ -188,8 +246,28 @@ pub async fn cp(
         && plan.keep_headers
         && args.to.is_none()
         && plan.limit.is_none();
+    let keeps_offsets = as_is
+        && matches!(
+            (source, target),
+            (AnyStorage::Kafka(_), AnyStorage::Local(_))
+        );
+    let resume_from = into_existing(
+        (source, topic),
+        (target, target_topic),
+        args,
+        &plan,
+        keeps_offsets,
+    )
+    .await?;
     if let (AnyStorage::Kafka(from), AnyStorage::Local(into), true) = (source, target, as_is) {
-        return cp_batches((from, topic), (into, target_topic), args, plan.groups).await;
+        return cp_batches(
+            (from, topic),
+            (into, target_topic),
+            args,
+            plan.groups,
+            resume_from,
+        )
+        .await;
     }
     let mut groups = match plan.groups {
         true => Some(GroupTranslation::new(source, topic).await?),
@@ -350,13 +428,14 @@ async fn cp_batches(
     (target, target_topic): (&kafkit::store::LocalStorage, &str),
     args: &ReadArgs,
     groups: bool,
+    resume_from: Option<ReadFrom>,
 ) -> anyhow::Result<Copied> {
     let any_source = AnyStorage::Kafka(Box::new(source.clone()));
     let groups = match groups {
         true => Some(GroupTranslation::new(&any_source, topic).await?),
         false => None,
     };
-    let mut reader = args.open(source, topic, None, args.follow).await?;
+    let mut reader = args.open(source, topic, resume_from, args.follow).await?;
     let mut copied = Copied::default();
     let mut written: BTreeMap<i32, i64> = BTreeMap::new();
     let progress = |copied: &Copied, written: &BTreeMap<i32, i64>| {

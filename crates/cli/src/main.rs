@@ -220,6 +220,16 @@ enum Command {
         /// Stop after N records.
         #[arg(short = 'n')]
         n: Option<u64>,
+        /// Copy into a target that already holds records (by default that is refused: the
+        /// same copy run twice would hold everything twice).
+        #[arg(long, conflicts_with = "resume")]
+        append: bool,
+        /// Go on with a copy that stopped (killed, interrupted): read the source from where
+        /// the target ends. For copies that keep offsets (a cluster into local files, nothing
+        /// changed); other copies resume with `--offsets` and `--append`, as the interrupted
+        /// copy said, or with `--group`.
+        #[arg(long)]
+        resume: bool,
         /// Print the counts as JSON.
         #[arg(long)]
         json: bool,
@@ -654,6 +664,8 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             target_key_type,
             target_value_type,
             n,
+            append,
+            resume,
             json,
             read,
             jq,
@@ -674,6 +686,11 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                     target_value_type.unwrap_or(read.value_type),
                 ),
                 groups: *groups,
+                into_existing: match (*append, *resume) {
+                    (_, true) => copy::IntoExisting::Resume,
+                    (true, _) => copy::IntoExisting::Append,
+                    _ => copy::IntoExisting::Refuse,
+                },
             };
             let copied = copy::cp(
                 (&storage, source.as_str()),

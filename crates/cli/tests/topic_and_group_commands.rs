@@ -253,7 +253,14 @@ fn exercise(storage: &str, dir: &Path, topic: &str) {
     let e = err(
         storage,
         dir,
-        &["cp", topic, &doubled, "--map", "error(\"nope\")"],
+        &[
+            "cp",
+            topic,
+            &doubled,
+            "--append",
+            "--map",
+            "error(\"nope\")",
+        ],
     );
     assert!(
         e.contains("partition") && e.contains("offset") && e.contains("nope"),

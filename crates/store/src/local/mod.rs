@@ -155,6 +155,16 @@ impl LocalStorage {
         Ok(w)
     }
 
+    /// Recovers every partition of `topic` as a writer does when it opens (a torn tail cut,
+    /// batches written but not indexed indexed again), so that its watermarks say everything
+    /// it holds: what a copy resuming into it needs first.
+    pub async fn recover(&self, topic: &str) -> Result<()> {
+        for p in 0..self.meta(topic)?.partitions {
+            self.writer(topic, p)?;
+        }
+        Ok(())
+    }
+
     /// Appends `batches` to `partition` exactly as given: the bytes a broker served, offsets
     /// included (a byte-faithful backup). Each must start at or after the partition's next
     /// offset.
