@@ -97,6 +97,14 @@ pub(crate) fn write<'a>(
     Ok(())
 }
 
+/// [`read`] on tokio's blocking pool: the file I/O stays off the async worker threads.
+pub(crate) async fn read_blocking(path: &Path) -> std::io::Result<Option<Checkpoint>> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || read(&path))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+}
+
 /// Reads the checkpoint at `path`; `Ok(None)` when there is none.
 pub(crate) fn read(path: &Path) -> std::io::Result<Option<Checkpoint>> {
     let data = match std::fs::read(path) {

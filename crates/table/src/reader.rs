@@ -203,7 +203,7 @@ impl<V: Send + Sync + 'static> Reader<V> {
     /// Seeds the replay from the checkpoint at `path` when it fits the topic as it is now.
     /// `Ok(false)`: there is none; `Err`: why it cannot be used.
     async fn restore(&mut self, path: &std::path::Path) -> Result<bool, String> {
-        let c = match checkpoint::read(path) {
+        let c = match checkpoint::read_blocking(path).await {
             Ok(None) => return Ok(false),
             Ok(Some(c)) => c,
             Err(e) => return Err(e.to_string()),
@@ -404,7 +404,7 @@ impl<V: Send + Sync + 'static> Reader<V> {
         tracing::debug!(topic = %self.topic, keys = keys.len(), "replaying keys whose last value is malformed");
         // Their state before this run: the checkpoint's values.
         if let (true, Some((path, _))) = (self.restored, &config.checkpoint) {
-            if let Ok(Some(c)) = checkpoint::read(path) {
+            if let Ok(Some(c)) = checkpoint::read_blocking(path).await {
                 for (k, v) in c.entries.iter().filter(|(k, _)| keys.contains(&k[..])) {
                     if let (Ok(key), Ok(value)) =
                         ((config.key_decoder)(k), (config.value_decoder)(v))

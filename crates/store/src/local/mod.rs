@@ -7,6 +7,7 @@
 //! <root>/groups/<group>.json                committed offsets
 //! ```
 
+mod files;
 mod log;
 mod reader;
 
@@ -14,11 +15,9 @@ pub use reader::LocalReader;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use kafkit_record::{partition_for_key, BatchBuilder, Compression};
 
 use crate::error::{Result, StoreError};
 use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, TopicSummary};
@@ -159,10 +158,25 @@ impl LocalStorage {
     /// batches written but not indexed indexed again), so that its watermarks say everything
     /// it holds: what a copy resuming into it needs first.
     pub async fn recover(&self, topic: &str) -> Result<()> {
-        for p in 0..self.meta(topic)?.partitions {
-            self.writer(topic, p)?;
-        }
-        Ok(())
+        let topic = topic.to_string();
+        self.blocking(move |s| {
+            for p in 0..s.meta(&topic)?.partitions {
+                s.writer(&topic, p)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `work` on tokio's blocking pool: file I/O stays off the async worker threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&LocalStorage) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || work(&this))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("a file operation failed: {e}")))?
     }
 
     /// Appends `batches` to `partition` exactly as given: the bytes a broker served, offsets
@@ -174,17 +188,21 @@ impl LocalStorage {
         partition: i32,
         batches: &[kafkit_record::RecordBatch],
     ) -> Result<()> {
-        let meta = self.meta(topic)?;
-        if !(0..meta.partitions).contains(&partition) {
-            return Err(StoreError::UnknownPartition {
-                topic: topic.to_string(),
-                partition,
-                partitions: meta.partitions,
-            });
-        }
-        let writer = self.writer(topic, partition)?;
-        let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-        w.append_batches(batches)
+        let (topic, batches) = (topic.to_string(), batches.to_vec());
+        self.blocking(move |s| {
+            let meta = s.meta(&topic)?;
+            if !(0..meta.partitions).contains(&partition) {
+                return Err(StoreError::UnknownPartition {
+                    topic,
+                    partition,
+                    partitions: meta.partitions,
+                });
+            }
+            let writer = s.writer(&topic, partition)?;
+            let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
+            w.append_batches(&batches)
+        })
+        .await
     }
 
     fn watermarks_of(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
@@ -301,31 +319,12 @@ impl Storage for LocalStorage {
     }
 
     async fn list_topics(&self) -> Result<Vec<TopicSummary>> {
-        let dir = self.root.join("topics");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map_err(|e| io_err(&dir, "list topics", e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|n| self.topic_dir(n).join("topic.json").exists())
-            .collect();
-        names.sort();
-        let mut out = Vec::with_capacity(names.len());
-        for name in names {
-            let meta = self.meta(&name)?;
-            let marks = self.watermarks(&name).await?;
-            out.push(TopicSummary {
-                records: marks.values().map(|(l, h)| h - l).sum(),
-                partitions: meta.partitions,
-                size_bytes: Some(self.size_of(&name)),
-                name,
-            });
-        }
-        Ok(out)
+        self.blocking(|s| s.list_topics_now()).await
     }
 
     async fn exists(&self, topic: &str) -> Result<bool> {
-        check_topic_name(topic)?;
-        Ok(self.topic_dir(topic).join("topic.json").exists())
+        let topic = topic.to_string();
+        self.blocking(move |s| s.exists_now(&topic)).await
     }
 
     async fn create_topic(
@@ -334,61 +333,31 @@ impl Storage for LocalStorage {
         partitions: i32,
         configs: &[(String, String)],
     ) -> Result<()> {
-        check_topic_name(topic)?;
-        if partitions < 1 {
-            return Err(StoreError::Invalid(format!(
-                "topic '{topic}': partitions must be at least 1, not {partitions}"
-            )));
-        }
-        if self.exists(topic).await? {
-            return Err(StoreError::TopicExists(topic.to_string()));
-        }
-        let dir = self.topic_dir(topic);
-        for p in 0..partitions {
-            let pdir = dir.join(p.to_string());
-            std::fs::create_dir_all(&pdir).map_err(|e| io_err(&pdir, "create", e))?;
-        }
-        self.write_meta(
-            topic,
-            &TopicMeta {
-                partitions,
-                configs: configs.iter().cloned().collect(),
-            },
-        )
+        let (topic, configs) = (topic.to_string(), configs.to_vec());
+        self.blocking(move |s| s.create_topic_now(&topic, partitions, &configs))
+            .await
     }
 
     async fn delete_topic(&self, topic: &str) -> Result<()> {
-        self.meta(topic)?;
-        self.writers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(t, _), _| t != topic);
-        let dir = self.topic_dir(topic);
-        std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, "delete", e))
+        let topic = topic.to_string();
+        self.blocking(move |s| s.delete_topic_now(&topic)).await
     }
 
     async fn partitions(&self, topic: &str) -> Result<i32> {
-        Ok(self.meta(topic)?.partitions)
+        let topic = topic.to_string();
+        self.blocking(move |s| s.partitions_now(&topic)).await
     }
 
     async fn set_partitions(&self, topic: &str, partitions: i32) -> Result<()> {
-        let mut meta = self.meta(topic)?;
-        if partitions < meta.partitions {
-            return Err(StoreError::Invalid(format!(
-                "topic '{topic}' has {} partitions; Kafka cannot shrink a topic to {partitions}",
-                meta.partitions
-            )));
-        }
-        for p in meta.partitions..partitions {
-            let dir = self.partition_dir(topic, p);
-            std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, "create", e))?;
-        }
-        meta.partitions = partitions;
-        self.write_meta(topic, &meta)
+        let topic = topic.to_string();
+        self.blocking(move |s| s.set_partitions_now(&topic, partitions))
+            .await
     }
 
-    async fn topic_configs(&self, topic: &str, _all: bool) -> Result<BTreeMap<String, String>> {
-        Ok(self.meta(topic)?.configs)
+    async fn topic_configs(&self, topic: &str, all: bool) -> Result<BTreeMap<String, String>> {
+        let topic = topic.to_string();
+        self.blocking(move |s| s.topic_configs_now(&topic, all))
+            .await
     }
 
     async fn alter_topic_configs(
@@ -396,14 +365,9 @@ impl Storage for LocalStorage {
         topic: &str,
         changes: &[(String, Option<String>)],
     ) -> Result<()> {
-        let mut meta = self.meta(topic)?;
-        for (k, v) in changes {
-            match v {
-                Some(v) => meta.configs.insert(k.clone(), v.clone()),
-                None => meta.configs.remove(k),
-            };
-        }
-        self.write_meta(topic, &meta)
+        let (topic, changes) = (topic.to_string(), changes.to_vec());
+        self.blocking(move |s| s.alter_topic_configs_now(&topic, &changes))
+            .await
     }
 
     async fn delete_records(
@@ -411,38 +375,14 @@ impl Storage for LocalStorage {
         topic: &str,
         before: &BTreeMap<i32, i64>,
     ) -> Result<BTreeMap<i32, i64>> {
-        let meta = self.meta(topic)?;
-        let mut out = BTreeMap::new();
-        for (&p, &offset) in before {
-            if !(0..meta.partitions).contains(&p) {
-                return Err(StoreError::UnknownPartition {
-                    topic: topic.to_string(),
-                    partition: p,
-                    partitions: meta.partitions,
-                });
-            }
-            let (low, high) = self.watermarks_of(topic, p)?;
-            let offset = if offset == -1 { high } else { offset };
-            if !(0..=high).contains(&offset) {
-                return Err(StoreError::Invalid(format!(
-                    "topic '{topic}' partition {p}: cannot delete records before offset \
-                     {offset}: it is outside 0..={high} (the high watermark)"
-                )));
-            }
-            let new_low = low.max(offset);
-            let dir = self.partition_dir(topic, p);
-            write_log_start(&dir, new_low)?;
-            log::remove_segments_before(&dir, new_low)?;
-            out.insert(p, new_low);
-        }
-        Ok(out)
+        let (topic, before) = (topic.to_string(), before.clone());
+        self.blocking(move |s| s.delete_records_now(&topic, &before))
+            .await
     }
 
     async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
-        let meta = self.meta(topic)?;
-        (0..meta.partitions)
-            .map(|p| Ok((p, self.watermarks_of(topic, p)?)))
-            .collect()
+        let topic = topic.to_string();
+        self.blocking(move |s| s.watermarks_now(&topic)).await
     }
 
     async fn offsets_for_times(
@@ -450,59 +390,14 @@ impl Storage for LocalStorage {
         topic: &str,
         timestamp: i64,
     ) -> Result<BTreeMap<i32, Option<i64>>> {
-        let meta = self.meta(topic)?;
-        (0..meta.partitions)
-            .map(|p| Ok((p, self.offset_for_time(topic, p, timestamp)?)))
-            .collect()
+        let topic = topic.to_string();
+        self.blocking(move |s| s.offsets_for_times_now(&topic, timestamp))
+            .await
     }
 
     async fn append(&self, topic: &str, records: Vec<NewRecord>) -> Result<Vec<(i32, i64)>> {
-        let meta = self.meta(topic)?;
-        let n = meta.partitions;
-        let now = now_ms();
-        // Route each record, then write one batch per partition.
-        let mut by_partition: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-        for (i, r) in records.iter().enumerate() {
-            let p = match (r.partition, &r.key) {
-                (Some(p), _) if (0..n).contains(&p) => p,
-                (Some(p), _) => {
-                    return Err(StoreError::UnknownPartition {
-                        topic: topic.to_string(),
-                        partition: p,
-                        partitions: n,
-                    })
-                }
-                (None, Some(k)) => partition_for_key(k, n as u32),
-                (None, None) => (self.spread.fetch_add(1, Ordering::Relaxed) % n as u32) as i32,
-            };
-            by_partition.entry(p).or_default().push(i);
-        }
-        let compression: Compression = meta
-            .configs
-            .get("compression.type")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(Compression::None);
-        let mut placed = vec![(0, 0); records.len()];
-        for (p, indexes) in by_partition {
-            let writer = self.writer(topic, p)?;
-            let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
-            let base = w.next_offset();
-            let first_ts = records[indexes[0]].timestamp.unwrap_or(now);
-            let mut b = BatchBuilder::new(base, first_ts);
-            let mut max_timestamp = first_ts;
-            for (delta, &i) in indexes.iter().enumerate() {
-                let r = &records[i];
-                let ts = r.timestamp.unwrap_or(now);
-                max_timestamp = max_timestamp.max(ts);
-                b.push(ts, r.key.as_deref(), r.value.as_deref(), &r.headers);
-                placed[i] = (p, base + delta as i64);
-            }
-            let bytes = b
-                .finish(compression, None)
-                .map_err(|e| StoreError::Invalid(format!("topic '{topic}': {e}")))?;
-            w.append(&bytes, indexes.len() as i64, max_timestamp)?;
-        }
-        Ok(placed)
+        let topic = topic.to_string();
+        self.blocking(move |s| s.append_now(&topic, records)).await
     }
 
     async fn reader(
@@ -512,23 +407,9 @@ impl Storage for LocalStorage {
         from: ReadFrom,
         follow: bool,
     ) -> Result<LocalReader> {
-        let meta = self.meta(topic)?;
-        let chosen = crate::types::choose_partitions(topic, partitions, meta.partitions)?;
-        let mut cursors = BTreeMap::new();
-        for p in chosen {
-            let marks = self.watermarks_of(topic, p)?;
-            let start = self.start_offset(topic, p, &from, marks)?;
-            cursors.insert(p, (start, (!follow).then_some(marks.1)));
-        }
-        Ok(LocalReader {
-            storage: self.clone(),
-            topic: Arc::from(topic),
-            cursors,
-            segments: HashMap::new(),
-            follow,
-            group: None,
-            bad: BTreeMap::new(),
-        })
+        let (topic, partitions) = (topic.to_string(), partitions.map(<[i32]>::to_vec));
+        self.blocking(move |s| s.reader_now(&topic, partitions.as_deref(), from, follow))
+            .await
     }
 
     async fn group_reader(
@@ -537,65 +418,18 @@ impl Storage for LocalStorage {
         group: &GroupRead,
         follow: bool,
     ) -> Result<LocalReader> {
-        let meta = self.meta(topic)?;
-        let mut start = self
-            .group_offsets(&group.group)
-            .await?
-            .remove(topic)
-            .unwrap_or_default();
-        for p in 0..meta.partitions {
-            if start.contains_key(&p) {
-                continue;
-            }
-            let (low, high) = self.watermarks_of(topic, p)?;
-            let at = match group.reset {
-                kafkit_client::OffsetReset::Earliest => low,
-                kafkit_client::OffsetReset::Latest => high,
-                kafkit_client::OffsetReset::None => {
-                    return Err(StoreError::Invalid(format!(
-                        "group '{}' has no commit for {topic}/{p} and auto.offset.reset is none",
-                        group.group
-                    )))
-                }
-            };
-            start.insert(p, at);
-        }
-        let mut reader = self
-            .reader(topic, None, ReadFrom::Offsets(start), follow)
-            .await?;
-        reader.group = Some(group.group.clone());
-        Ok(reader)
+        let (topic, group) = (topic.to_string(), group.clone());
+        self.blocking(move |s| s.group_reader_now(&topic, &group, follow))
+            .await
     }
 
     async fn list_groups(&self) -> Result<Vec<String>> {
-        let dir = self.groups_dir();
-        let mut groups: Vec<String> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .strip_suffix(".json")
-                        .map(String::from)
-                })
-                .collect(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(io_err(&dir, "list groups", e)),
-        };
-        groups.sort();
-        Ok(groups)
+        self.blocking(|s| s.list_groups_now()).await
     }
 
     async fn group_offsets(&self, group: &str) -> Result<BTreeMap<String, BTreeMap<i32, i64>>> {
-        let path = self.group_path(group)?;
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-                path,
-                message: format!("line {}: {e}", e.line()),
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(io_err(&path, "read", e)),
-        }
+        let group = group.to_string();
+        self.blocking(move |s| s.group_offsets_now(&group)).await
     }
 
     async fn commit(
@@ -603,43 +437,18 @@ impl Storage for LocalStorage {
         group: &str,
         offsets: &BTreeMap<String, BTreeMap<i32, i64>>,
     ) -> Result<()> {
-        let path = self.group_path(group)?;
-        let mut all = self.group_offsets(group).await?;
-        for (topic, parts) in offsets {
-            all.entry(topic.clone()).or_default().extend(parts);
-        }
-        std::fs::create_dir_all(self.groups_dir())
-            .map_err(|e| io_err(&self.groups_dir(), "create", e))?;
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(&all).expect("offsets serialize");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| io_err(&path, "write", e))
+        let (group, offsets) = (group.to_string(), offsets.clone());
+        self.blocking(move |s| s.commit_now(&group, &offsets)).await
     }
 
     async fn delete_group(&self, group: &str) -> Result<()> {
-        let path = self.group_path(group)?;
-        std::fs::remove_file(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                StoreError::Invalid(format!("group '{group}' does not exist"))
-            }
-            _ => io_err(&path, "delete group", e),
-        })
+        let group = group.to_string();
+        self.blocking(move |s| s.delete_group_now(&group)).await
     }
 
     async fn describe_group(&self, group: &str) -> Result<GroupInfo> {
-        // Local groups have committed offsets and never members; like Kafka, a group nobody
-        // knows is `Dead`.
-        let state = if self.group_path(group)?.exists() {
-            "Empty"
-        } else {
-            "Dead"
-        };
-        Ok(GroupInfo {
-            group: group.to_string(),
-            state: state.to_string(),
-            members: Vec::new(),
-        })
+        let group = group.to_string();
+        self.blocking(move |s| s.describe_group_now(&group)).await
     }
 }
 
