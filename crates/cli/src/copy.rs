@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use anyhow::{anyhow, bail, Context};
 use kafkit::store::{AnyStorage, ReadFrom, RecordReader, Storage};
 
-use crate::jq::Pipeline;
-use crate::jsonl::{json_to_record, record_to_json, DataType};
+use kafkit::store::ops::jq::Pipeline;
+use kafkit::store::ops::json::{json_to_record, record_to_json, DataType};
 use crate::shell::ReadArgs;
 
 /// What `cp` did.

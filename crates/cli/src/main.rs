@@ -10,7 +10,6 @@ mod copy;
 mod format;
 mod groups;
 mod jq;
-mod jsonl;
 mod out;
 mod perf;
 mod settings;
@@ -18,7 +17,7 @@ mod shell;
 mod storages;
 mod time;
 mod topics;
-use jq::Pipeline;
+use kafkit::store::ops::jq::Pipeline;
 use serde_json::json;
 use shell::{ReadArgs, ReadPlan};
 use storages::StorageSpec;
@@ -125,11 +124,11 @@ enum Command {
         #[arg(long)]
         lines: bool,
         /// How keys are given [default: str, or the config's key.type].
-        #[arg(long, value_enum)]
-        key_type: Option<jsonl::DataType>,
+        #[arg(long, value_parser = shell::data_type())]
+        key_type: Option<kafkit::store::ops::json::DataType>,
         /// How values are given [default: str, or the config's value.type].
-        #[arg(long, value_enum)]
-        value_type: Option<jsonl::DataType>,
+        #[arg(long, value_parser = shell::data_type())]
+        value_type: Option<kafkit::store::ops::json::DataType>,
     },
     /// Print records as JSON lines.
     Cat {
@@ -212,11 +211,11 @@ enum Command {
         #[arg(long)]
         groups: bool,
         /// Key type in the target (default: the source's --key-type).
-        #[arg(long, value_enum)]
-        target_key_type: Option<jsonl::DataType>,
+        #[arg(long, value_parser = shell::data_type())]
+        target_key_type: Option<kafkit::store::ops::json::DataType>,
         /// Value type in the target (default: the source's --value-type).
-        #[arg(long, value_enum)]
-        target_value_type: Option<jsonl::DataType>,
+        #[arg(long, value_parser = shell::data_type())]
+        target_value_type: Option<kafkit::store::ops::json::DataType>,
         /// Stop after N records.
         #[arg(short = 'n')]
         n: Option<u64>,

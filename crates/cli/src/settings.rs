@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use kafkit::client::OffsetReset;
 
-use crate::jsonl::DataType;
+use kafkit::store::ops::json::DataType;
 
 /// Defaults of the commands (the `kafkit` section).
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -10,10 +10,17 @@ use kafkit::store::{
     AnyStorage, GroupRead, NewRecord, ReadFrom, RecordReader, Storage, StoreError,
 };
 
-use crate::jq::Pipeline;
-use crate::jsonl::{json_to_record, record_to_json, write_record, DataType};
+use kafkit::store::ops::jq::Pipeline;
+use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, DataType};
 use crate::out::Out;
 use crate::settings::Defaults;
+
+/// `--key-type` / `--value-type` values, listed in `--help`.
+pub(crate) fn data_type() -> impl clap::builder::TypedValueParser<Value = DataType> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(DataType::ALL.map(|(name, _)| name))
+        .map(|name| name.parse::<DataType>().expect("a listed type"))
+}
 
 /// How to read a topic.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -43,10 +50,10 @@ pub struct ReadArgs {
     #[arg(short = 'f', long)]
     pub follow: bool,
     /// How keys are shown [default: str, or the config's key.type].
-    #[arg(long = "key-type", value_enum)]
+    #[arg(long = "key-type", value_parser = data_type())]
     key_type_arg: Option<DataType>,
     /// How values are shown [default: str, or the config's value.type].
-    #[arg(long = "value-type", value_enum)]
+    #[arg(long = "value-type", value_parser = data_type())]
     value_type_arg: Option<DataType>,
     /// The key type in effect (after `settle`).
     #[arg(skip)]
@@ -497,7 +504,7 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
 fn pipe_line(
     pipeline: &Pipeline,
     r: &kafkit::store::Record,
-    line: &crate::jsonl::RecordLine<'_>,
+    line: &kafkit::store::ops::json::RecordLine<'_>,
     out: &mut Vec<u8>,
 ) -> Result<u64, String> {
     let value = serde_json::to_value(line).map_err(|e| e.to_string())?;

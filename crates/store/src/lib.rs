@@ -29,6 +29,7 @@ mod any;
 mod error;
 mod kafka;
 mod local;
+pub mod ops;
 mod types;
 
 pub use any::{AnyReader, AnyStorage};

@@ -10,12 +10,13 @@
 
 use base64::Engine;
 use bytes::Bytes;
-use kafkit::record::Header;
-use kafkit::store::{NewRecord, Record};
+use kafkit_record::Header;
 use serde_json::{json, Value};
 
+use crate::types::{NewRecord, Record};
+
 /// How key or value bytes are shown.
-#[derive(clap::ValueEnum, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DataType {
     /// UTF-8 text (base64 marker for other bytes).
@@ -25,6 +26,35 @@ pub enum DataType {
     Bytes,
     /// JSON.
     Json,
+}
+
+impl DataType {
+    /// Every type, by its name.
+    pub const ALL: [(&'static str, DataType); 3] = [
+        ("str", DataType::Str),
+        ("bytes", DataType::Bytes),
+        ("json", DataType::Json),
+    ];
+
+    /// The type's name: `str`, `bytes` or `json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Str => "str",
+            DataType::Bytes => "bytes",
+            DataType::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for DataType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DataType::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|&(_, t)| t)
+            .ok_or_else(|| format!("unknown type '{s}' (expected str, bytes or json)"))
+    }
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
