@@ -29,4 +29,3 @@ impl JqArgs {
         .map_err(|e| anyhow::anyhow!("--{e}"))
     }
 }
-

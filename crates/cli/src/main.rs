@@ -674,22 +674,20 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 _ => storage.clone(),
             };
             let pipeline = jq.pipeline()?;
-            let plan = copy::CopyPlan {
-                keep_partitions: !repartition,
-                keep_timestamps: !new_timestamps,
-                keep_headers: !no_headers,
-                limit: *n,
-                pipeline: &pipeline,
-                target_types: (
-                    target_key_type.unwrap_or(read.key_type),
-                    target_value_type.unwrap_or(read.value_type),
-                ),
-                groups: *groups,
-                into_existing: match (*append, *resume) {
-                    (_, true) => copy::IntoExisting::Resume,
-                    (true, _) => copy::IntoExisting::Append,
-                    _ => copy::IntoExisting::Refuse,
-                },
+            let mut plan = kafkit::store::ops::copy::CopyPlan::new(&pipeline);
+            plan.keep_partitions = !repartition;
+            plan.keep_timestamps = !new_timestamps;
+            plan.keep_headers = !no_headers;
+            plan.limit = *n;
+            plan.target_types = (
+                target_key_type.unwrap_or(read.key_type),
+                target_value_type.unwrap_or(read.value_type),
+            );
+            plan.groups = *groups;
+            plan.into_existing = match (*append, *resume) {
+                (_, true) => kafkit::store::ops::copy::IntoExisting::Resume,
+                (true, _) => kafkit::store::ops::copy::IntoExisting::Append,
+                _ => kafkit::store::ops::copy::IntoExisting::Refuse,
             };
             let copied = copy::cp(
                 (&storage, source.as_str()),

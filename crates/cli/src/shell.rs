@@ -10,10 +10,11 @@ use kafkit::store::{
     AnyStorage, GroupRead, NewRecord, ReadFrom, RecordReader, Storage, StoreError,
 };
 
-use kafkit::store::ops::jq::Pipeline;
-use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, DataType};
 use crate::out::Out;
 use crate::settings::Defaults;
+use kafkit::store::ops::jq::Pipeline;
+use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, DataType};
+use kafkit::store::ops::read::{parse_offsets, ReadSpec};
 
 /// `--key-type` / `--value-type` values, listed in `--help`.
 pub(crate) fn data_type() -> impl clap::builder::TypedValueParser<Value = DataType> {
@@ -96,30 +97,36 @@ impl ReadArgs {
         }
     }
 
-    /// Opens the reader this read asks for: with `--group`, a member of the group (it reads
+    /// The library's read spec for `topic`: with `--group`, a member of the group (it reads
     /// what the group assigns it, from the group's commits); else the chosen partitions from
     /// `start` or the options. `follow` overrides `--follow` (`wc` never follows).
-    pub(crate) async fn open<S: Storage>(
+    pub(crate) fn spec(
         &self,
-        storage: &S,
         topic: &str,
         start: Option<ReadFrom>,
         follow: bool,
-    ) -> anyhow::Result<S::Reader> {
+    ) -> anyhow::Result<ReadSpec> {
+        let mut spec = ReadSpec {
+            partitions: self.partitions.clone(),
+            start,
+            to: self.to,
+            group: None,
+            follow,
+            key_type: self.key_type,
+            value_type: self.value_type,
+            skip_errors: self.skip_errors,
+        };
         let Some(group) = self.group_of(topic) else {
-            let start = match start {
-                Some(s) => s,
-                None => self.start()?,
-            };
-            return Ok(storage
-                .reader(topic, self.partitions.as_deref(), start, follow)
-                .await?);
+            if spec.start.is_none() {
+                spec.start = Some(self.start()?);
+            }
+            return Ok(spec);
         };
         let conflict = [
             (self.partitions.is_some(), "--partitions"),
             (self.offsets.is_some(), "--offsets"),
             (self.from.is_some(), "--from"),
-            (start.is_some(), "tail"),
+            (spec.start.is_some(), "tail"),
         ]
         .into_iter()
         .find_map(|(set, what)| set.then_some(what));
@@ -134,47 +141,34 @@ impl ReadArgs {
             .defaults
             .auto_offset_reset
             .unwrap_or(kafkit::client::OffsetReset::Earliest);
-        let read = GroupRead::new(group.clone()).reset(reset);
-        storage
-            .group_reader(topic, &read, follow)
-            .await
-            .with_context(|| format!("read {topic} as group '{group}'"))
+        spec.group = Some(GroupRead::new(group).reset(reset));
+        Ok(spec)
+    }
+
+    /// Opens the reader [`ReadArgs::spec`] describes.
+    pub(crate) async fn open<S: Storage>(
+        &self,
+        storage: &S,
+        topic: &str,
+        start: Option<ReadFrom>,
+        follow: bool,
+    ) -> anyhow::Result<S::Reader> {
+        let spec = self.spec(topic, start, follow)?;
+        let reader = spec.open(storage, topic).await;
+        match &spec.group {
+            Some(g) => reader.with_context(|| format!("read {topic} as group '{}'", g.group)),
+            None => Ok(reader?),
+        }
     }
 
     fn start(&self) -> anyhow::Result<ReadFrom> {
         if let Some(ts) = self.from {
             return Ok(ReadFrom::Timestamp(ts));
         }
-        let Some(spec) = &self.offsets else {
-            return Ok(ReadFrom::Beginning);
-        };
-        if !spec.contains('=') {
-            let n: i64 = spec
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--offsets {spec}: expected N or P=N,..."))?;
-            return Ok(if n < 0 {
-                ReadFrom::Last(-n)
-            } else {
-                ReadFrom::Offset(n)
-            });
+        match &self.offsets {
+            None => Ok(ReadFrom::Beginning),
+            Some(spec) => parse_offsets(spec).map_err(|e| anyhow!("--{e}")),
         }
-        let mut m = BTreeMap::new();
-        for part in spec.split(',') {
-            let (p, o) = part
-                .split_once('=')
-                .ok_or_else(|| anyhow!("--offsets {spec}: '{part}' is not P=N"))?;
-            let p: i32 = p
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--offsets: bad partition '{p}'"))?;
-            let o: i64 = o
-                .trim()
-                .parse()
-                .map_err(|_| anyhow!("--offsets: bad offset '{o}'"))?;
-            m.insert(p, o);
-        }
-        Ok(ReadFrom::Offsets(m))
     }
 }
 
@@ -366,25 +360,16 @@ pub struct Printed {
     pub skipped_batches: u64,
 }
 
-/// The reader's next records. A corrupt stored batch (it comes after every healthy
-/// partition's records) is stepped over and counted in `skipped` when `skip` is set, else it
-/// is the error, with a hint.
+/// The reader's next records, corrupt batches stepped over with `--skip-errors` (counted in
+/// `skipped`); without it, a corrupt batch is the error, with the hint.
 pub(crate) async fn next_or_skip<R: RecordReader>(
     reader: &mut R,
     skip: bool,
     skipped: &mut u64,
 ) -> anyhow::Result<Option<Vec<kafkit::store::Record>>> {
-    loop {
-        match reader.next_records().await {
-            Err(e @ StoreError::CorruptBatch { .. }) if skip => {
-                tracing::warn!("skipped: {e}");
-                *skipped += 1;
-            }
-            Err(e @ StoreError::CorruptBatch { .. }) => {
-                bail!("{e} (--skip-errors steps over it)")
-            }
-            other => return Ok(other?),
-        }
+    match kafkit::store::ops::read::next_records(reader, skip, skipped).await {
+        Err(e @ StoreError::CorruptBatch { .. }) => bail!("{e} (--skip-errors steps over it)"),
+        other => Ok(other?),
     }
 }
 

@@ -3,6 +3,12 @@
 //! - [`json`]: records as JSON objects and JSON Lines (keys and values as text, base64 or
 //!   JSON), and back.
 //! - [`jq`]: jq pipelines (filter, map, flatmap) over records as JSON.
+//! - [`read`]: what to read of a topic ([`read::ReadSpec`]): partitions, start, end, group.
+//! - [`copy`]: copying a topic within a storage or to another, saying how far it got.
 
+pub mod copy;
 pub mod jq;
 pub mod json;
+pub mod read;
+
+mod commits;
