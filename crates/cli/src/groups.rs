@@ -1,50 +1,10 @@
 //! Consumer group commands: groups, describe-groups, delete-groups, lags, reset-offsets.
 
-use std::collections::BTreeMap;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
+use kafkit::store::ops::groups::{lags as lags_of, Lag, Move, ResetTarget};
 use kafkit::store::{AnyStorage, Storage};
-use serde::Serialize;
 
 use crate::out::Out;
-
-/// A group's position on one partition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Lag {
-    /// The topic.
-    pub topic: String,
-    /// The partition.
-    pub partition: i32,
-    /// The committed offset (`None`: nothing committed).
-    pub committed: Option<i64>,
-    /// The high watermark.
-    pub end: i64,
-    /// Records between the committed offset (or the low watermark) and the end.
-    pub lag: i64,
-}
-
-/// The lag of `group` on every partition of the topics it has committed offsets for.
-pub async fn lags_of(storage: &AnyStorage, group: &str) -> Result<Vec<Lag>> {
-    let committed = storage.group_offsets(group).await?;
-    let mut out = Vec::new();
-    for (topic, parts) in &committed {
-        // A deleted topic can keep commits; it has no lag to show.
-        if !storage.exists(topic).await? {
-            continue;
-        }
-        for (p, (low, high)) in storage.watermarks(topic).await? {
-            let c = parts.get(&p).copied();
-            out.push(Lag {
-                topic: topic.clone(),
-                partition: p,
-                committed: c,
-                end: high,
-                lag: (high - c.unwrap_or(low).max(low)).max(0),
-            });
-        }
-    }
-    Ok(out)
-}
 
 fn lag_rows(lags: &[Lag]) -> Vec<Vec<String>> {
     lags.iter()
@@ -154,75 +114,21 @@ pub struct ResetTo {
     pub to_datetime: Option<i64>,
 }
 
-/// One partition's move in a reset.
-#[derive(Debug, Clone, Serialize)]
-pub struct Move {
-    /// The topic.
-    pub topic: String,
-    /// The partition.
-    pub partition: i32,
-    /// The committed offset before (`None`: nothing committed).
-    pub current: Option<i64>,
-    /// The offset after.
-    pub new: i64,
-}
-
-/// The moves of `group` on `topics` (default: the topics it has commits for).
-pub async fn plan_reset(
-    storage: &AnyStorage,
-    group: &str,
-    topics: &[String],
-    partitions: Option<&[i32]>,
-    to: &ResetTo,
-) -> Result<Vec<Move>> {
-    let committed = storage.group_offsets(group).await?;
-    let topics: Vec<String> = if topics.is_empty() {
-        committed.keys().cloned().collect()
-    } else {
-        topics.to_vec()
-    };
-    if topics.is_empty() {
-        bail!("group '{group}' has no committed offsets: name the topics to reset");
-    }
-    let mut moves = Vec::new();
-    for topic in topics {
-        let marks = storage.watermarks(&topic).await?;
-        if let Some(&p) = partitions
-            .unwrap_or_default()
-            .iter()
-            .find(|p| !marks.contains_key(p))
-        {
-            bail!("topic '{topic}' has no partition {p}");
-        }
-        let times = match to.to_datetime {
-            Some(ts) => storage.offsets_for_times(&topic, ts).await?,
-            None => BTreeMap::new(),
-        };
-        for (p, (low, high)) in marks {
-            if partitions.is_some_and(|ps| !ps.contains(&p)) {
-                continue;
-            }
-            let current = committed.get(&topic).and_then(|c| c.get(&p)).copied();
-            let new = if to.to_earliest {
-                low
-            } else if to.to_latest {
-                high
-            } else if let Some(o) = to.to_offset {
-                o
-            } else if let Some(n) = to.shift_by {
-                current.unwrap_or(low).saturating_add(n)
-            } else {
-                times.get(&p).copied().flatten().unwrap_or(high)
-            };
-            moves.push(Move {
-                topic: topic.clone(),
-                partition: p,
-                current,
-                new: new.clamp(low, high),
-            });
+impl ResetTo {
+    /// The library's reset target.
+    pub fn target(&self) -> ResetTarget {
+        if self.to_earliest {
+            ResetTarget::Earliest
+        } else if self.to_latest {
+            ResetTarget::Latest
+        } else if let Some(o) = self.to_offset {
+            ResetTarget::Offset(o)
+        } else if let Some(n) = self.shift_by {
+            ResetTarget::ShiftBy(n)
+        } else {
+            ResetTarget::Time(self.to_datetime.unwrap_or(i64::MAX))
         }
     }
-    Ok(moves)
 }
 
 /// `reset-offsets`: shows the moves; commits them with `execute`.
@@ -252,14 +158,7 @@ pub async fn reset(
     }
     out.finish()?;
     if execute {
-        let mut offsets: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
-        for m in moves {
-            offsets
-                .entry(m.topic.clone())
-                .or_default()
-                .insert(m.partition, m.new);
-        }
-        storage.commit(group, &offsets).await?;
+        kafkit::store::ops::groups::apply_reset(storage, group, moves).await?;
         eprintln!("kafkit: committed the new offsets of group '{group}'");
     } else {
         eprintln!("kafkit: dry run, nothing changed; add --execute to commit these offsets");

@@ -647,8 +647,14 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             execute,
             json,
         } => {
-            let moves =
-                groups::plan_reset(&storage, group, topics, partitions.as_deref(), to).await?;
+            let moves = kafkit::store::ops::groups::plan_reset(
+                &storage,
+                group,
+                topics,
+                partitions.as_deref(),
+                to.target(),
+            )
+            .await?;
             groups::reset(&storage, group, &moves, *execute, *json).await?;
         }
         Command::Wc { topic, read } => println!("{}", shell::wc(&storage, topic, read).await?),

@@ -12,6 +12,8 @@ use kafkit::store::{
 
 use crate::out::Out;
 use crate::settings::Defaults;
+use kafkit::store::ops;
+use kafkit::store::ops::diff::{DiffSpec, Differences};
 use kafkit::store::ops::jq::Pipeline;
 use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, DataType};
 use kafkit::store::ops::read::{parse_offsets, ReadSpec};
@@ -521,103 +523,59 @@ pub async fn wc(storage: &AnyStorage, topic: &str, args: &ReadArgs) -> anyhow::R
     Ok(n)
 }
 
-/// What `diff` found.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Differences {
-    /// Record pairs compared (and records present on one side only).
-    pub compared: u64,
-    /// Of those, how many differ.
-    pub differ: u64,
-}
-
-/// `diff`: compares two topics partition by partition, record by record in order (keys,
-/// values, headers, and timestamps unless `ignore_timestamps`; offsets may differ). Prints one
-/// JSON line per difference: `{"partition", "index", "left", "right"}`.
+/// `diff`: compares two topics (`kafkit::store::ops::diff`), printing one JSON line per
+/// difference: `{"partition", "index", "left", "right"}`.
 pub async fn diff(
     (left, left_topic): (&AnyStorage, &str),
     (right, right_topic): (&AnyStorage, &str),
     args: &ReadArgs,
     ignore_timestamps: bool,
 ) -> anyhow::Result<Differences> {
-    let (nl, nr) = (
-        left.partitions(left_topic).await?,
-        right.partitions(right_topic).await?,
-    );
+    let spec = DiffSpec {
+        partitions: args.partitions.clone(),
+        start: Some(
+            args.spec(left_topic, None, false)?
+                .start
+                .unwrap_or(ReadFrom::Beginning),
+        ),
+        ignore_timestamps,
+    };
     let mut out = Out::new();
-    let mut found = Differences::default();
+    let mut failed: Option<anyhow::Error> = None;
+    let show = |r: Option<&kafkit::store::Record>| -> Result<serde_json::Value, String> {
+        Ok(match r {
+            None => serde_json::Value::Null,
+            Some(r) => serde_json::to_value(record_to_json(r, args.key_type, args.value_type)?)
+                .map_err(|e| e.to_string())?,
+        })
+    };
+    let found = ops::diff::diff((left, left_topic), (right, right_topic), &spec, &mut |d| {
+        if failed.is_some() {
+            return;
+        }
+        let line = show(d.left.as_ref()).and_then(|l| {
+            Ok(serde_json::json!({
+                "partition": d.partition,
+                "index": d.index,
+                "left": l,
+                "right": show(d.right.as_ref())?,
+            }))
+        });
+        if let Err(e) = line.map_err(|e| anyhow!(e)).and_then(|l| out.json(&l)) {
+            failed = Some(e);
+        }
+    })
+    .await?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    out.finish()?;
+    let (nl, nr) = found.partitions;
     if nl != nr {
         eprintln!(
             "kafkit: '{left_topic}' has {nl} partitions, '{right_topic}' has {nr}; \
-             comparing the partitions both have"
+             compared the partitions both have"
         );
-        found.differ += 1;
     }
-    let partitions: Vec<i32> = match &args.partitions {
-        Some(ps) => ps.clone(),
-        None => (0..nl.min(nr)).collect(),
-    };
-    let show = |r: Option<&kafkit::store::Record>| -> anyhow::Result<serde_json::Value> {
-        Ok(match r {
-            None => serde_json::Value::Null,
-            Some(r) => serde_json::to_value(
-                record_to_json(r, args.key_type, args.value_type).map_err(|e| anyhow!(e))?,
-            )?,
-        })
-    };
-    for p in partitions {
-        let mut a = left
-            .reader(left_topic, Some(&[p]), args.start()?, false)
-            .await?;
-        let mut b = right
-            .reader(right_topic, Some(&[p]), args.start()?, false)
-            .await?;
-        let (mut qa, mut qb) = (
-            std::collections::VecDeque::new(),
-            std::collections::VecDeque::new(),
-        );
-        let (mut a_done, mut b_done) = (false, false);
-        let mut index = 0u64;
-        loop {
-            if qa.is_empty() && !a_done {
-                match a.next_records().await? {
-                    Some(rs) => qa.extend(rs),
-                    None => a_done = true,
-                }
-                continue;
-            }
-            if qb.is_empty() && !b_done {
-                match b.next_records().await? {
-                    Some(rs) => qb.extend(rs),
-                    None => b_done = true,
-                }
-                continue;
-            }
-            let (x, y) = (qa.pop_front(), qb.pop_front());
-            if x.is_none() && y.is_none() {
-                break;
-            }
-            found.compared += 1;
-            let same = match (&x, &y) {
-                (Some(x), Some(y)) => {
-                    x.key == y.key
-                        && x.value == y.value
-                        && x.headers == y.headers
-                        && (ignore_timestamps || x.timestamp == y.timestamp)
-                }
-                _ => false,
-            };
-            if !same {
-                found.differ += 1;
-                out.json(&serde_json::json!({
-                    "partition": p,
-                    "index": index,
-                    "left": show(x.as_ref())?,
-                    "right": show(y.as_ref())?,
-                }))?;
-            }
-            index += 1;
-        }
-    }
-    out.finish()?;
     Ok(found)
 }

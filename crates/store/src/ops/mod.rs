@@ -5,8 +5,12 @@
 //! - [`jq`]: jq pipelines (filter, map, flatmap) over records as JSON.
 //! - [`read`]: what to read of a topic ([`read::ReadSpec`]): partitions, start, end, group.
 //! - [`copy`]: copying a topic within a storage or to another, saying how far it got.
+//! - [`diff`]: comparing two topics record by record.
+//! - [`groups`]: consumer groups' lags, and resets of their commits.
 
 pub mod copy;
+pub mod diff;
+pub mod groups;
 pub mod jq;
 pub mod json;
 pub mod read;
