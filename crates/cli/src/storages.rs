@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use kafkit::client::{ClientConfig, ConsumerConfig, ProducerConfig};
+use kafkit::store::ops::properties::Property;
 use kafkit::store::AnyStorage;
 
 use crate::settings::{Defaults, Settings};
@@ -107,10 +108,6 @@ pub fn bootstrap(brokers: &str) -> ClientConfig {
     ClientConfig::new(brokers.split(',').map(|s| s.trim().to_string()))
 }
 
-fn is_unknown(e: &kafkit::client::Error) -> bool {
-    matches!(e, kafkit::client::Error::UnknownProperty(_))
-}
-
 /// Producer and consumer configurations for `brokers`: the defaults, then what [`configure`]
 /// applies.
 pub fn client_configs(
@@ -131,32 +128,21 @@ pub fn client_configs(
 /// applied on top. A property goes to whichever of the two knows it; one neither knows is an
 /// error naming it (and its file and line).
 pub fn configure(
-    mut producer: ProducerConfig,
-    mut consumer: ConsumerConfig,
+    producer: ProducerConfig,
+    consumer: ConsumerConfig,
     settings: Option<&Settings>,
     props: &[(String, String)],
 ) -> Result<(ProducerConfig, ConsumerConfig)> {
     let from_file = settings.into_iter().flat_map(|s| {
         s.kafka
             .iter()
-            .map(move |(k, v, line)| (k.as_str(), v.as_str(), s.where_is(*line)))
+            .map(move |(k, v, line)| Property::new(k, v, s.where_is(*line)))
     });
     let from_cli = props
         .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str(), format!("-X {k}")));
-    for (k, v, origin) in from_file.chain(from_cli) {
-        if matches!(k, "bootstrap.servers" | "metadata.broker.list") {
-            continue;
-        }
-        let p = producer.clone().set(k, v);
-        let c = consumer.clone().set(k, v);
-        match (p, c) {
-            (Ok(p), Ok(c)) => (producer, consumer) = (p, c),
-            (Ok(p), Err(e)) if is_unknown(&e) => producer = p,
-            (Err(e), Ok(c)) if is_unknown(&e) => consumer = c,
-            (Err(e), _) | (_, Err(e)) => bail!("{origin}: {e}"),
-        }
-    }
+        .map(|(k, v)| Property::new(k, v, format!("-X {k}")));
+    let all: Vec<Property> = from_file.chain(from_cli).collect();
+    let (producer, mut consumer) = kafkit::store::ops::properties::apply(producer, consumer, &all)?;
     if let Some(n) = settings.and_then(|s| s.defaults.consume_batch_size) {
         consumer = consumer
             .set("max.poll.records", &n.to_string())

@@ -7,12 +7,14 @@
 //! - [`copy`]: copying a topic within a storage or to another, saying how far it got.
 //! - [`diff`]: comparing two topics record by record.
 //! - [`groups`]: consumer groups' lags, and resets of their commits.
+//! - [`properties`]: client properties routed to the producer or the consumer.
 
 pub mod copy;
 pub mod diff;
 pub mod groups;
 pub mod jq;
 pub mod json;
+pub mod properties;
 pub mod read;
 
 mod commits;
