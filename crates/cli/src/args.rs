@@ -165,6 +165,29 @@ pub(crate) enum Command {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// A topic as a table: the latest value of each key, tombstones applied (ktables'
+    /// rules: records without a UTF-8 key, or whose value does not decode, are skipped and
+    /// counted), as JSON lines `{"key", "value"}` in key order.
+    Table {
+        /// The topic.
+        topic: String,
+        /// Print only this key's value (exit 1 when the table does not hold it).
+        #[arg(long, value_name = "KEY")]
+        get: Option<String>,
+        /// Then print each change as it happens, `{"key", "old", "new"}`, until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        /// Print the counts (keys, upserts, tombstones, skipped records, catch-up time)
+        /// instead of the contents.
+        #[arg(long)]
+        stats: bool,
+        /// Print a table instead of JSON lines.
+        #[arg(long)]
+        pretty: bool,
+        /// How values are shown [default: str, or the config's value.type].
+        #[arg(long = "value-type", value_parser = shell::data_type())]
+        value_type: Option<kafkit::store::ops::json::DataType>,
+    },
     /// Count records (by reading them).
     Wc {
         /// The topic.

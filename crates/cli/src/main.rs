@@ -17,6 +17,7 @@ mod perf;
 mod settings;
 mod shell;
 mod storages;
+mod table;
 mod time;
 mod topics;
 use kafkit::store::ops::jq::Pipeline;
@@ -287,6 +288,26 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             groups::reset(&storage, group, &moves, *execute, *json).await?;
         }
         Command::Wc { topic, read } => println!("{}", shell::wc(&storage, topic, read).await?),
+        Command::Table {
+            topic,
+            get,
+            watch,
+            stats,
+            pretty,
+            value_type,
+        } => {
+            let shown = table::Shown {
+                get: get.as_deref(),
+                watch: *watch,
+                stats: *stats,
+                pretty: *pretty,
+                value_type: value_type.unwrap_or_default(),
+            };
+            if !table::table(&storage, topic, shown).await? {
+                storage.close().await?;
+                return Ok(Some(Outcome::Negative));
+            }
+        }
         Command::Cp {
             source,
             target,
@@ -370,6 +391,7 @@ fn settle(command: &mut Command, defaults: &settings::Defaults) {
         | Command::Wc { read, .. }
         | Command::Cp { read, .. }
         | Command::Diff { read, .. } => read.settle(defaults),
+        Command::Table { value_type, .. } => *value_type = value_type.or(defaults.value_type),
         Command::Produce {
             key_type,
             value_type,

@@ -7,6 +7,7 @@
 //! - [`copy`]: copying a topic within a storage or to another, saying how far it got.
 //! - [`diff`]: comparing two topics record by record.
 //! - [`groups`]: consumer groups' lags, and resets of their commits.
+//! - [`table`]: a topic as a table, the latest value of each key (ktables' rules).
 //! - [`properties`]: client properties routed to the producer or the consumer.
 
 pub mod copy;
@@ -16,5 +17,6 @@ pub mod jq;
 pub mod json;
 pub mod properties;
 pub mod read;
+pub mod table;
 
 mod commits;
