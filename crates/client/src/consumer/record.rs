@@ -6,7 +6,7 @@ use bytes::Bytes;
 use kafkit_record::Header;
 
 /// One record read from a partition.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConsumerRecord {
     /// The topic.
     pub topic: Arc<str>,
