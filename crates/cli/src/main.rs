@@ -14,7 +14,7 @@ mod groups;
 mod jq;
 mod out;
 mod perf;
-mod settings;
+use kafkit_cli::settings;
 mod shell;
 mod storages;
 mod table;

@@ -39,7 +39,7 @@ pub use admin::{
 pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
-pub use conn::{ApiVersionTable, Connection, PendingResponse};
+pub use conn::{decode_response, ApiVersionTable, Connection, PendingResponse};
 pub use consumer::{
     Assignor, Consumer, ConsumerConfig, ConsumerRecord, FetchedBatch, Isolation, MemberAssignment,
     Offset, OffsetReset, RebalanceListener, TopicPartition,

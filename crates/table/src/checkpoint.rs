@@ -112,6 +112,12 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Option<Checkpoint>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
+    decode(data, path).map(Some)
+}
+
+/// Decodes checkpoint file bytes (`path` names the file in errors): every damage is an
+/// error, never a panic (unit-tested here, fuzzed by the `table_checkpoint` target).
+pub(crate) fn decode(data: Bytes, path: &Path) -> std::io::Result<Checkpoint> {
     if data.len() < MAGIC.len() + 4 || &data[..MAGIC.len()] != MAGIC {
         return Err(invalid(path, "not a kafkit table checkpoint"));
     }
@@ -160,12 +166,12 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Option<Checkpoint>> {
     if r.has_remaining() {
         return Err(invalid(path, "trailing bytes after the last entry"));
     }
-    Ok(Some(Checkpoint {
+    Ok(Checkpoint {
         topic,
         topic_id,
         offsets,
         entries,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -45,3 +45,16 @@ pub use grouped::{grouped_key, split_grouped_key, GroupedTable, GroupedTableWrit
 pub use table::{GlobalTable, Snapshot, Status, TableStats};
 pub use topic::{ensure_topic, Ensured, PolicyCheck};
 pub use writer::TableWriter;
+
+/// Decodes the bytes of a table checkpoint file, returning how many entries it holds: every
+/// damage is an error naming what is wrong, never a panic. For fuzzing (the
+/// `table_checkpoint` target); tables read their checkpoints themselves.
+#[doc(hidden)]
+pub fn decode_checkpoint(bytes: &[u8]) -> Result<usize, String> {
+    checkpoint::decode(
+        bytes::Bytes::copy_from_slice(bytes),
+        std::path::Path::new("(bytes)"),
+    )
+    .map(|c| c.entries.len())
+    .map_err(|e| e.to_string())
+}

@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 pub(crate) use messenger::MessengerOptions;
-pub use messenger::{Connection, PendingResponse};
+pub use messenger::{decode_response, Connection, PendingResponse};
 pub use versions::ApiVersionTable;
 
 use crate::config::{ClientConfig, SaslConfig, SaslMechanism};
