@@ -4,7 +4,7 @@
 #![no_main]
 
 use kafkit_store::ops::json::{json_to_record, record_to_json, DataType};
-use kafkit_store::Record;
+use kafkit_store::ConsumerRecord;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
             let Ok(new) = json_to_record(&value, key_type, value_type, true) else {
                 continue;
             };
-            let record = Record {
+            let record = ConsumerRecord {
                 key: new.key.clone(),
                 value: new.value.clone(),
                 headers: new.headers.clone(),

@@ -6,7 +6,7 @@
 //! as kcat does; a null key or value writes nothing.
 
 use anyhow::{bail, Result};
-use kafkit::store::Record;
+use kafkit::store::ConsumerRecord;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
@@ -85,7 +85,7 @@ impl std::str::FromStr for Format {
 
 impl Format {
     /// Appends `r` as this format says to `out`.
-    pub fn write(&self, r: &Record, out: &mut Vec<u8>) {
+    pub fn write(&self, r: &ConsumerRecord, out: &mut Vec<u8>) {
         use std::io::Write;
         let len = |b: &Option<bytes::Bytes>| b.as_ref().map_or(-1, |b| b.len() as i64);
         for t in &self.0 {
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn writes_like_kcat() {
-        let r = Record {
+        let r = ConsumerRecord {
             topic: "t".into(),
             partition: 1,
             offset: 42,

@@ -93,7 +93,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     }
     let spec = storage_spec(cli);
     let resolved = storages::resolve(&spec)?;
-    settle(&mut cli.command, &resolved.defaults());
+    apply_defaults(&mut cli.command, &resolved.defaults());
     let cli = &*cli;
     let storage = open_storage(cli, &resolved).await?;
     match &cli.command {
@@ -382,7 +382,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
 }
 
 /// Fills in what the command line left to the configuration's defaults.
-fn settle(command: &mut Command, defaults: &settings::Defaults) {
+fn apply_defaults(command: &mut Command, defaults: &settings::Defaults) {
     match command {
         Command::Cat { read, .. }
         | Command::Head { read, .. }
@@ -390,7 +390,7 @@ fn settle(command: &mut Command, defaults: &settings::Defaults) {
         | Command::Grep { read, .. }
         | Command::Wc { read, .. }
         | Command::Cp { read, .. }
-        | Command::Diff { read, .. } => read.settle(defaults),
+        | Command::Diff { read, .. } => read.apply_defaults(defaults),
         Command::Table { value_type, .. } => *value_type = value_type.or(defaults.value_type),
         Command::Produce {
             key_type,

@@ -58,24 +58,24 @@ pub struct ReadArgs {
     /// How values are shown [default: str, or the config's value.type].
     #[arg(long = "value-type", value_parser = data_type())]
     value_type_arg: Option<DataType>,
-    /// The key type in effect (after `settle`).
+    /// The key type in effect (after `apply_defaults`).
     #[arg(skip)]
     pub key_type: DataType,
-    /// The value type in effect (after `settle`).
+    /// The value type in effect (after `apply_defaults`).
     #[arg(skip)]
     pub value_type: DataType,
     /// Skip records that do not decode as the requested type (counted on stderr) instead of
     /// stopping with an error.
     #[arg(long)]
     pub skip_errors: bool,
-    /// The configuration's defaults (after `settle`).
+    /// The configuration's defaults (after `apply_defaults`).
     #[arg(skip)]
     defaults: Defaults,
 }
 
 impl ReadArgs {
     /// Fills in what the command line left to the configuration's defaults.
-    pub fn settle(&mut self, defaults: &Defaults) {
+    pub fn apply_defaults(&mut self, defaults: &Defaults) {
         self.key_type = self.key_type_arg.or(defaults.key_type).unwrap_or_default();
         self.value_type = self
             .value_type_arg
@@ -315,7 +315,7 @@ impl Matcher {
         Ok(Matcher { regex, fields })
     }
 
-    fn matches(&self, r: &kafkit::store::Record) -> bool {
+    fn matches(&self, r: &kafkit::store::ConsumerRecord) -> bool {
         let hit = |b: Option<&[u8]>| b.is_some_and(|b| self.regex.is_match(b));
         self.fields.iter().any(|f| match f {
             GrepField::Key => hit(r.key.as_deref()),
@@ -368,7 +368,7 @@ pub(crate) async fn next_or_skip<R: RecordReader>(
     reader: &mut R,
     skip: bool,
     skipped: &mut u64,
-) -> anyhow::Result<Option<Vec<kafkit::store::Record>>> {
+) -> anyhow::Result<Option<Vec<kafkit::store::ConsumerRecord>>> {
     match kafkit::store::ops::read::next_records(reader, skip, skipped).await {
         Err(e @ StoreError::CorruptBatch { .. }) => bail!("{e} (--skip-errors steps over it)"),
         other => Ok(other?),
@@ -490,7 +490,7 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
 /// Runs `line` through `pipeline`, appending each result as a JSON line; returns how many.
 fn pipe_line(
     pipeline: &Pipeline,
-    r: &kafkit::store::Record,
+    r: &kafkit::store::ConsumerRecord,
     line: &kafkit::store::ops::json::RecordLine<'_>,
     out: &mut Vec<u8>,
 ) -> Result<u64, String> {
@@ -542,7 +542,7 @@ pub async fn diff(
     };
     let mut out = Out::new();
     let mut failed: Option<anyhow::Error> = None;
-    let show = |r: Option<&kafkit::store::Record>| -> Result<serde_json::Value, String> {
+    let show = |r: Option<&kafkit::store::ConsumerRecord>| -> Result<serde_json::Value, String> {
         Ok(match r {
             None => serde_json::Value::Null,
             Some(r) => serde_json::to_value(record_to_json(r, args.key_type, args.value_type)?)

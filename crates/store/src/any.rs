@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::Result;
-use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary};
+use crate::types::{ConsumerRecord, GroupInfo, GroupRead, NewRecord, ReadFrom, TopicSummary};
 use crate::{KafkaReader, KafkaStorage, LocalReader, LocalStorage, RecordReader, Storage};
 
 /// A Kafka cluster or a local directory.
@@ -151,7 +151,7 @@ impl Storage for AnyStorage {
 }
 
 impl RecordReader for AnyReader {
-    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
+    async fn next_records(&mut self) -> Result<Option<Vec<ConsumerRecord>>> {
         match self {
             AnyReader::Kafka(r) => r.next_records().await,
             AnyReader::Local(r) => r.next_records().await,

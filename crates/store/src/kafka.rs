@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{Result, StoreError};
 use crate::types::{
-    GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary,
+    ConsumerRecord, GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, TopicSummary,
 };
 use crate::{RecordReader, Storage};
 
@@ -611,7 +611,7 @@ impl KafkaReader {
 }
 
 impl RecordReader for KafkaReader {
-    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
+    async fn next_records(&mut self) -> Result<Option<Vec<ConsumerRecord>>> {
         loop {
             self.refresh_assignment();
             if !self.follow && self.done()? {

@@ -36,7 +36,9 @@ pub use any::{AnyReader, AnyStorage};
 pub use error::{Result, StoreError};
 pub use kafka::{KafkaReader, KafkaStorage};
 pub use local::{LocalReader, LocalStorage};
-pub use types::{GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, Record, TopicSummary};
+pub use types::{
+    ConsumerRecord, GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, TopicSummary,
+};
 
 use std::collections::BTreeMap;
 
@@ -132,7 +134,7 @@ pub trait Storage {
 #[allow(async_fn_in_trait)]
 pub trait RecordReader {
     /// The next records; `Ok(None)` once every partition reached where the reader stops.
-    async fn next_records(&mut self) -> Result<Option<Vec<Record>>>;
+    async fn next_records(&mut self) -> Result<Option<Vec<ConsumerRecord>>>;
     /// Per partition, the offset after the last record returned (or where reading starts).
     /// A group member's reader names only the partitions it holds now.
     fn positions(&self) -> BTreeMap<i32, i64>;

@@ -3,9 +3,9 @@
 use bytes::Bytes;
 use kafkit_record::Header;
 
-/// A record read from a storage (the client's record: topic, partition, offset, timestamp,
-/// key, value, ordered headers).
-pub type Record = kafkit_client::ConsumerRecord;
+/// A record read from a storage is the client's [`ConsumerRecord`] (topic, partition, offset,
+/// timestamp, key, value, ordered headers), whatever the storage.
+pub use kafkit_client::ConsumerRecord;
 
 /// A record to append.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -4,9 +4,11 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use kafkit_record::{partition_for_key, Header};
-use kafkit_store::{LocalStorage, NewRecord, ReadFrom, Record, RecordReader, Storage, StoreError};
+use kafkit_store::{
+    ConsumerRecord, LocalStorage, NewRecord, ReadFrom, RecordReader, Storage, StoreError,
+};
 
-async fn read_all(store: &LocalStorage, topic: &str, from: ReadFrom) -> Vec<Record> {
+async fn read_all(store: &LocalStorage, topic: &str, from: ReadFrom) -> Vec<ConsumerRecord> {
     let mut reader = store.reader(topic, None, from, false).await.unwrap();
     let mut out = Vec::new();
     while let Some(batch) = reader.next_records().await.unwrap() {

@@ -40,11 +40,12 @@ enum Pending {
     Closed(String),
 }
 
-struct Shared {
+/// State shared by a connection's handle and its I/O task: waiters by correlation id.
+struct ConnectionState {
     pending: Mutex<Pending>,
 }
 
-impl Shared {
+impl ConnectionState {
     /// Fails every waiter with `reason` and refuses new ones.
     fn poison(&self, reason: String) {
         let waiters = {
@@ -70,7 +71,7 @@ pub struct Connection {
     broker: String,
     client_id: StrBytes,
     frames: mpsc::Sender<Bytes>,
-    shared: Arc<Shared>,
+    shared: Arc<ConnectionState>,
     next_correlation_id: AtomicI32,
     in_flight: Arc<Semaphore>,
     max_in_flight: usize,
@@ -106,7 +107,7 @@ impl Connection {
     /// Starts the I/O task over an established transport.
     pub(crate) fn start(broker: String, transport: Transport, opts: &MessengerOptions) -> Self {
         let (frames_tx, frames_rx) = mpsc::channel::<Bytes>(opts.max_in_flight.max(1) * 2);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ConnectionState {
             pending: Mutex::new(Pending::Open(HashMap::new())),
         });
         let io_task = tokio::spawn(run_io(
@@ -505,7 +506,7 @@ pub fn decode_response(api: ApiKey, version: i16, mut frame: Bytes) -> Result<()
 
 /// Removes the waiter if the request future is dropped or finishes early.
 struct WaiterGuard {
-    shared: Arc<Shared>,
+    shared: Arc<ConnectionState>,
     correlation_id: i32,
 }
 
@@ -532,7 +533,7 @@ pub(crate) fn api_of<R: Request>() -> ApiKey {
 async fn run_io(
     transport: Transport,
     mut frames: mpsc::Receiver<Bytes>,
-    shared: Arc<Shared>,
+    shared: Arc<ConnectionState>,
     max_response_size: usize,
 ) {
     let (read_half, write_half) = tokio::io::split(transport);
@@ -632,7 +633,7 @@ async fn read_body(
 /// never holds more than one frame (bounded by `max_response_size`) plus one read's worth.
 async fn read_responses(
     mut reader: tokio::io::ReadHalf<Transport>,
-    shared: &Shared,
+    shared: &ConnectionState,
     max_response_size: usize,
 ) -> String {
     let mut buf = BytesMut::new();

@@ -48,7 +48,7 @@ impl std::fmt::Debug for Consumer {
 }
 
 struct Handle {
-    shared: Arc<Shared>,
+    shared: Arc<ConsumerCore>,
 }
 
 impl Drop for Handle {
@@ -109,8 +109,9 @@ pub(crate) struct State {
     errors: VecDeque<Error>,
 }
 
-pub(crate) struct Shared {
-    pub me: Weak<Shared>,
+/// State shared by the consumer's handle, its fetch sources and its group membership task.
+pub(crate) struct ConsumerCore {
+    pub me: Weak<ConsumerCore>,
     pub config: ConsumerConfig,
     pub client: Client,
     state: Mutex<State>,
@@ -138,7 +139,7 @@ impl Consumer {
 
     /// A consumer over an existing client (sharing its connections).
     pub fn with_client(client: Client, config: ConsumerConfig) -> Consumer {
-        let shared = Arc::new_cyclic(|me| Shared {
+        let shared = Arc::new_cyclic(|me| ConsumerCore {
             me: me.clone(),
             config,
             client,
@@ -562,7 +563,7 @@ impl State {
     }
 }
 
-impl Shared {
+impl ConsumerCore {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -962,7 +963,7 @@ pub struct FetchedBatch {
     pub batch: RecordBatch,
 }
 
-impl Shared {
+impl ConsumerCore {
     /// Hands out fetched batches whole, until they hold about `max_records` records.
     fn take_batches(&self, max_records: usize) -> Result<Vec<FetchedBatch>> {
         let mut out = Vec::new();

@@ -19,7 +19,7 @@ use kafkit_record::{BatchReader, DecodeOptions, RecordBatch};
 use tokio::sync::Notify;
 
 use super::config::{Isolation, OffsetReset};
-use super::consumer::{Fetched, Key, Shared};
+use super::consumer::{ConsumerCore, Fetched, Key};
 use super::record::Offset;
 use crate::admin::OffsetSpec;
 use crate::client::Target;
@@ -32,7 +32,7 @@ pub(crate) struct SourceHandle {
 }
 
 /// Starts the source of `broker`.
-pub(crate) fn start(shared: Weak<Shared>, broker: i32) -> Arc<SourceHandle> {
+pub(crate) fn start(shared: Weak<ConsumerCore>, broker: i32) -> Arc<SourceHandle> {
     let handle = Arc::new(SourceHandle {
         wake: Notify::new(),
     });
@@ -48,7 +48,7 @@ struct Work {
     offset: i64,
 }
 
-async fn run(weak: Weak<Shared>, broker: i32, handle: Arc<SourceHandle>) {
+async fn run(weak: Weak<ConsumerCore>, broker: i32, handle: Arc<SourceHandle>) {
     let mut failures: u32 = 0;
     loop {
         let Some(shared) = weak.upgrade() else { return };
@@ -68,7 +68,7 @@ async fn run(weak: Weak<Shared>, broker: i32, handle: Arc<SourceHandle>) {
         match fetch(&shared, broker, &work).await {
             Ok(response) => {
                 failures = 0;
-                if settle(&shared, broker, &work, response) {
+                if apply_fetch_response(&shared, broker, &work, response) {
                     refresh_leaders(&shared).await;
                 }
             }
@@ -108,7 +108,7 @@ async fn run(weak: Weak<Shared>, broker: i32, handle: Arc<SourceHandle>) {
 }
 
 /// Cursors of `broker` ready to fetch, marked in flight; none while the buffer is full.
-fn take_work(shared: &Shared, broker: i32) -> Vec<Work> {
+fn take_work(shared: &ConsumerCore, broker: i32) -> Vec<Work> {
     let mut st = shared.lock();
     if st.buffered_bytes >= shared.config.max_buffered_bytes {
         return Vec::new();
@@ -132,7 +132,7 @@ fn take_work(shared: &Shared, broker: i32) -> Vec<Work> {
 }
 
 /// Resolves seeks to the beginning, end or a timestamp for this broker's cursors.
-async fn resolve_pending(shared: &Shared, broker: i32) {
+async fn resolve_pending(shared: &ConsumerCore, broker: i32) {
     let pending: Vec<(Key, u64, Offset)> = shared
         .lock()
         .cursors
@@ -200,7 +200,7 @@ async fn resolve_pending(shared: &Shared, broker: i32) {
     }
 }
 
-async fn fetch(shared: &Shared, broker: i32, work: &[Work]) -> Result<FetchResponse> {
+async fn fetch(shared: &ConsumerCore, broker: i32, work: &[Work]) -> Result<FetchResponse> {
     let config = &shared.config;
     let mut topics: Vec<FetchTopic> = Vec::new();
     let mut topic_index: HashMap<uuid::Uuid, usize> = HashMap::new();
@@ -303,7 +303,12 @@ fn decode<'w>(
 }
 
 /// Applies a fetch response. Returns true when metadata must be refreshed.
-fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) -> bool {
+fn apply_fetch_response(
+    shared: &ConsumerCore,
+    broker: i32,
+    work: &[Work],
+    response: FetchResponse,
+) -> bool {
     let options = DecodeOptions {
         check_crc: shared.config.check_crcs,
         max_decompressed: shared.config.max_decompressed,
@@ -441,7 +446,7 @@ fn settle(shared: &Shared, broker: i32, work: &[Work], response: FetchResponse) 
 }
 
 /// Refreshes leaders and topic ids of the assigned partitions, starting sources as needed.
-async fn refresh_leaders(shared: &Shared) {
+async fn refresh_leaders(shared: &ConsumerCore) {
     let topics: Vec<String> = {
         let st = shared.lock();
         let mut t: Vec<String> = st.cursors.keys().map(|(t, _)| t.to_string()).collect();

@@ -66,7 +66,7 @@ impl std::fmt::Debug for Producer {
 
 /// Dropping the last handle stops taking records; queued ones are still delivered.
 struct Handle {
-    shared: Arc<Shared>,
+    shared: Arc<ProducerCore>,
 }
 
 impl Drop for Handle {
@@ -78,9 +78,9 @@ impl Drop for Handle {
 }
 
 /// State shared by the handle, the sinks and the router.
-pub(crate) struct Shared {
+pub(crate) struct ProducerCore {
     /// This value's own Arc, for starting sinks.
-    me: std::sync::Weak<Shared>,
+    me: std::sync::Weak<ProducerCore>,
     pub config: ProducerConfig,
     pub idempotent: bool,
     pub client: Client,
@@ -116,7 +116,7 @@ impl Producer {
     pub async fn with_client(client: Client, config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let idempotent = config.is_idempotent();
-        let shared = Arc::new_cyclic(|me| Shared {
+        let shared = Arc::new_cyclic(|me| ProducerCore {
             me: me.clone(),
             memory: Arc::new(Semaphore::new(config.buffer_memory)),
             idempotent,
@@ -208,7 +208,7 @@ impl Producer {
     }
 }
 
-impl Shared {
+impl ProducerCore {
     pub(crate) fn append_context(&self) -> AppendContext<'_> {
         AppendContext {
             batch_limit: self
@@ -528,7 +528,7 @@ impl Shared {
             .clone()
     }
 
-    fn self_arc(&self) -> std::sync::Weak<Shared> {
+    fn self_arc(&self) -> std::sync::Weak<ProducerCore> {
         self.me.clone()
     }
 
@@ -680,7 +680,7 @@ pub(crate) fn now_ms() -> i64 {
 
 /// The router: refreshes metadata when asked (and every so often), applies it, bumps the
 /// producer epoch once nothing is in flight, and expires batches that cannot be routed.
-async fn run_router(shared: std::sync::Weak<Shared>) {
+async fn run_router(shared: std::sync::Weak<ProducerCore>) {
     let mut last_view = Instant::now();
     loop {
         let Some(s) = shared.upgrade() else { return };
@@ -724,7 +724,7 @@ async fn run_router(shared: std::sync::Weak<Shared>) {
     }
 }
 
-impl Shared {
+impl ProducerCore {
     /// Takes a new producer id/epoch and restarts every partition's sequence at 0.
     async fn bump_epoch(&self) {
         match self.identity.bump(&self.client).await {

@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use super::accumulator::{PartitionQueue, ProducerBatch};
 use super::config::Acks;
 use super::delivery::Acked;
-use super::producer::{Shared, REQUEST_OVERHEAD};
+use super::producer::{ProducerCore, REQUEST_OVERHEAD};
 use crate::client::Target;
 use crate::conn::Connection;
 use crate::error::{Error, ErrorCode, Result};
@@ -37,7 +37,7 @@ pub(crate) struct SinkHandle {
 }
 
 /// Starts the sink of `broker`.
-pub(crate) fn start(shared: Weak<Shared>, broker: i32) -> Arc<SinkHandle> {
+pub(crate) fn start(shared: Weak<ProducerCore>, broker: i32) -> Arc<SinkHandle> {
     let handle = Arc::new(SinkHandle {
         wake: Notify::new(),
     });
@@ -70,7 +70,7 @@ struct Sink {
     reconnect_at: Option<Instant>,
 }
 
-async fn run(weak: Weak<Shared>, broker: i32, handle: Arc<SinkHandle>) {
+async fn run(weak: Weak<ProducerCore>, broker: i32, handle: Arc<SinkHandle>) {
     let mut sink = Sink {
         broker,
         conn: None,
@@ -89,7 +89,7 @@ async fn run(weak: Weak<Shared>, broker: i32, handle: Arc<SinkHandle>) {
             biased;
             r = oldest_response(&mut sink.in_flight) => {
                 let req = sink.in_flight.pop_front().expect("a response came from it");
-                sink.settle_request(&shared, req, r);
+                sink.apply_produce_response(&shared, req, r);
             }
             _ = woken => {}
             _ = tokio::time::sleep_until(deadline.into()) => {}
@@ -107,7 +107,7 @@ async fn oldest_response(in_flight: &mut VecDeque<InFlight>) -> Result<ProduceRe
 
 impl Sink {
     /// Sends what is ready, as long as requests may be added; returns when to look again.
-    async fn send_ready(&mut self, shared: &Arc<Shared>) -> Instant {
+    async fn send_ready(&mut self, shared: &Arc<ProducerCore>) -> Instant {
         let now = Instant::now();
         let mut next = now + Duration::from_millis(250);
         while self.in_flight.len() < shared.config.max_in_flight {
@@ -128,7 +128,7 @@ impl Sink {
 
     /// Takes one sendable batch from each of this broker's partitions, up to the request
     /// size; seals lingering batches on the way.
-    fn collect(&mut self, shared: &Shared, now: Instant) -> (Vec<Sent>, Instant) {
+    fn collect(&mut self, shared: &ProducerCore, now: Instant) -> (Vec<Sent>, Instant) {
         let mut next = now + Duration::from_secs(1);
         let mut out = Vec::new();
         let routes = shared
@@ -236,13 +236,13 @@ impl Sink {
     }
 
     /// Puts one request on the wire. False when the connection is down.
-    async fn dispatch(&mut self, shared: &Arc<Shared>, sent: Vec<Sent>) -> bool {
+    async fn dispatch(&mut self, shared: &Arc<ProducerCore>, sent: Vec<Sent>) -> bool {
         let conn = match self.connection(shared).await {
             Ok(c) => c,
             Err(e) => {
                 let e = Arc::new(e);
                 for s in sent {
-                    self.settle(shared, s, Err(e.clone()));
+                    self.apply_batch_result(shared, s, Err(e.clone()));
                 }
                 return false;
             }
@@ -257,14 +257,14 @@ impl Sink {
                     theirs: format!("..={v}"),
                 });
                 for s in sent {
-                    self.settle(shared, s, Err(e.clone()));
+                    self.apply_batch_result(shared, s, Err(e.clone()));
                 }
                 return false;
             }
             Err(e) => {
                 let e = Arc::new(e);
                 for s in sent {
-                    self.settle(shared, s, Err(e.clone()));
+                    self.apply_batch_result(shared, s, Err(e.clone()));
                 }
                 return false;
             }
@@ -278,7 +278,7 @@ impl Sink {
             let ok = result.is_ok();
             let outcome = result.map_err(Arc::new);
             for s in sent {
-                self.settle(
+                self.apply_batch_result(
                     shared,
                     s,
                     outcome.clone().map(|_| Acked {
@@ -308,14 +308,14 @@ impl Sink {
                 self.conn = None;
                 let e = Arc::new(e);
                 for s in sent {
-                    self.settle(shared, s, Err(e.clone()));
+                    self.apply_batch_result(shared, s, Err(e.clone()));
                 }
                 false
             }
         }
     }
 
-    async fn connection(&mut self, shared: &Shared) -> Result<Arc<Connection>> {
+    async fn connection(&mut self, shared: &ProducerCore) -> Result<Arc<Connection>> {
         if let Some(c) = self.conn.as_ref().filter(|c| c.is_alive()) {
             return Ok(c.clone());
         }
@@ -347,9 +347,9 @@ impl Sink {
     }
 
     /// Handles the answer to one request: every batch in it succeeds, retries or fails.
-    fn settle_request(
+    fn apply_produce_response(
         &mut self,
-        shared: &Arc<Shared>,
+        shared: &Arc<ProducerCore>,
         req: InFlight,
         result: Result<ProduceResponse>,
     ) {
@@ -362,7 +362,7 @@ impl Sink {
                 }
                 let e = Arc::new(e);
                 for s in req.sent {
-                    self.settle(shared, s, Err(e.clone()));
+                    self.apply_batch_result(shared, s, Err(e.clone()));
                 }
                 return;
             }
@@ -408,14 +408,14 @@ impl Sink {
         }
         drop(answers);
         for (s, r) in req.sent.into_iter().zip(results) {
-            self.settle(shared, s, r.map_err(Arc::new));
+            self.apply_batch_result(shared, s, r.map_err(Arc::new));
         }
     }
 
     /// Decides the fate of one batch that was sent (or could not be).
-    fn settle(
+    fn apply_batch_result(
         &mut self,
-        shared: &Arc<Shared>,
+        shared: &Arc<ProducerCore>,
         sent: Sent,
         result: std::result::Result<Acked, Arc<Error>>,
     ) {
@@ -501,7 +501,7 @@ enum Action {
 }
 
 fn classify(
-    shared: &Shared,
+    shared: &ProducerCore,
     st: &super::accumulator::PartitionState,
     batch: &ProducerBatch,
     error: &Error,
@@ -550,7 +550,7 @@ fn needs_metadata(e: &Error) -> bool {
         )
 }
 
-fn retry_backoff(shared: &Shared, failures: u32) -> Duration {
+fn retry_backoff(shared: &ProducerCore, failures: u32) -> Duration {
     let base = shared.config.retry_backoff;
     base.saturating_mul(1 << failures.saturating_sub(1).min(10))
         .min(Duration::from_secs(1).max(base))
@@ -580,7 +580,7 @@ fn stamp(batch: &mut ProducerBatch, (id, epoch): (i64, i16), seq: i32) {
     batch.bytes = owned.freeze();
 }
 
-fn build_request(shared: &Shared, sent: &[Sent]) -> ProduceRequest {
+fn build_request(shared: &ProducerCore, sent: &[Sent]) -> ProduceRequest {
     let mut topics: Vec<TopicProduceData> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
     for s in sent {

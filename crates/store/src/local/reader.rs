@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::log::{self, read_batches, read_segments, BadBatch, ReadBatches};
 use super::{read_log_start, LocalStorage, FOLLOW_POLL, READ_BYTES};
 use crate::error::{Result, StoreError};
-use crate::types::Record;
+use crate::types::ConsumerRecord;
 use crate::RecordReader;
 
 /// Reads a local topic's partitions in offset order.
@@ -42,7 +42,7 @@ struct ReadState {
     /// until its bad batch was (its cursor already points after it).
     bad: BTreeMap<i32, BadBatch>,
     /// Records read and not yet handed out (their call's caller went away).
-    unclaimed: Vec<Record>,
+    unclaimed: Vec<ConsumerRecord>,
 }
 
 /// The batches at `next` from `segments`, moving `next` to the following segment when it is
@@ -137,7 +137,11 @@ impl ReadState {
         Ok(read)
     }
 
-    fn read_some(&mut self, storage: &LocalStorage, topic: &Arc<str>) -> Result<Vec<Record>> {
+    fn read_some(
+        &mut self,
+        storage: &LocalStorage,
+        topic: &Arc<str>,
+    ) -> Result<Vec<ConsumerRecord>> {
         let mut out = Vec::new();
         let partitions: Vec<i32> = self.cursors.keys().copied().collect();
         for p in partitions {
@@ -161,7 +165,7 @@ impl ReadState {
                         if r.offset < next || stop.is_some_and(|s| r.offset >= s) {
                             continue;
                         }
-                        out.push(Record {
+                        out.push(ConsumerRecord {
                             topic: topic.clone(),
                             partition: p,
                             offset: r.offset,
@@ -200,7 +204,7 @@ impl ReadState {
 }
 
 impl RecordReader for LocalReader {
-    async fn next_records(&mut self) -> Result<Option<Vec<Record>>> {
+    async fn next_records(&mut self) -> Result<Option<Vec<ConsumerRecord>>> {
         loop {
             let before = self.positions();
             if self.state().unclaimed.is_empty() {

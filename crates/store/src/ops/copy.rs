@@ -29,7 +29,7 @@ use super::jq::Pipeline;
 use super::json::{json_to_record, record_to_json, DataType};
 use super::read::{self, ReadSpec};
 use crate::error::StoreError;
-use crate::types::{NewRecord, ReadFrom, Record};
+use crate::types::{ConsumerRecord, NewRecord, ReadFrom};
 use crate::{AnyStorage, KafkaStorage, LocalStorage, RecordReader, Storage};
 
 /// What a copy did.
@@ -516,7 +516,7 @@ async fn copy_batches(
 }
 
 /// A source record through the pipeline (and type conversion) into target records.
-fn transform(r: &Record, plan: &CopyPlan<'_>) -> Result<Vec<NewRecord>, String> {
+fn transform(r: &ConsumerRecord, plan: &CopyPlan<'_>) -> Result<Vec<NewRecord>, String> {
     let line = record_to_json(r, plan.read.key_type, plan.read.value_type)?;
     let value = serde_json::to_value(&line).map_err(|e| e.to_string())?;
     let at = |e: String| {

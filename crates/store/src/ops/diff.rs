@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 
 use crate::error::Result;
-use crate::types::{ReadFrom, Record};
+use crate::types::{ConsumerRecord, ReadFrom};
 use crate::{RecordReader, Storage};
 
 /// What to compare.
@@ -43,9 +43,9 @@ pub struct Difference {
     /// The position in the partition, counted from where the comparison started.
     pub index: u64,
     /// The left record.
-    pub left: Option<Record>,
+    pub left: Option<ConsumerRecord>,
     /// The right record.
-    pub right: Option<Record>,
+    pub right: Option<ConsumerRecord>,
 }
 
 /// What a comparison found.

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use kafkit_record::Header;
 use serde_json::{json, Value};
 
-use crate::types::{NewRecord, Record};
+use crate::types::{ConsumerRecord, NewRecord};
 
 /// How key or value bytes are shown.
 #[derive(serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -130,7 +130,7 @@ impl std::fmt::Display for RecordLine<'_> {
 
 /// One record as a JSON line.
 pub fn record_to_json(
-    r: &Record,
+    r: &ConsumerRecord,
     key: DataType,
     value: DataType,
 ) -> Result<RecordLine<'_>, String> {
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn records_round_trip_losslessly() {
-        let r = Record {
+        let r = ConsumerRecord {
             topic: Arc::from("t"),
             partition: 2,
             offset: 7,
@@ -358,7 +358,7 @@ fn write_data(out: &mut Vec<u8>, bytes: Option<&[u8]>, ty: DataType) -> Result<(
 /// [`record_to_json`], written without building JSON values. On error `out` is unchanged.
 pub fn write_record(
     out: &mut Vec<u8>,
-    r: &Record,
+    r: &ConsumerRecord,
     key: DataType,
     value: DataType,
 ) -> Result<(), String> {
@@ -422,7 +422,7 @@ mod write_tests {
         ];
         for key in &texts {
             for value in &texts {
-                let r = Record {
+                let r = ConsumerRecord {
                     topic: Arc::from("t\"q"),
                     partition: 3,
                     offset: 99,
@@ -442,7 +442,7 @@ mod write_tests {
                 }
             }
         }
-        let mut r = Record {
+        let mut r = ConsumerRecord {
             topic: Arc::from("t"),
             partition: 0,
             offset: 0,

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use super::json::DataType;
 use crate::error::{Result, StoreError};
-use crate::types::{GroupRead, ReadFrom, Record};
+use crate::types::{ConsumerRecord, GroupRead, ReadFrom};
 use crate::{RecordReader, Storage};
 
 /// What to read of a topic, and how.
@@ -72,7 +72,7 @@ impl ReadSpec {
     }
 
     /// Whether `record` is before the spec's end time.
-    pub fn wants(&self, record: &Record) -> bool {
+    pub fn wants(&self, record: &ConsumerRecord) -> bool {
         self.to.is_none_or(|to| record.timestamp < to)
     }
 }
@@ -124,7 +124,7 @@ pub async fn next_records<R: RecordReader>(
     reader: &mut R,
     skip: bool,
     skipped: &mut u64,
-) -> Result<Option<Vec<Record>>> {
+) -> Result<Option<Vec<ConsumerRecord>>> {
     loop {
         match reader.next_records().await {
             Err(e @ StoreError::CorruptBatch { .. }) if skip => {

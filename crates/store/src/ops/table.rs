@@ -9,8 +9,8 @@
 //! ```
 //! use kafkit_store::ops::json::DataType;
 //! use kafkit_store::ops::table::Table;
-//! use kafkit_store::Record;
-//! let record = |key: &str, value: Option<&str>| Record {
+//! use kafkit_store::ConsumerRecord;
+//! let record = |key: &str, value: Option<&str>| ConsumerRecord {
 //!     key: Some(key.to_string().into()),
 //!     value: value.map(|v| v.to_string().into()),
 //!     ..Default::default()
@@ -31,7 +31,7 @@ use serde_json::Value;
 
 use super::json::{encode_data, DataType};
 use crate::error::Result;
-use crate::types::Record;
+use crate::types::ConsumerRecord;
 use crate::RecordReader;
 
 /// What applying records did.
@@ -83,7 +83,7 @@ impl Table {
     }
 
     /// Applies `record` by ktables' rules; the change it made, if any.
-    pub fn apply(&mut self, record: &Record) -> Option<TableChange> {
+    pub fn apply(&mut self, record: &ConsumerRecord) -> Option<TableChange> {
         self.stats.records += 1;
         let Some(key) = &record.key else {
             self.stats.keyless += 1;

@@ -23,7 +23,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use super::assignor::Assignor;
 use super::roster::{self, MemberAssignment};
 use crate::client::Target;
-use crate::consumer::consumer::Shared;
+use crate::consumer::consumer::ConsumerCore;
 use crate::consumer::record::TopicPartition;
 use crate::error::{check_code, Error, ErrorCode, Result};
 
@@ -53,7 +53,7 @@ pub(crate) enum Subscription {
 
 impl Subscription {
     /// The topics subscribed to now (for a pattern: matching topics in fresh metadata).
-    async fn topics(&self, shared: &Shared) -> Result<Vec<String>> {
+    async fn topics(&self, shared: &ConsumerCore) -> Result<Vec<String>> {
         match self {
             Subscription::Topics(t) => Ok(t.clone()),
             Subscription::Pattern(re) => {
@@ -74,13 +74,13 @@ impl Subscription {
 
 /// Starts the membership task.
 pub(crate) fn start(
-    shared: Weak<Shared>,
+    shared: Weak<ConsumerCore>,
     subscription: Subscription,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run(shared, subscription))
 }
 
-async fn run(weak: Weak<Shared>, subscription: Subscription) {
+async fn run(weak: Weak<ConsumerCore>, subscription: Subscription) {
     let mut failures = 0u32;
     loop {
         let Some(shared) = weak.upgrade() else { return };
@@ -153,7 +153,7 @@ async fn run(weak: Weak<Shared>, subscription: Subscription) {
     }
 }
 
-async fn coordinator(shared: &Shared) -> Result<Target> {
+async fn coordinator(shared: &ConsumerCore) -> Result<Target> {
     if let Some(addr) = shared.group_state().coordinator.clone() {
         return Ok(Target::Address(addr));
     }
@@ -169,7 +169,7 @@ async fn coordinator(shared: &Shared) -> Result<Target> {
 /// Joins (handling MEMBER_ID_REQUIRED), assigns if leader, syncs. Returns the partitions
 /// and the protocol the group chose.
 async fn join_and_sync(
-    shared: &Shared,
+    shared: &ConsumerCore,
     topics: &[String],
 ) -> Result<(Vec<TopicPartition>, Assignor)> {
     let group = shared.group_id().to_string();
@@ -337,7 +337,7 @@ async fn join_and_sync(
 /// joined: the wait is bounded by the rebalance timeout (plus a margin), not the request
 /// timeout.
 async fn send_in_rebalance<R: kafka_protocol::protocol::Request>(
-    shared: &Shared,
+    shared: &ConsumerCore,
     target: &Target,
     request: &R,
 ) -> Result<(std::sync::Arc<crate::conn::Connection>, R::Response)> {
@@ -353,7 +353,7 @@ async fn send_in_rebalance<R: kafka_protocol::protocol::Request>(
 
 /// Heartbeats (and auto-commits) until the group rebalances or the member is expelled.
 async fn heartbeat_until_rebalance(
-    shared: &Shared,
+    shared: &ConsumerCore,
     subscription: &Subscription,
     joined_with: &[String],
 ) -> Result<()> {
@@ -447,7 +447,7 @@ async fn heartbeat_until_rebalance(
 
 /// Commits `offsets` (or every assigned partition's position) for the current generation.
 pub(crate) async fn commit(
-    shared: &Shared,
+    shared: &ConsumerCore,
     offsets: Option<Vec<(TopicPartition, i64, Option<String>)>>,
 ) -> Result<()> {
     let offsets = match offsets {
@@ -503,16 +503,16 @@ pub(crate) async fn commit(
 }
 
 /// Commits (if auto-commit is on) and leaves the group.
-pub(crate) async fn leave(shared: &Shared) {
+pub(crate) async fn leave(shared: &ConsumerCore) {
     leave_with(shared, shared.config.enable_auto_commit).await
 }
 
 /// Leaves without committing: the records returned may not have been processed.
-async fn leave_without_commit(shared: &Shared) {
+async fn leave_without_commit(shared: &ConsumerCore) {
     leave_with(shared, false).await
 }
 
-async fn leave_with(shared: &Shared, commit_first: bool) {
+async fn leave_with(shared: &ConsumerCore, commit_first: bool) {
     let st = shared.group_state().clone();
     if st.member_id.is_empty() {
         return;
