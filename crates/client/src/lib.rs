@@ -50,5 +50,9 @@ pub use producer::{
     ProducerRecord, SendError,
 };
 
+/// Batch compression codecs ([`ProducerConfig::compression`] takes one), re-exported from
+/// kafkit's record codec so that producers need no second crate.
+pub use kafkit_record::Compression;
+
 /// The `kafka-protocol` crate, for building low-level requests to pass to [`Client::send`].
 pub use kafka_protocol as protocol;
