@@ -115,6 +115,14 @@ impl Reader {
     }
 }
 
+/// Each reader's name and stderr, for failure messages.
+fn logs(readers: &[&Reader]) -> Vec<String> {
+    readers
+        .iter()
+        .map(|r| format!("{}: {}", r.name, r.errors.lock().unwrap()))
+        .collect()
+}
+
 /// Waits until the readers' latest assignments (from their logs) split every partition
 /// between them, each holding some.
 fn until_split(readers: &[&Reader]) {
@@ -132,10 +140,7 @@ fn until_split(readers: &[&Reader]) {
             return;
         }
         if Instant::now() > deadline {
-            let errors: Vec<String> = readers
-                .iter()
-                .map(|r| format!("{}: {}", r.name, r.errors.lock().unwrap()))
-                .collect();
+            let errors = logs(readers);
             panic!("the readers never split {PARTITIONS} partitions: {held:?}; {errors:?}");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -166,10 +171,7 @@ fn until_read(n: usize, readers: &[&Reader]) {
             return;
         }
         if Instant::now() > deadline {
-            let errors: Vec<String> = readers
-                .iter()
-                .map(|r| format!("{}: {}", r.name, r.errors.lock().unwrap()))
-                .collect();
+            let errors = logs(readers);
             panic!("only {got} of {n} records read; {errors:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
