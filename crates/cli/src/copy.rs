@@ -53,7 +53,7 @@ pub async fn cp(
                 CopyError::TargetHolds { .. } => {
                     anyhow!("{e} (--append adds anyway; --resume goes on with a copy that stopped)")
                 }
-                CopyError::Refused(m) if m.starts_with("resuming") => anyhow!(
+                CopyError::CannotResume => anyhow!(
                     "--resume needs a copy that keeps offsets (a cluster into local files, \
                      nothing changed); resume this one with --offsets P=N,... --append as the \
                      stopped copy said, or copy as a --group"

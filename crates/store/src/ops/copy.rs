@@ -61,6 +61,14 @@ pub enum CopyError {
     /// Nothing was copied: the plan cannot work.
     #[error("{0}")]
     Refused(String),
+    /// Nothing was copied: resuming needs a copy that keeps offsets (a cluster into local
+    /// files, nothing changed on the way).
+    #[error(
+        "resuming needs a copy that keeps offsets (a cluster into local files, nothing \
+         changed); resume this one from the offsets the stopped copy named, appending, or copy \
+         as a group"
+    )]
+    CannotResume,
     /// Nothing was copied: the target holds records already, and the plan neither appends
     /// nor resumes (copying again would hold them twice).
     #[error("'{topic}' on {storage} already holds {records} records: copying again would hold them twice")]
@@ -167,40 +175,29 @@ impl<'a> CopyPlan<'a> {
 
 /// Where a copy is: what it did and, per source partition, the offset after the last record
 /// in the target.
-struct Progress<'s> {
-    source: (&'s dyn Describe, &'s str),
-    target: (&'s dyn Describe, &'s str),
+struct Progress {
+    /// `<storage> '<topic>'` of the source and of the target, for messages.
+    source: String,
+    target: String,
     copied: Copied,
     written: BTreeMap<i32, i64>,
 }
 
-/// A storage's name for messages.
-trait Describe {
-    fn name(&self) -> String;
+/// `<storage> '<topic>'`, as messages name a copy's ends.
+fn end_name(storage: &impl Storage, topic: &str) -> String {
+    format!("{} '{topic}'", storage.describe())
 }
 
-impl<S: Storage> Describe for S {
-    fn name(&self) -> String {
-        self.describe()
-    }
-}
-
-impl Progress<'_> {
+impl Progress {
     fn how_far(&self) -> String {
         let batches = match self.copied.batches {
             0 => String::new(),
             n => format!(" in {n} batches"),
         };
         format!(
-            "copy {} '{}' → {} '{}' stopped after {} consumed, {} produced{batches}; every \
-             source record before {:?} (partition: offset) is in the target",
-            self.source.0.name(),
-            self.source.1,
-            self.target.0.name(),
-            self.target.1,
-            self.copied.consumed,
-            self.copied.produced,
-            self.written,
+            "copy {} → {} stopped after {} consumed, {} produced{batches}; every source \
+             record before {:?} (partition: offset) is in the target",
+            self.source, self.target, self.copied.consumed, self.copied.produced, self.written,
         )
     }
 
@@ -264,8 +261,8 @@ pub async fn copy(
     let convert = !plan.pipeline.is_empty()
         || plan.target_types != (plan.read.key_type, plan.read.value_type);
     let mut at = Progress {
-        source: (source, topic),
-        target: (target, target_topic),
+        source: end_name(source, topic),
+        target: end_name(target, target_topic),
         copied: Copied::default(),
         written: reader.positions(),
     };
@@ -399,12 +396,7 @@ async fn into_existing(
 ) -> Result<Option<ReadFrom>, CopyError> {
     let resume = plan.into_existing == IntoExisting::Resume;
     if resume && !keeps_offsets {
-        return Err(CopyError::Refused(
-            "resuming needs a copy that keeps offsets (a cluster into local files, nothing \
-             changed); resume this one from the offsets the stopped copy named, appending, or \
-             copy as a group"
-                .into(),
-        ));
+        return Err(CopyError::CannotResume);
     }
     if resume && (plan.read.start.is_some() || plan.read.group.is_some()) {
         return Err(CopyError::Refused(
@@ -459,8 +451,8 @@ async fn copy_batches(
     }
     let mut reader = spec.open(source, topic).await?;
     let mut at = Progress {
-        source: (source, topic),
-        target: (target, target_topic),
+        source: end_name(source, topic),
+        target: end_name(target, target_topic),
         copied: Copied::default(),
         written: BTreeMap::new(),
     };
