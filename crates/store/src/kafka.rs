@@ -287,16 +287,7 @@ impl Storage for KafkaStorage {
             consumer.seek(tp, start)?;
             stops.insert(tp.partition, high);
         }
-        Ok(KafkaReader {
-            consumer,
-            tps,
-            group: None,
-            stops,
-            first_highwater: BTreeMap::new(),
-            follow,
-            progressed: Instant::now(),
-            last_positions: BTreeMap::new(),
-        })
+        Ok(KafkaReader::new(consumer, tps, None, stops, follow))
     }
 
     async fn group_reader(
@@ -329,19 +320,17 @@ impl Storage for KafkaStorage {
             .map(|(p, (_, high))| (p, high))
             .collect();
         consumer.subscribe(&[topic]).await?;
-        Ok(KafkaReader {
+        let membership = Membership {
+            group: group.group.clone(),
+            assigned,
+        };
+        Ok(KafkaReader::new(
             consumer,
-            tps: Vec::new(),
-            group: Some(Membership {
-                group: group.group.clone(),
-                assigned,
-            }),
+            Vec::new(),
+            Some(membership),
             stops,
-            first_highwater: BTreeMap::new(),
             follow,
-            progressed: Instant::now(),
-            last_positions: BTreeMap::new(),
-        })
+        ))
     }
 
     async fn list_groups(&self) -> Result<Vec<String>> {
@@ -467,6 +456,27 @@ impl std::fmt::Debug for KafkaReader {
 }
 
 impl KafkaReader {
+    /// A reader of `tps` (a group member: of what its group assigns) stopping at `stops`
+    /// unless it follows.
+    fn new(
+        consumer: Consumer,
+        tps: Vec<TopicPartition>,
+        group: Option<Membership>,
+        stops: BTreeMap<i32, i64>,
+        follow: bool,
+    ) -> Self {
+        KafkaReader {
+            consumer,
+            tps,
+            group,
+            stops,
+            first_highwater: BTreeMap::new(),
+            follow,
+            progressed: Instant::now(),
+            last_positions: BTreeMap::new(),
+        }
+    }
+
     /// Where a reader without `follow` stops in `partition`: the larger of the end taken at
     /// open and the first fetch's high watermark.
     fn stop_of(&self, partition: i32) -> i64 {
