@@ -236,6 +236,11 @@ pub(crate) enum Command {
         /// copy said, or with `--group`.
         #[arg(long)]
         resume: bool,
+        /// Cluster to cluster, exactly once: each batch is written in a transaction that also
+        /// commits the copy's progress as --group's offsets in the target, so a copy run
+        /// again after a crash leaves no duplicates for read_committed readers.
+        #[arg(long, conflicts_with_all = ["resume", "groups"])]
+        exactly_once: bool,
         /// Print the counts as JSON.
         #[arg(long)]
         json: bool,

@@ -321,6 +321,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             n,
             append,
             resume,
+            exactly_once,
             json,
             read,
             jq,
@@ -345,13 +346,14 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 (true, _) => kafkit::store::ops::copy::IntoExisting::Append,
                 _ => kafkit::store::ops::copy::IntoExisting::Refuse,
             };
-            let copied = copy::cp(
+            let ends = (
                 (&storage, source.as_str()),
                 (&target_storage, target.as_str()),
-                read,
-                plan,
-            )
-            .await?;
+            );
+            let copied = match exactly_once {
+                true => copy::cp_exactly_once(ends.0, ends.1, read, plan).await?,
+                false => copy::cp(ends.0, ends.1, read, plan).await?,
+            };
             if *json {
                 println!("{}", serde_json::to_string(&copied)?);
             } else {

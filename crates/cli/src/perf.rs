@@ -40,6 +40,9 @@ pub struct ProduceArgs {
     /// Values as JSON objects of about --size bytes (`{"n":…,"pad":"xxx…"}`), for tables.
     #[arg(long)]
     pub json_values: bool,
+    /// Produce in transactions of this many records (a transactional producer; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub transaction_every: u64,
     /// Print one JSON line (the peers' shape) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -68,6 +71,9 @@ pub async fn produce(
     }
     if let Some(b) = args.batch_size {
         config = config.batch_size(b);
+    }
+    if args.transaction_every > 0 {
+        config = config.transactional_id(format!("kafkit-perf-{}", std::process::id()));
     }
     let view = client.topic_metadata(&[&args.topic]).await?;
     if view
@@ -110,7 +116,15 @@ pub async fn produce(
 
     let (cpu0, _) = usage();
     let t0 = Instant::now();
+    let per_transaction = args.transaction_every;
+    if per_transaction > 0 {
+        producer.begin_transaction()?;
+    }
     for i in 0..args.messages {
+        if per_transaction > 0 && i > 0 && i % per_transaction == 0 {
+            producer.commit_transaction().await?;
+            producer.begin_transaction()?;
+        }
         let mut record = if args.json_values {
             let head = format!("{{\"n\":{i},\"pad\":\"");
             let pad = args.size.saturating_sub(head.len() + 2);
@@ -130,6 +144,9 @@ pub async fn produce(
         if let Some(sent) = sent {
             let _ = tx.send((sent, delivery));
         }
+    }
+    if per_transaction > 0 {
+        producer.commit_transaction().await?;
     }
     producer.flush().await;
     let wall = t0.elapsed().as_secs_f64();

@@ -85,7 +85,7 @@ impl ReadArgs {
     }
 
     /// The group this read runs as, if any.
-    fn group_of(&self, topic: &str) -> Option<String> {
+    pub(crate) fn group_of(&self, topic: &str) -> Option<String> {
         match self.group.as_deref() {
             None => None,
             Some("") => Some(format!(

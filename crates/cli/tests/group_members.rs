@@ -196,6 +196,59 @@ fn exactly_once(reads: &[(&str, Vec<(i64, i64)>)], per_partition: i64) {
     assert_eq!(got, expected, "every record read once");
 }
 
+/// Kafka's DescribeGroups names each member's client, host and assignment (Tansu leaves
+/// them out): `describe-groups` shows the split the readers logged.
+fn described_as_split(dir: &std::path::Path, topic: &str, group: &str, readers: &[&Reader]) {
+    let b = kafkit_testkit::shared_broker();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let described: Value = serde_json::from_str(&ok(
+            "",
+            dir,
+            &["-b", &b, "describe-groups", group, "--json"],
+            None,
+        ))
+        .unwrap();
+        let members = described["members"].as_array().cloned().unwrap_or_default();
+        let mut shown: Vec<BTreeSet<i32>> = members
+            .iter()
+            .map(|m| {
+                m["assigned"][topic]
+                    .as_array()
+                    .map(|ps| ps.iter().map(|p| p.as_i64().unwrap() as i32).collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        shown.sort();
+        let mut logged: Vec<BTreeSet<i32>> = readers
+            .iter()
+            .map(|r| r.assignment().unwrap_or_default())
+            .collect();
+        logged.sort();
+        if shown == logged {
+            for m in &members {
+                assert_eq!(m["client_id"], "kafkit", "{described}");
+                assert!(
+                    m["host"].as_str().is_some_and(|h| h.contains("127.0.0.1")),
+                    "{described}"
+                );
+                assert!(
+                    m["member_id"].as_str().is_some_and(|id| !id.is_empty()),
+                    "{described}"
+                );
+            }
+            let text = ok("", dir, &["-b", &b, "describe-groups", group], None);
+            assert!(text.contains("2 members"), "{text}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "describe-groups shows {shown:?}, the readers logged {logged:?}: {described}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn topic(dir: &std::path::Path, prefix: &str) -> String {
     let topic = kafkit_testkit::unique_topic(prefix);
     let b = kafkit_testkit::shared_broker();
@@ -217,6 +270,9 @@ fn two_kafkit_readers_split_a_group_and_one_leaving_hands_over_without_loss() {
     let a = Reader::kafkit("kafkit a", d, &topic, &group);
     let b = Reader::kafkit("kafkit b", d, &topic, &group);
     until_split(&[&a, &b]);
+    if kafkit_testkit::on_kafka() {
+        described_as_split(d, &topic, &group, &[&a, &b]);
+    }
 
     fill(d, &topic, 10);
     until_read(60, &[&a, &b]);

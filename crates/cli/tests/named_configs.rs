@@ -56,12 +56,12 @@ fn a_named_cluster_config_takes_environment_variables_and_client_properties() {
     let broker = kafkit_testkit::shared_broker();
     write(
         &d.join("configs/clusters/dev.yaml"),
-        "kafka:\n  bootstrap.servers: ${KAFKIT_TEST_BROKER}\n  client.id: kafkit-test\n  linger.ms: 5\n  max.poll.records: 100\n",
+        "kafka:\n  bootstrap.servers: ${KAFKIT_TEST_BOOTSTRAP}\n  client.id: kafkit-test\n  linger.ms: 5\n  max.poll.records: 100\n",
     );
     let topic = kafkit_testkit::unique_topic("named");
     let with_env = |args: &[&str], stdin: Option<&str>| {
         let mut command = kafkit("dev", d);
-        command.env("KAFKIT_TEST_BROKER", &broker).args(args);
+        command.env("KAFKIT_TEST_BOOTSTRAP", &broker).args(args);
         common::run_command(command, stdin)
     };
     assert!(with_env(&["touch", &topic], None).status.success());
@@ -87,7 +87,7 @@ fn a_named_cluster_config_takes_environment_variables_and_client_properties() {
     assert!(!out.status.success());
     assert!(
         e.contains(
-            "configs/clusters/dev.yaml:2: kafka.bootstrap.servers: environment variable KAFKIT_TEST_BROKER is not set"
+            "configs/clusters/dev.yaml:2: kafka.bootstrap.servers: environment variable KAFKIT_TEST_BOOTSTRAP is not set"
         ),
         "{e}"
     );

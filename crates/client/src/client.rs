@@ -1,4 +1,4 @@
-//! [`Client`]: the shared entry point — one connection per broker, the cluster view, and
+//! [`Client`]: the shared entry point — a connection per broker and purpose, the cluster view, and
 //! low-level access to any protocol request.
 
 use std::collections::HashMap;
@@ -6,14 +6,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{MetadataRequest, TopicName};
-use kafka_protocol::protocol::{Request, StrBytes};
+use crate::wire::messages::metadata_request::MetadataRequestTopic;
+use crate::wire::messages::{MetadataRequest, TopicName};
+use crate::wire::{Request, StrBytes};
 
 use crate::cluster::ClusterView;
 use crate::config::ClientConfig;
 use crate::conn::{self, ApiVersionTable, Connection};
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
+use crate::wire::ErrorCode;
 
 /// Which broker a request goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +30,31 @@ pub enum Target {
     Address(String),
 }
 
+/// What a connection to a broker carries.
+///
+/// A Kafka broker handles the requests of one connection one at a time, in order: a fetch
+/// that long-polls for `fetch.max.wait.ms` would hold up a produce or a commit queued behind
+/// it. So, as the Java client and franz-go do, each purpose has its own connection to a
+/// broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) enum Purpose {
+    /// Metadata, admin requests, and raw requests sent through [`Client::send`].
+    #[default]
+    General,
+    /// A producer's Produce requests.
+    Produce,
+    /// A consumer's fetches (long polls).
+    Fetch,
+    /// Group coordination: JoinGroup and SyncGroup (held during rebalances), heartbeats,
+    /// commits, LeaveGroup.
+    Group,
+}
+
 /// A Kafka client: cheap to clone, share it across tasks.
 ///
-/// It keeps one connection per broker (opened on first use, reopened with backoff after a
-/// failure) and a cluster view refreshed on demand, after retriable errors and every
-/// `metadata_max_age`.
+/// It keeps a connection per broker and [purpose](Purpose) (opened on first use, reopened
+/// with backoff after a failure) and a cluster view refreshed on demand, after retriable
+/// errors and every `metadata_max_age`.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -50,7 +71,7 @@ impl std::fmt::Debug for Client {
 struct Inner {
     config: ClientConfig,
     tls: Option<Arc<rustls::ClientConfig>>,
-    slots: Mutex<HashMap<String, Arc<BrokerSlot>>>,
+    slots: Mutex<HashMap<(String, Purpose), Arc<BrokerSlot>>>,
     view: RwLock<Arc<ClusterView>>,
     refresh_lock: tokio::sync::Mutex<()>,
     refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -127,11 +148,15 @@ pub(crate) fn backoff(config: &ClientConfig, failures: u32) -> Duration {
     capped.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
 }
 
+/// Rounds over the bootstrap addresses while every failure was a dropped connection.
+const BOOTSTRAP_ROUNDS: u32 = 3;
+
 impl Client {
     /// Connects to the cluster: tries each bootstrap address until one answers Metadata.
     ///
     /// Fails with [`Error::NoBrokers`] naming every address tried and why, within
-    /// `connect_timeout` per address.
+    /// `connect_timeout` per address. When every address took the connection and then
+    /// dropped it, it tries them again (three rounds in all, with backoff).
     pub async fn connect(config: ClientConfig) -> Result<Client> {
         config.validate()?;
         let tls = config
@@ -155,18 +180,32 @@ impl Client {
         });
         let client = Client { inner };
         let mut failures = Vec::new();
-        for addr in client.inner.config.bootstrap.clone() {
-            match client
-                .fetch_metadata(&Target::Address(addr.clone()), None)
-                .await
-            {
-                Ok(view) => {
-                    client.install_view(view);
-                    client.start_refresher();
-                    return Ok(client);
+        for round in 1..=BOOTSTRAP_ROUNDS {
+            failures.clear();
+            let mut only_dropped = true;
+            for addr in client.inner.config.bootstrap.clone() {
+                match client
+                    .fetch_metadata(&Target::Address(addr.clone()), None)
+                    .await
+                {
+                    Ok(view) => {
+                        client.install_view(view);
+                        client.start_refresher();
+                        return Ok(client);
+                    }
+                    Err(e) => {
+                        only_dropped &= matches!(e.source_error(), Error::Disconnected { .. });
+                        failures.push(format!("{addr}: {e}"));
+                    }
                 }
-                Err(e) => failures.push(format!("{addr}: {e}")),
             }
+            // A broker that took the connection and then dropped it (still starting, or a
+            // proxy in between whose upstream hiccuped) gets another round; refused or
+            // timed-out connections, TLS and authentication failures do not.
+            if !only_dropped || round == BOOTSTRAP_ROUNDS {
+                break;
+            }
+            tokio::time::sleep(backoff(&client.inner.config, round)).await;
         }
         Err(Error::NoBrokers(failures.join("; ")))
     }
@@ -265,10 +304,10 @@ impl Client {
             .unwrap_or_else(|e| e.into_inner()) = Some(task);
     }
 
-    fn slot(&self, addr: &str) -> Arc<BrokerSlot> {
+    fn slot(&self, addr: &str, purpose: Purpose) -> Arc<BrokerSlot> {
         let mut slots = self.inner.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots
-            .entry(addr.to_string())
+            .entry((addr.to_string(), purpose))
             .or_insert_with(|| {
                 Arc::new(BrokerSlot {
                     addr: addr.to_string(),
@@ -307,7 +346,7 @@ impl Client {
                 let best = candidates
                     .iter()
                     .filter_map(|a| {
-                        let c = slots.get(a)?.current()?;
+                        let c = slots.get(&(a.clone(), Purpose::General))?.current()?;
                         Some((c.in_flight(), a.clone()))
                     })
                     .min();
@@ -328,10 +367,20 @@ impl Client {
             .unwrap_or_else(|_| format!("{target:?}"))
     }
 
-    /// The connection for `target`, opened if needed.
+    /// The connection for `target`, opened if needed: the one for metadata, admin and raw
+    /// requests (producers, fetches and group coordination have connections of their own).
     pub async fn connection(&self, target: &Target) -> Result<Arc<Connection>> {
+        self.connection_for(target, Purpose::General).await
+    }
+
+    /// The connection to `target` for `purpose`, opened if needed.
+    pub(crate) async fn connection_for(
+        &self,
+        target: &Target,
+        purpose: Purpose,
+    ) -> Result<Arc<Connection>> {
         let addr = self.address_of(target)?;
-        self.slot(&addr).connection(&self.inner).await
+        self.slot(&addr, purpose).connection(&self.inner).await
     }
 
     /// Sends any kafka-protocol request to `target` at the highest version both sides
@@ -339,7 +388,7 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn demo(client: kafkit_client::Client) -> kafkit_client::Result<()> {
-    /// use kafkit_client::protocol::messages::DescribeClusterRequest;
+    /// use kafkit_client::wire::messages::DescribeClusterRequest;
     /// let response = client
     ///     .send(&kafkit_client::Target::LeastLoaded, &DescribeClusterRequest::default())
     ///     .await?;

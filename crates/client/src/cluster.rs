@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use kafka_protocol::messages::MetadataResponse;
+use crate::wire::messages::MetadataResponse;
 
-use crate::error::ErrorCode;
+use crate::wire::ErrorCode;
 
 /// One broker of the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::ApiKey;
-pub use kafka_protocol::ResponseError as ErrorCode;
+use crate::wire::messages::ApiKey;
+use crate::wire::ErrorCode;
 
 /// An error code returned by a broker, with the request context it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +231,33 @@ pub enum Error {
     /// The producer was closed before the record could be sent.
     #[error("producer closed: {0}")]
     Closed(String),
+    /// A transactional call made in the wrong state: a send or commit with no transaction
+    /// open, a second `begin_transaction`, a call on a producer without `transactional.id`.
+    #[error("transactional producer '{transactional_id}': {message}")]
+    TransactionState {
+        /// The producer's transactional id (empty when it has none).
+        transactional_id: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The open transaction cannot commit (a record failed, a partition or the group's
+    /// offsets could not join it): call `abort_transaction` and go on.
+    #[error("transaction of '{transactional_id}' must be aborted: {cause}")]
+    TransactionAbortable {
+        /// The producer's transactional id.
+        transactional_id: String,
+        /// What failed.
+        cause: std::sync::Arc<Error>,
+    },
+    /// The transactional producer can no longer be used: a newer instance with the same
+    /// transactional id fenced it, or the broker refused its id. Drop it and connect a new one.
+    #[error("transactional producer '{transactional_id}' is unusable: {cause}")]
+    TransactionFatal {
+        /// The producer's transactional id.
+        transactional_id: String,
+        /// What failed.
+        cause: std::sync::Arc<Error>,
+    },
 }
 
 impl Error {
@@ -250,11 +277,33 @@ impl Error {
         }
     }
 
+    /// True when the open transaction must be aborted before the producer goes on
+    /// ([`Error::TransactionAbortable`]).
+    pub fn is_transaction_abortable(&self) -> bool {
+        match self {
+            Error::TransactionAbortable { .. } => true,
+            Error::Shared(e) => e.is_transaction_abortable(),
+            _ => false,
+        }
+    }
+
+    /// True when the transactional producer is unusable ([`Error::TransactionFatal`]).
+    pub fn is_transaction_fatal(&self) -> bool {
+        match self {
+            Error::TransactionFatal { .. } => true,
+            Error::Shared(e) => e.is_transaction_fatal(),
+            _ => false,
+        }
+    }
+
     /// The Kafka error code, when the broker returned one.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker(e) => Some(e.code),
             Error::Shared(e) => e.code(),
+            Error::TransactionAbortable { cause, .. } | Error::TransactionFatal { cause, .. } => {
+                cause.code()
+            }
             _ => None,
         }
     }

@@ -1,6 +1,6 @@
 //! kafkit's pure-Rust async Kafka client.
 //!
-//! - [`Client`]: connects to a cluster, keeps one connection per broker, holds the
+//! - [`Client`]: connects to a cluster, keeps a connection per broker and purpose, holds the
 //!   [`ClusterView`], and sends any protocol request ([`Client::send`]).
 //! - [`Admin`]: topics, configs, offsets, consumer groups and ACLs.
 //! - [`Consumer`]: assign, seek and poll partitions ([`ConsumerRecord`] out).
@@ -8,6 +8,8 @@
 //!   [`Delivery`] out).
 //! - [`ClientConfig`], [`TlsConfig`], [`SaslConfig`]: how to reach the cluster.
 //! - [`Error`]: what failed, where, and whether a retry can help.
+//! - [`wire`]: the protocol itself: API keys, error codes, request messages for
+//!   [`Client::send`], single connections.
 //!
 //! ```no_run
 //! # async fn demo() -> kafkit_client::Result<()> {
@@ -30,6 +32,7 @@ mod consumer;
 mod error;
 mod producer;
 mod properties;
+pub mod wire;
 
 pub use admin::{
     AclBinding, AclFilter, AclOperation, AclPermission, Admin, AlterConfigOp, CommittedOffset,
@@ -39,12 +42,11 @@ pub use admin::{
 pub use client::{Client, Target};
 pub use cluster::{BrokerInfo, ClusterView, PartitionInfo, TopicInfo};
 pub use config::{ClientConfig, SaslConfig, SaslMechanism, Secret, TlsConfig};
-pub use conn::{decode_response, ApiVersionTable, Connection, PendingResponse};
 pub use consumer::{
-    Assignor, Consumer, ConsumerConfig, ConsumerRecord, FetchedBatch, Isolation, MemberAssignment,
-    Offset, OffsetReset, RebalanceListener, TopicPartition,
+    Assignor, Consumer, ConsumerConfig, ConsumerGroupMetadata, ConsumerRecord, FetchedBatch,
+    Isolation, MemberAssignment, Offset, OffsetReset, RebalanceListener, TopicPartition,
 };
-pub use error::{BrokerError, Error, ErrorCode, Result};
+pub use error::{BrokerError, Error, Result};
 pub use producer::{
     Acks, Delivery, DeliveryFuture, Partitioner, Producer, ProducerConfig, ProducerMetrics,
     ProducerRecord, SendError,
@@ -53,6 +55,3 @@ pub use producer::{
 /// Batch compression codecs ([`ProducerConfig::compression`] takes one), re-exported from
 /// kafkit's record codec so that producers need no second crate.
 pub use kafkit_record::Compression;
-
-/// The `kafka-protocol` crate, for building low-level requests to pass to [`Client::send`].
-pub use kafka_protocol as protocol;

@@ -184,9 +184,13 @@ async fn subscribe_without_a_group_is_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Tansu 0.6.0 starts a rebalance when a static member rejoins under its instance id \
-            (Kafka hands it its old assignment without one); see docs/TESTING.md"]
 async fn a_static_member_restarting_within_the_session_timeout_causes_no_rebalance() {
+    if !kafkit_testkit::on_kafka() {
+        // Tansu 0.6.0 starts a rebalance when a static member rejoins under its instance id
+        // (Kafka hands it its old assignment without one); see docs/TESTING.md.
+        eprintln!("skipped on Tansu: static membership needs Kafka");
+        return;
+    }
     init_tracing();
     let client = client().await;
     let topic = topic(&client, "g-static", 4).await;
@@ -466,10 +470,10 @@ async fn a_member_that_stops_polling_leaves_and_comes_back_when_it_polls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_member_survives_a_broker_restart_and_resumes_exactly() {
     init_tracing();
-    // sqlite storage keeps records, groups and commits across the restart.
+    // Kafka keeps records, groups and commits across the restart; Tansu with sqlite storage.
     let mut broker = tokio::task::spawn_blocking(|| {
         kafkit_testkit::Broker::start_with(kafkit_testkit::BrokerOptions {
-            storage: Some("sqlite://tansu.db".into()),
+            storage: (!kafkit_testkit::on_kafka()).then(|| "sqlite://tansu.db".into()),
             ..Default::default()
         })
     })

@@ -444,3 +444,73 @@ async fn a_failed_assign_keeps_the_assignment_and_positions_it_had() {
     let offsets: Vec<i64> = first.iter().chain(&rest).map(|r| r.offset).collect();
     assert_eq!(offsets, (0..7).collect::<Vec<_>>());
 }
+
+/// Kafka answers a fetch below the log start or past the end with OFFSET_OUT_OF_RANGE; the
+/// consumer then does what `auto.offset.reset` says. (Tansu never answers it: docs/TESTING.md.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offset_out_of_range_resets_as_auto_offset_reset_says() {
+    if !kafkit_testkit::on_kafka() {
+        eprintln!("skipped on Tansu: it never answers OFFSET_OUT_OF_RANGE");
+        return;
+    }
+    let client = client().await;
+    let topic = topic(&client, "c-oor", 1).await;
+    produce(&topic, 10, Compression::None).await;
+    client
+        .admin()
+        .delete_records(&topic, &BTreeMap::from([(0, 5)]))
+        .await
+        .unwrap();
+    let tp = TopicPartition::new(&topic, 0);
+    let start = |reset: OffsetReset| {
+        let tp = tp.clone();
+        async move {
+            let config = consumer_config(&kafkit_testkit::shared_broker()).auto_offset_reset(reset);
+            let consumer = Consumer::connect(config).await.unwrap();
+            consumer.assign(&[tp]).await.unwrap();
+            consumer
+        }
+    };
+    let offsets =
+        |records: Vec<ConsumerRecord>| records.iter().map(|r| r.offset).collect::<Vec<_>>();
+
+    // earliest: below the log start, and past the end, both go on from the log start.
+    let earliest = start(OffsetReset::Earliest).await;
+    earliest.seek(&tp, Offset::At(2)).unwrap();
+    assert_eq!(offsets(poll_n(&earliest, 5).await), vec![5, 6, 7, 8, 9]);
+    earliest.seek(&tp, Offset::At(100)).unwrap();
+    assert_eq!(offsets(poll_n(&earliest, 5).await), vec![5, 6, 7, 8, 9]);
+
+    // latest: goes on from the end, so only records written afterwards arrive.
+    let latest = start(OffsetReset::Latest).await;
+    latest.seek(&tp, Offset::At(2)).unwrap();
+    let mut early = Vec::new();
+    for _ in 0..5 {
+        early.extend(latest.poll(Duration::from_millis(200)).await.unwrap());
+    }
+    assert!(early.is_empty(), "{early:?}");
+    produce(&topic, 3, Compression::None).await;
+    assert_eq!(offsets(poll_n(&latest, 3).await), vec![10, 11, 12]);
+
+    // none: the poll fails, naming the topic, the partition and the offset.
+    let none = start(OffsetReset::None).await;
+    none.seek(&tp, Offset::At(2)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let err = loop {
+        match none.poll(Duration::from_millis(200)).await {
+            Err(e) => break e,
+            Ok(records) => assert!(records.is_empty(), "{records:?}"),
+        }
+        assert!(std::time::Instant::now() < deadline, "no error within 20 s");
+    };
+    assert_eq!(
+        err.code(),
+        Some(kafkit_client::wire::ErrorCode::OffsetOutOfRange),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&topic) && text.contains("partition 0") && text.contains("offset 2"),
+        "{text}"
+    );
+}

@@ -30,7 +30,7 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
     const ROUNDS: usize = 12;
     let round_len = n / ROUNDS;
     let (mut cuts, mut closes) = (0, 0);
-    let mut last = Vec::new();
+    let mut deliveries = Vec::with_capacity(n);
     for round in 0..ROUNDS {
         let end = if round == ROUNDS - 1 {
             n
@@ -59,9 +59,7 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
                 )
                 .await
                 .unwrap();
-            if i >= n - 2 {
-                last.push(d);
-            }
+            deliveries.push((i, d));
         }
         let recovered = async {
             while (cut && p.proxy.cuts_done() == cuts_before)
@@ -84,14 +82,18 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
         }
     }
     producer.flush().await;
-    for d in last {
-        d.await.expect("the last records are delivered");
+    let mut delivered = Vec::with_capacity(n);
+    for (i, d) in deliveries {
+        delivered.push((i, d.await.expect("every record is delivered")));
     }
     let m = producer.metrics();
     assert_eq!(p.proxy.cuts_done(), cuts, "every armed cut happened");
     assert_eq!((cuts, closes), (8, 4));
     assert!(m.retries > 0, "the faults forced retries: {m:?}");
     assert_eq!(m.records_failed, 0, "{m:?}");
+    // The broker never forgets the producer here, so no fault may cost the producer its id:
+    // a new one would resend batches of unknown outcome as new records.
+    assert_eq!(m.identity_resets, 0, "no new producer id: {m:?}");
     for partition in 0..2 {
         let got = fetch_all(&client, &topic, partition).await;
         let expected: Vec<String> = (0..n)
@@ -105,11 +107,40 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
         assert_eq!(
             values.len(),
             expected.len(),
-            "partition {partition}: no loss, no duplicates"
+            "partition {partition}: no loss, no duplicates; first repeats (value@offset): {:?}",
+            repeats(&got)
         );
         assert!(values == expected, "partition {partition}: in order");
+        // Each delivery reports where its record is. A resend of a batch already written is
+        // answered by Kafka with the original offset; Tansu answers DUPLICATE_SEQUENCE_NUMBER,
+        // which leaves the offset unknown (-1).
+        for (i, d) in delivered.iter().filter(|(_, d)| d.partition == partition) {
+            let at = got[i / 2].offset;
+            if kafkit_testkit::on_kafka() {
+                assert_eq!(d.offset, at, "record {i}");
+            } else {
+                assert!(
+                    d.offset == at || d.offset == -1,
+                    "record {i}: {d:?} vs {at}"
+                );
+            }
+        }
     }
     eprintln!("{cuts} responses cut, {closes} times all connections closed; {m:?}");
+}
+
+/// Up to ten records whose value was seen before, as `value@offset`.
+fn repeats(records: &[kafkit_record::Record]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    records
+        .iter()
+        .filter(|r| !seen.insert(r.value.clone()))
+        .take(10)
+        .map(|r| {
+            let value = r.value.as_deref().unwrap_or_default();
+            format!("{}@{}", String::from_utf8_lossy(value), r.offset)
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +266,7 @@ async fn delivery_timeout_fails_records_and_close_reports_what_was_left() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_forgets_the_producer_gets_a_new_producer_id_and_delivery_goes_on() {
     init_tracing();
-    // Memory storage forgets everything on restart: topics and producer ids. Once the topic
+    // Tansu's memory storage forgets everything on restart: topics and producer ids. Once the topic
     // is back, the producer's next batch gets UNKNOWN_PRODUCER_ID; it takes a new producer
     // id and resends from sequence 0. (The topic is recreated before sending: Tansu accepts
     // Produce to a topic it does not know and the records vanish; see docs/TESTING.md.)
@@ -255,6 +286,7 @@ async fn a_broker_that_forgets_the_producer_gets_a_new_producer_id_and_delivery_
             .unwrap();
     }
     producer.flush().await;
+    let id_before = producer.producer_id();
 
     let _broker = tokio::task::spawn_blocking(move || {
         let mut broker = broker;
@@ -263,11 +295,14 @@ async fn a_broker_that_forgets_the_producer_gets_a_new_producer_id_and_delivery_
     })
     .await
     .unwrap();
-    client
-        .admin()
-        .create_topic(&kafkit_client::NewTopic::new(&topic, 1))
-        .await
-        .unwrap();
+    let on_kafka = kafkit_testkit::on_kafka();
+    if !on_kafka {
+        client
+            .admin()
+            .create_topic(&kafkit_client::NewTopic::new(&topic, 1))
+            .await
+            .unwrap();
+    }
     let mut deliveries = Vec::new();
     for i in 0..100 {
         deliveries.push(
@@ -284,19 +319,39 @@ async fn a_broker_that_forgets_the_producer_gets_a_new_producer_id_and_delivery_
             .unwrap();
         assert_eq!(d.partition, 0);
     }
-    // The restarted broker hands out ids from scratch, so the new id may equal the old one;
-    // what matters is that the producer asked for one.
     assert!(producer.producer_id().is_some());
-    assert!(
-        producer.metrics().identity_resets >= 1,
-        "{:?}",
-        producer.metrics()
-    );
     let values: Vec<String> = fetch_all(&client, &topic, 0)
         .await
         .iter()
         .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
         .collect();
-    let expected: Vec<String> = (0..100).map(|i| format!("after-{i:03}")).collect();
+    let mut expected: Vec<String> = (0..100).map(|i| format!("after-{i:03}")).collect();
+    if on_kafka {
+        // Kafka keeps its log and the producer's state across the restart: the producer goes
+        // on with the same id and sequence, and the topic holds both rounds.
+        let before = (0..100).map(|i| format!("before-{i}"));
+        expected = before.chain(expected).collect();
+        assert_eq!(
+            producer.producer_id(),
+            id_before,
+            "the same producer id and epoch"
+        );
+        assert_eq!(producer.metrics().identity_resets, 0);
+        // Kafka never hands out a producer id twice, restarts included (Tansu starts again
+        // from 1): a new producer gets a new one.
+        let other = Producer::connect(producer_config(&bootstrap))
+            .await
+            .unwrap();
+        let (old_id, new_id) = (id_before.unwrap().0, other.producer_id().unwrap().0);
+        assert_ne!(new_id, old_id, "producer ids are not reused");
+    } else {
+        // The restarted Tansu hands out ids from scratch, so the new id may equal the old
+        // one; what matters is that the producer asked for one.
+        assert!(
+            producer.metrics().identity_resets >= 1,
+            "{:?}",
+            producer.metrics()
+        );
+    }
     assert_eq!(values, expected, "once each, in order");
 }

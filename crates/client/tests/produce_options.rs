@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use kafkit_client::{Acks, Error, Partitioner, Producer, ProducerConfig, ProducerRecord};
+use kafkit_client::{Acks, Error, NewTopic, Partitioner, Producer, ProducerConfig, ProducerRecord};
 use kafkit_record::{BatchReader, Compression, DecodeOptions, RecordBatch};
 
 fn bootstrap() -> String {
@@ -233,7 +233,13 @@ async fn a_record_over_max_request_size_is_refused_and_handed_back() {
 #[tokio::test]
 async fn one_mebibyte_records_round_trip() {
     let client = client().await;
-    let topic = topic(&client, "p-1mib", 1).await;
+    // Kafka refuses batches over the topic's max.message.bytes (1 MiB + 12 bytes by default).
+    let topic = kafkit_testkit::unique_topic("p-1mib");
+    client
+        .admin()
+        .create_topic(&NewTopic::new(&topic, 1).config("max.message.bytes", "4194304"))
+        .await
+        .unwrap();
     let producer = Producer::connect(
         producer_config(&bootstrap())
             .max_request_size(4 << 20)
@@ -242,15 +248,20 @@ async fn one_mebibyte_records_round_trip() {
     .await
     .unwrap();
     let mut sent = Vec::new();
+    let mut deliveries = Vec::new();
     for i in 0..5u8 {
         let value = Bytes::from(vec![i; 1 << 20]);
         sent.push(value.clone());
-        producer
-            .send(ProducerRecord::new(topic.clone()).key(vec![i]).value(value))
-            .await
-            .unwrap();
+        deliveries.push(
+            producer
+                .send(ProducerRecord::new(topic.clone()).key(vec![i]).value(value))
+                .await
+                .unwrap(),
+        );
     }
-    producer.flush().await;
+    for d in deliveries {
+        d.await.unwrap();
+    }
     let got = fetch_all(&client, &topic, 0).await;
     assert_eq!(got.len(), 5);
     for (r, v) in got.iter().zip(&sent) {

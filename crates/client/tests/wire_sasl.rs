@@ -1,4 +1,5 @@
-//! SASL against a Tansu broker started with `--authentication` (SCRAM users on sqlite).
+//! SASL against a broker that demands it: Tansu with `--authentication` (SCRAM users on
+//! sqlite), or Kafka with a SASL_PLAINTEXT listener (PLAIN and SCRAM).
 
 mod common;
 
@@ -84,11 +85,27 @@ async fn scram_sha256_and_sha512_authenticate() {
         .unwrap_err();
     assert!(matches!(err, Error::NoBrokers(_)), "{err}");
 
-    // PLAIN is not enabled on Tansu: the error says so.
-    let err = Client::connect(config(&broker, SaslConfig::plain("alice", "alice-secret")))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("PLAIN authentication"), "{err}");
+    let plain = Client::connect(config(&broker, SaslConfig::plain("alice", "alice-secret"))).await;
+    if kafkit_testkit::on_kafka() {
+        // Kafka enables PLAIN: it authenticates, and a wrong password is a clear error.
+        let client = plain.unwrap();
+        assert!(client
+            .admin()
+            .list_topics(false)
+            .await
+            .unwrap()
+            .contains(&topic));
+        let err = Client::connect(config(&broker, SaslConfig::plain("alice", "wrong")))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("PLAIN authentication"), "{text}");
+        assert!(!text.contains("wrong"), "the password leaked: {text}");
+    } else {
+        // PLAIN is not enabled on Tansu: the error says so.
+        let err = plain.unwrap_err();
+        assert!(err.to_string().contains("PLAIN authentication"), "{err}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! TLS: verified by default, CA files, host names, client certificates. Tansu serves only
-//! plaintext, so the fault proxy terminates TLS in front of it (see docs/TESTING.md).
+//! TLS: verified by default, CA files, host names, client certificates. On Kafka, straight to
+//! the broker's SSL listener; Tansu serves only plaintext, so there the fault proxy terminates
+//! TLS in front of it (see docs/TESTING.md).
 
 mod common;
 
@@ -7,6 +8,49 @@ use std::time::Duration;
 
 use kafkit_client::{Client, Error, TlsConfig};
 use kafkit_testkit::TestPki;
+
+/// A broker that clients reach over TLS with the test PKI's server certificate.
+enum TlsBroker {
+    /// Kafka's own SSL listener.
+    Kafka(kafkit_testkit::Broker),
+    /// Tansu behind a proxy that terminates TLS.
+    Proxied(common::Proxied),
+}
+
+impl TlsBroker {
+    /// With `require_client_cert`, clients must present a certificate signed by the CA.
+    async fn start(pki: &TestPki, require_client_cert: bool) -> TlsBroker {
+        if !kafkit_testkit::on_kafka() {
+            let p = common::Proxied::start(Some(pki.server_config(require_client_cert))).await;
+            return TlsBroker::Proxied(p);
+        }
+        let (chain, key) = pki.server_files();
+        let client_ca = require_client_cert.then(|| pki.ca_file());
+        let options = kafkit_testkit::BrokerOptions {
+            kafka: kafkit_testkit::KafkaOptions {
+                security: kafkit_testkit::KafkaSecurity::Ssl {
+                    chain,
+                    key,
+                    client_ca,
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let broker =
+            tokio::task::spawn_blocking(move || kafkit_testkit::Broker::start_with(options))
+                .await
+                .unwrap();
+        TlsBroker::Kafka(broker)
+    }
+
+    fn bootstrap(&self) -> String {
+        match self {
+            TlsBroker::Kafka(b) => b.bootstrap(),
+            TlsBroker::Proxied(p) => p.bootstrap(),
+        }
+    }
+}
 
 fn config(bootstrap: &str, tls: TlsConfig) -> kafkit_client::ClientConfig {
     common::config(bootstrap)
@@ -18,7 +62,7 @@ fn config(bootstrap: &str, tls: TlsConfig) -> kafkit_client::ClientConfig {
 #[tokio::test]
 async fn tls_with_a_trusted_ca_works() {
     let pki = TestPki::new(&["localhost", "127.0.0.1"]);
-    let p = common::Proxied::start(Some(pki.server_config(false))).await;
+    let p = TlsBroker::start(&pki, false).await;
     let client = Client::connect(config(
         &p.bootstrap(),
         TlsConfig::default().ca_file(pki.ca_file()),
@@ -38,7 +82,7 @@ async fn tls_with_a_trusted_ca_works() {
 #[tokio::test]
 async fn an_untrusted_certificate_is_refused() {
     let pki = TestPki::new(&["localhost", "127.0.0.1"]);
-    let p = common::Proxied::start(Some(pki.server_config(false))).await;
+    let p = TlsBroker::start(&pki, false).await;
     // Trusting an unrelated CA.
     let err = Client::connect(config(
         &p.bootstrap(),
@@ -68,7 +112,7 @@ async fn an_untrusted_certificate_is_refused() {
 #[tokio::test]
 async fn the_host_name_is_verified_unless_disabled() {
     let pki = TestPki::new(&["kafka.example.test"]);
-    let p = common::Proxied::start(Some(pki.server_config(false))).await;
+    let p = TlsBroker::start(&pki, false).await;
     let err = Client::connect(config(
         &p.bootstrap(),
         TlsConfig::default().ca_file(pki.ca_file()),
@@ -93,7 +137,7 @@ async fn the_host_name_is_verified_unless_disabled() {
 #[tokio::test]
 async fn client_certificates_for_mutual_tls() {
     let pki = TestPki::new(&["localhost", "127.0.0.1"]);
-    let p = common::Proxied::start(Some(pki.server_config(true))).await;
+    let p = TlsBroker::start(&pki, true).await;
     let (cert, key) = pki.client_files();
     Client::connect(config(
         &p.bootstrap(),

@@ -75,6 +75,39 @@ impl KafkaStorage {
         }
     }
 
+    /// The same cluster, read `read_committed`: records of aborted and open transactions
+    /// are never returned.
+    pub fn read_committed(&self) -> KafkaStorage {
+        let mut committed = self.clone();
+        committed.consumer_config = committed
+            .consumer_config
+            .clone()
+            .isolation(kafkit_client::Isolation::ReadCommitted);
+        committed
+    }
+
+    /// Each partition's low watermark and where a reader of this storage ends now: the high
+    /// watermark, or for `read_committed` the last stable offset (a reader cannot pass an
+    /// open transaction, and would wait for it).
+    async fn readable_range(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
+        let admin = self.client.admin();
+        Ok(match self.consumer_config.isolation {
+            kafkit_client::Isolation::ReadCommitted => admin.committed_range(topic).await?,
+            kafkit_client::Isolation::ReadUncommitted => admin.watermarks(topic).await?,
+        })
+    }
+
+    /// A transactional producer on this cluster with `transactional_id` (and this storage's
+    /// producer settings). Connecting it fences an older producer with the same id and
+    /// aborts that one's open transaction.
+    pub async fn transactional_producer(&self, transactional_id: &str) -> Result<Producer> {
+        let config = self
+            .producer_config
+            .clone()
+            .transactional_id(transactional_id);
+        Ok(Producer::with_client(self.client.clone(), config).await?)
+    }
+
     /// Flushes and closes the producer, if one was opened.
     pub async fn close(&self) -> Result<()> {
         if let Some(p) = self.producer.get() {
@@ -229,12 +262,7 @@ impl Storage for KafkaStorage {
         let producer = self.producer().await?;
         let mut pending = Vec::with_capacity(records.len());
         for r in records {
-            let mut pr = ProducerRecord::new(topic.to_string());
-            pr.key = r.key;
-            pr.value = r.value;
-            pr.headers = r.headers;
-            pr.timestamp = r.timestamp;
-            pr.partition = r.partition;
+            let pr = producer_record(topic, r);
             pending.push(
                 producer
                     .send(pr)
@@ -270,7 +298,7 @@ impl Storage for KafkaStorage {
             .map(|&p| TopicPartition::new(topic, p))
             .collect();
         consumer.assign(&tps).await?;
-        let marks = self.client.admin().watermarks(topic).await?;
+        let marks = self.readable_range(topic).await?;
         let mut stops = BTreeMap::new();
         for tp in &tps {
             let (low, high) = marks.get(&tp.partition).copied().unwrap_or((0, 0));
@@ -312,9 +340,7 @@ impl Storage for KafkaStorage {
         // Without follow, each partition is read up to its end now (or, if larger, the end
         // its first fetch reports).
         let stops = self
-            .client
-            .admin()
-            .watermarks(topic)
+            .readable_range(topic)
             .await?
             .into_iter()
             .map(|(p, (_, high))| (p, high))
@@ -413,10 +439,12 @@ pub struct KafkaReader {
     tps: Vec<TopicPartition>,
     /// The group, when reading as a member of one.
     group: Option<Membership>,
-    /// High watermarks when the reader opened (ListOffsets).
+    /// Ends when the reader opened (ListOffsets: high watermarks, or last stable offsets
+    /// when reading read_committed).
     stops: BTreeMap<i32, i64>,
-    /// High watermark of each partition's first fetch: a reader stops at the larger of the
-    /// two (they agree on Kafka; Tansu's ListOffsets can fall short, see docs/TESTING.md).
+    /// The end each partition's first fetch reported (same kind): a reader stops at the
+    /// larger of the two (they agree on Kafka; Tansu's ListOffsets can fall short, see
+    /// docs/TESTING.md).
     first_highwater: BTreeMap<i32, i64>,
     follow: bool,
     /// When a position last moved (or the reader opened), and the positions then.
@@ -541,7 +569,8 @@ impl KafkaReader {
 
     fn note_highwaters(&mut self) {
         for tp in &self.tps {
-            let hw = self.consumer.highwater(tp);
+            // The last stable offset when reading read_committed.
+            let hw = self.consumer.end_offset(tp);
             if hw >= 0 {
                 self.first_highwater.entry(tp.partition).or_insert(hw);
             }
@@ -673,4 +702,15 @@ impl RecordReader for KafkaReader {
         self.consumer.close().await;
         committed
     }
+}
+
+/// A record to write to `topic`, as the producer takes it.
+pub(crate) fn producer_record(topic: &str, r: NewRecord) -> ProducerRecord {
+    let mut pr = ProducerRecord::new(topic.to_string());
+    pr.key = r.key;
+    pr.value = r.value;
+    pr.headers = r.headers;
+    pr.timestamp = r.timestamp;
+    pr.partition = r.partition;
+    pr
 }

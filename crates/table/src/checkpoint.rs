@@ -29,6 +29,8 @@ pub(crate) struct Checkpoint {
     pub topic_id: [u8; 16],
     pub offsets: BTreeMap<i32, i64>,
     pub entries: Vec<(Bytes, Bytes)>,
+    /// When the file was written (its modification time), when known.
+    pub written_at: Option<std::time::SystemTime>,
 }
 
 fn invalid(path: &Path, what: &str) -> std::io::Error {
@@ -112,7 +114,8 @@ pub(crate) fn read(path: &Path) -> std::io::Result<Option<Checkpoint>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    decode(data, path).map(Some)
+    let written_at = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    decode(data, path).map(|c| Some(Checkpoint { written_at, ..c }))
 }
 
 /// Decodes checkpoint file bytes (`path` names the file in errors): every damage is an
@@ -171,6 +174,7 @@ pub(crate) fn decode(data: Bytes, path: &Path) -> std::io::Result<Checkpoint> {
         topic_id,
         offsets,
         entries,
+        written_at: None,
     })
 }
 

@@ -99,7 +99,10 @@ impl<V> TableConfig<V> {
     /// complete up to, written after catch-up, every minute while updates arrive, and on
     /// `stop()`. `start()` loads it and replays only what came after; it replays the whole
     /// topic instead when the checkpoint is unreadable, belongs to another topic, or the
-    /// topic was recreated or no longer holds the checkpoint's offsets.
+    /// topic was recreated or no longer holds the checkpoint's offsets, or, on a compacted
+    /// topic, when the checkpoint is older than half its `delete.retention.ms` (the log
+    /// cleaner may have removed tombstones of keys deleted since, which a resumed replay
+    /// would then miss).
     pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
         let every = self
             .checkpoint

@@ -235,12 +235,51 @@ impl<V: Send + Sync + 'static> Reader<V> {
                 ));
             }
         }
+        if let Some(retention) = self.tombstone_retention().await? {
+            // A tombstone written after the checkpoint is kept for at least
+            // delete.retention.ms; older than half that, catch-up could miss a delete.
+            let age = c.written_at.and_then(|t| t.elapsed().ok());
+            if age.is_none_or(|age| age >= retention / 2) {
+                return Err(format!(
+                    "it is {} old and the topic is compacted with delete.retention.ms = {} ms: \
+                     deletes made since then may be gone from the log",
+                    age.map_or("of unknown age".into(), |a| format!("{} s", a.as_secs())),
+                    retention.as_millis()
+                ));
+            }
+        }
         for (k, v) in &c.entries {
             self.replay.restore(k, v);
         }
         tracing::debug!(topic = %self.topic, keys = c.entries.len(), offsets = ?c.offsets, "checkpoint restored");
         self.start_from = c.offsets.into_iter().collect();
         Ok(true)
+    }
+
+    /// How long the topic's compaction keeps tombstones (`delete.retention.ms`), when its
+    /// cleanup policy compacts; `None` when it does not (nothing removes a tombstone early).
+    async fn tombstone_retention(&self) -> Result<Option<Duration>, String> {
+        let configs = self
+            .consumer
+            .client()
+            .admin()
+            .describe_configs(&kafkit_client::ConfigResource::Topic(self.topic.clone()))
+            .await
+            .map_err(|e| format!("cannot read the topic's configs: {e}"))?;
+        let value = |name: &str| {
+            configs
+                .iter()
+                .find(|e| e.name == name)
+                .and_then(|e| e.value.clone())
+        };
+        if !value("cleanup.policy").is_some_and(|p| p.contains("compact")) {
+            return Ok(None);
+        }
+        // Kafka's default, when the broker does not list it.
+        let ms = value("delete.retention.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(86_400_000);
+        Ok(Some(Duration::from_millis(ms)))
     }
 
     /// Every partition's next offset, where known.

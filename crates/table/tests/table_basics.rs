@@ -368,11 +368,9 @@ async fn a_grouped_registry_and_a_restart_that_rebuilds_identical_contents() {
 
 /// Writes a batch whose CRC does not match its contents (as a disk or network fault would).
 async fn produce_corrupt_batch(topic: &str) -> bool {
-    use kafkit_client::protocol::messages::produce_request::{
-        PartitionProduceData, TopicProduceData,
-    };
-    use kafkit_client::protocol::messages::{ProduceRequest, TopicName};
-    use kafkit_client::protocol::protocol::StrBytes;
+    use kafkit_client::wire::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafkit_client::wire::messages::{ProduceRequest, TopicName};
+    use kafkit_client::wire::StrBytes;
     let mut b = kafkit_record::BatchBuilder::new(0, 0);
     b.push(0, Some(b"k"), Some(b"{\"url\":\"x\",\"revision\":1}"), &[]);
     let mut bytes = b
@@ -399,19 +397,63 @@ async fn produce_corrupt_batch(topic: &str) -> bool {
     r.responses[0].partition_responses[0].error_code == 0
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_batch_fails_the_table_and_freezes_its_contents() {
-    let topic = topic("t-corrupt", 1).await;
-    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+    if !kafkit_testkit::on_kafka() {
+        // Tansu stores a batch whose CRC does not match as it is.
+        let topic = topic("t-corrupt", 1).await;
+        let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+            .await
+            .unwrap();
+        writer.set("a", &service("a", 1)).await.unwrap();
+        assert!(
+            produce_corrupt_batch(&topic).await,
+            "Tansu took the corrupt batch"
+        );
+        return check_failed_table(client_config(), topic).await;
+    }
+    // Kafka checks CRCs on produce and refuses the batch...
+    let refused = topic("t-corrupt-refused", 1).await;
+    assert!(
+        !produce_corrupt_batch(&refused).await,
+        "Kafka validates a batch's CRC on produce"
+    );
+    // ...so the fault comes from its disk: a byte flipped in a private broker's segment file,
+    // which it serves as it is.
+    let broker = tokio::task::spawn_blocking(kafkit_testkit::Broker::start)
+        .await
+        .unwrap();
+    let config = ClientConfig::new([broker.bootstrap()])
+        .connect_timeout(Duration::from_secs(5))
+        .request_timeout(Duration::from_secs(10));
+    let topic = kafkit_testkit::unique_topic("t-corrupt");
+    Client::connect(config.clone())
+        .await
+        .unwrap()
+        .admin()
+        .create_topic(&NewTopic::new(&topic, 1))
+        .await
+        .unwrap();
+    let writer = TableWriter::<Service>::json(config.clone(), topic.clone())
         .await
         .unwrap();
     writer.set("a", &service("a", 1)).await.unwrap();
-    if !produce_corrupt_batch(&topic).await {
-        panic!("the broker refused the corrupt batch; this test needs another way to corrupt data");
-    }
+    writer.set("b", &service("b", 1)).await.unwrap();
+    let segment = broker
+        .dir()
+        .join(format!("data/{topic}-0/00000000000000000000.log"));
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let last = bytes.len() - 2; // inside the second batch's only record
+    bytes[last] ^= 0xff;
+    std::fs::write(&segment, bytes).unwrap();
+    check_failed_table(config, topic).await;
+}
+
+/// The table over `topic`, whose batch at offset 1 is corrupt, fails there and keeps what it
+/// read before.
+async fn check_failed_table(config: ClientConfig, topic: String) {
     let table = GlobalTable::new(
-        TableConfig::<Service>::json(client_config(), topic)
-            .catch_up_timeout(Duration::from_secs(5)),
+        TableConfig::<Service>::json(config, topic).catch_up_timeout(Duration::from_secs(5)),
     );
     let status = table.start().await.unwrap();
     assert_eq!(status, Status::Failed);

@@ -255,3 +255,147 @@ async fn checkpoints_are_written_periodically_while_updates_arrive() {
     assert_eq!(table.get("b").unwrap().unwrap().revision, 1);
     table.stop().await;
 }
+
+/// Every record left in partition 0 of `topic` (offset, key, whether a tombstone), and the
+/// partition's high watermark.
+async fn stored(topic: &str) -> (Vec<(i64, String, bool)>, i64) {
+    use kafkit_client::{Consumer, ConsumerConfig, Offset, TopicPartition};
+    let tp = TopicPartition::new(topic, 0);
+    let consumer = Consumer::connect(ConsumerConfig::new(client_config()))
+        .await
+        .unwrap();
+    consumer.assign(std::slice::from_ref(&tp)).await.unwrap();
+    consumer.seek(&tp, Offset::Beginning).unwrap();
+    let end = Client::connect(client_config())
+        .await
+        .unwrap()
+        .admin()
+        .list_offsets(topic, &[], kafkit_client::OffsetSpec::Latest)
+        .await
+        .unwrap()[&0]
+        .offset;
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while out.last().map_or(0, |(o, _, _)| o + 1) < end && Instant::now() < deadline {
+        for r in consumer.poll(Duration::from_millis(200)).await.unwrap() {
+            let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).to_string();
+            out.push((r.offset, key, r.value.is_none()));
+        }
+    }
+    (out, end)
+}
+
+/// Kafka's log cleaner really compacts the topic (offsets with holes, overwritten values and
+/// tombstones gone); a table over it equals the map of the uncompacted history, and a table
+/// given a checkpoint taken before the compaction equals it too: the checkpoint is older than
+/// the topic keeps tombstones, so the table does not trust it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_topic_and_a_checkpoint_from_before_its_compaction_give_the_full_map() {
+    if !kafkit_testkit::on_kafka() {
+        eprintln!("skipped on Tansu: it has no log cleaner");
+        return;
+    }
+    let topic = kafkit_testkit::unique_topic("t-compacted");
+    Client::connect(client_config())
+        .await
+        .unwrap()
+        .admin()
+        .create_topic(
+            &NewTopic::new(&topic, 1)
+                .config("cleanup.policy", "compact")
+                .config("segment.ms", "200")
+                .config("min.cleanable.dirty.ratio", "0.001")
+                .config("min.compaction.lag.ms", "0")
+                .config("delete.retention.ms", "0"),
+        )
+        .await
+        .unwrap();
+    let path = checkpoint_path(&topic);
+    let writer = TableWriter::<Service>::json(client_config(), topic.clone())
+        .await
+        .unwrap();
+    let mut model = BTreeMap::new();
+    for rev in 1..=3 {
+        for k in 0..60 {
+            let key = format!("k{k}");
+            if (k + rev) % 7 == 0 {
+                writer.delete(&key).await.unwrap();
+                model.remove(&key);
+            } else {
+                writer.set(&key, &service(&key, rev)).await.unwrap();
+                model.insert(key.clone(), service(&key, rev));
+            }
+        }
+        if rev == 1 {
+            // A checkpoint of the first round, before anything is compacted.
+            let first = started(&topic, |c| c.checkpoint(&path)).await;
+            assert_eq!(contents(&first), model);
+            first.stop().await;
+            assert!(path.exists());
+        }
+    }
+    // The active segment is never cleaned: a record written after segment.ms rolls it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (records, written) = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        writer.set("roll", &service("roll", 1)).await.unwrap();
+        let (records, written) = stored(&topic).await;
+        if (records.len() as i64) < written / 2 {
+            break (records, written);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not compacted within 60 s: {} of {written} records left",
+            records.len()
+        );
+    };
+    model.insert("roll".into(), service("roll", 1));
+    // Offsets no record holds any more: before the first one left, and between two.
+    let holes = usize::from(records.first().is_some_and(|r| r.0 > 0))
+        + records.windows(2).filter(|w| w[1].0 != w[0].0 + 1).count();
+    assert!(
+        holes > 0,
+        "compaction leaves holes in the offsets: {records:?}"
+    );
+    eprintln!(
+        "{written} records written, {} left after compaction ({holes} holes, {} tombstones)",
+        records.len(),
+        records.iter().filter(|r| r.2).count()
+    );
+
+    let full = started(&topic, |c| c).await;
+    assert_eq!(
+        contents(&full),
+        model,
+        "a compacted replay == the full history"
+    );
+    // The compaction removed tombstones written after the checkpoint (delete.retention.ms is
+    // 0 here): resuming from it would bring deleted keys back, so the table replays the whole
+    // topic instead.
+    let restored = started(&topic, |c| c.checkpoint(&path)).await;
+    assert!(!restored.stats().checkpoint_restored);
+    assert_eq!(
+        contents(&restored),
+        model,
+        "a checkpoint from before the compaction still gives the map"
+    );
+    restored.stop().await;
+
+    // With tombstones kept for a day, a fresh checkpoint of the compacted topic is used.
+    Client::connect(client_config())
+        .await
+        .unwrap()
+        .admin()
+        .alter_configs(
+            &kafkit_client::ConfigResource::Topic(topic.clone()),
+            &[kafkit_client::AlterConfigOp::Set(
+                "delete.retention.ms".into(),
+                "86400000".into(),
+            )],
+        )
+        .await
+        .unwrap();
+    let again = started(&topic, |c| c.checkpoint(&path)).await;
+    assert!(again.stats().checkpoint_restored);
+    assert_eq!(contents(&again), model);
+}

@@ -1,4 +1,5 @@
-//! Starting and stopping Tansu brokers.
+//! Starting and stopping test brokers: Tansu (the quick one) or Apache Kafka (the
+//! reference), chosen per process by `KAFKIT_TEST_BROKER=tansu|kafka`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -8,17 +9,54 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::kafka::{self, KafkaOptions};
+
+/// Which broker program a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerKind {
+    /// Tansu 0.6.0: starts in milliseconds; lacks or bends some behaviours (docs/TESTING.md).
+    Tansu,
+    /// Apache Kafka in KRaft mode: the reference.
+    Kafka,
+}
+
+impl BrokerKind {
+    /// The kind `KAFKIT_TEST_BROKER` names (`tansu`, the default, or `kafka`).
+    pub fn from_env() -> BrokerKind {
+        match std::env::var("KAFKIT_TEST_BROKER").as_deref() {
+            Ok("kafka") => BrokerKind::Kafka,
+            Ok("tansu") | Ok("") | Err(_) => BrokerKind::Tansu,
+            Ok(other) => panic!("KAFKIT_TEST_BROKER={other}: expected tansu or kafka"),
+        }
+    }
+}
+
+/// The kind of broker this process's tests run against ([`BrokerKind::from_env`]).
+pub fn test_broker_kind() -> BrokerKind {
+    BrokerKind::from_env()
+}
+
+/// Whether this process's tests run against Apache Kafka (else Tansu): for the tests that
+/// check Kafka's correct behaviour where Tansu bends it.
+pub fn on_kafka() -> bool {
+    test_broker_kind() == BrokerKind::Kafka
+}
+
 /// How to start a broker.
 #[derive(Debug, Clone, Default)]
 pub struct BrokerOptions {
+    /// Tansu or Kafka (default: [`test_broker_kind`]).
+    pub kind: Option<BrokerKind>,
+    /// Listener security, authorizer and extra properties of a Kafka broker.
+    pub kafka: KafkaOptions,
     /// Port to listen on (default: a free one).
     pub port: Option<u16>,
     /// Port to advertise in metadata (default: the listening port). Set it to a proxy's port
     /// so that clients only ever talk through the proxy.
     pub advertised_port: Option<u16>,
-    /// Storage URL (default `memory://tansu/`).
+    /// Tansu's storage URL (default `memory://tansu/`).
     pub storage: Option<String>,
-    /// Require SASL authentication.
+    /// Tansu: require SASL authentication.
     pub authentication: bool,
     /// Working directory (sqlite paths are relative to it; default: a fresh temp dir).
     pub dir: Option<PathBuf>,
@@ -43,12 +81,16 @@ pub struct Broker {
     dir: PathBuf,
     _tempdir: Option<tempfile::TempDir>,
     log: PathBuf,
+    kind: BrokerKind,
+    /// Kafka's controller and internal ports, kept across restarts.
+    kafka_ports: Option<(u16, u16)>,
     options: BrokerOptions,
 }
 
 impl std::fmt::Debug for Broker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Broker")
+            .field("kind", &self.kind)
             .field("port", &self.port)
             .field("advertised_port", &self.advertised_port)
             .field("log", &self.log)
@@ -108,16 +150,12 @@ pub fn shared_broker() -> String {
     format!("127.0.0.1:{port}")
 }
 
-fn spawn(options: &BrokerOptions, port: u16, advertised: u16, dir: &Path, log: &Path) -> Child {
+/// Tansu's command line.
+fn tansu_command(options: &BrokerOptions, port: u16, advertised: u16, dir: &Path) -> Command {
     let storage = options
         .storage
         .clone()
         .unwrap_or_else(|| "memory://tansu/".to_string());
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .expect("the broker log file can be created in the temp dir");
     let mut cmd = Command::new(tansu_binary());
     cmd.arg("broker")
         .arg("--storage-engine")
@@ -126,13 +164,24 @@ fn spawn(options: &BrokerOptions, port: u16, advertised: u16, dir: &Path, log: &
         .arg(format!("tcp://127.0.0.1:{port}"))
         .arg("--advertised-listener-url")
         .arg(format!("tcp://127.0.0.1:{advertised}"))
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone().expect("log file handle can be cloned"))
-        .stderr(log_file);
+        .current_dir(dir);
     if options.authentication {
         cmd.arg("--authentication");
     }
+    cmd
+}
+
+/// Starts `cmd` with its output appended to `log`, killed when the returned [`Child`] is
+/// dropped or this process ends.
+fn spawn(mut cmd: Command, kind: BrokerKind, log: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("the broker log file can be created in the temp dir");
+    cmd.stdin(Stdio::null())
+        .stdout(log_file.try_clone().expect("log file handle can be cloned"))
+        .stderr(log_file);
     // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child when
     // the spawning thread ends, so no broker outlives its tests.
     unsafe {
@@ -154,12 +203,13 @@ fn spawn(options: &BrokerOptions, port: u16, advertised: u16, dir: &Path, log: &
     let child = child_rx
         .recv()
         .expect("the spawning thread answers")
-        .unwrap_or_else(|e| {
-            panic!(
+        .unwrap_or_else(|e| match kind {
+            BrokerKind::Tansu => panic!(
                 "cannot start the test broker {}: {e}. Install it with scripts/test (or \
                  `cargo install tansu --locked --features dynostore,libsql`), or set $TANSU",
                 tansu_binary().display()
-            )
+            ),
+            BrokerKind::Kafka => panic!("cannot start java for the Kafka test broker: {e}"),
         });
     Child {
         child,
@@ -183,6 +233,38 @@ impl Child {
     fn kill(&mut self) -> std::io::Result<()> {
         self.child.kill()
     }
+}
+
+/// How waiting for a broker to be ready ended.
+enum Ready {
+    Yes,
+    Exited(std::process::ExitStatus),
+    TimedOut,
+}
+
+/// Waits (at most `wait`) until the broker answers ApiVersions on `port` and, for Kafka, its
+/// log written after `log_start` says it has started.
+fn wait_ready(
+    child: &mut Child,
+    kind: BrokerKind,
+    port: u16,
+    log: &Path,
+    log_start: u64,
+    wait: Duration,
+) -> Ready {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Ready::Exited(status);
+        }
+        if answers_api_versions(port)
+            && (kind == BrokerKind::Tansu || kafka::started(log, log_start))
+        {
+            return Ready::Yes;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ready::TimedOut
 }
 
 /// Sends ApiVersions v0 and waits for any well-formed answer.
@@ -214,26 +296,55 @@ impl Broker {
         Self::start_with(BrokerOptions::default())
     }
 
-    /// Starts a broker with `options`, waiting until it answers ApiVersions.
+    /// Starts a broker with `options`, waiting until it is ready: it answers ApiVersions
+    /// and (Kafka) its log says it has started. A broker that does not come up panics with
+    /// the end of its log.
     pub fn start_with(options: BrokerOptions) -> Broker {
+        let kind = options.kind.unwrap_or_else(test_broker_kind);
         let (dir, tempdir) = match &options.dir {
             Some(d) => (d.clone(), None),
             None => {
-                let t = tempfile::tempdir().expect("a temp dir can be created");
+                let t = tempfile::Builder::new()
+                    .prefix("kafkit-broker-")
+                    .tempdir()
+                    .expect("a temp dir can be created");
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        let log = dir.join("tansu.log");
-        for _attempt in 0..3 {
+        let log = dir.join(match kind {
+            BrokerKind::Tansu => "tansu.log",
+            BrokerKind::Kafka => "kafka.log",
+        });
+        let (attempts, wait) = match kind {
+            BrokerKind::Tansu => (3, Duration::from_secs(30)),
+            BrokerKind::Kafka => (2, Duration::from_secs(90)),
+        };
+        for _attempt in 0..attempts {
             let port = options.port.unwrap_or_else(crate::free_port);
             let advertised = options.advertised_port.unwrap_or(port);
-            let mut child = spawn(&options, port, advertised, &dir, &log);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // exited: port taken or bad arguments; try again
+            let log_start = std::fs::metadata(&log).map_or(0, |m| m.len());
+            let (cmd, kafka_ports) = match kind {
+                BrokerKind::Tansu => (tansu_command(&options, port, advertised, &dir), None),
+                BrokerKind::Kafka => {
+                    kafka::check_options(&options);
+                    let controller = match &options.kafka.quorum {
+                        Some(q) => q.controller_port,
+                        None => crate::free_port(),
+                    };
+                    let ports = kafka::KafkaPorts {
+                        client: port,
+                        advertised,
+                        controller,
+                        internal: crate::free_port(),
+                    };
+                    let cmd = kafka::prepare(&dir, ports, &options.kafka);
+                    (cmd, Some((ports.controller, ports.internal)))
                 }
-                if answers_api_versions(port) {
+            };
+            let mut child = spawn(cmd, kind, &log);
+            let ready_port = kafka_ports.map_or(port, |(_, internal)| internal);
+            match wait_ready(&mut child, kind, ready_port, &log, log_start, wait) {
+                Ready::Yes => {
                     return Broker {
                         child: Some(child),
                         port,
@@ -241,10 +352,13 @@ impl Broker {
                         dir,
                         _tempdir: tempdir,
                         log,
+                        kind,
+                        kafka_ports,
                         options,
                     };
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                // Exited (port taken, bad arguments) or too slow: try again.
+                Ready::Exited(_) | Ready::TimedOut => {}
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -252,10 +366,13 @@ impl Broker {
                 break;
             }
         }
+        // Keep the directory of a broker that failed, for its log and data.
+        let kept = tempdir.map(|t| t.keep());
         let log_text = std::fs::read_to_string(&log).unwrap_or_default();
         panic!(
-            "the test broker did not start; its log ({}):\n{}",
+            "the {kind:?} test broker did not start; its log ({}{}):\n{}",
             log.display(),
+            if kept.is_some() { ", kept" } else { "" },
             log_text
                 .chars()
                 .rev()
@@ -273,8 +390,25 @@ impl Broker {
     /// this starts an open broker on sqlite storage, creates the users, then restarts the
     /// same storage with `--authentication`.
     pub fn start_sasl(users: &[ScramUser]) -> Broker {
+        if test_broker_kind() == BrokerKind::Kafka {
+            // Kafka: one SASL_PLAINTEXT listener; every user exists for PLAIN and both SCRAM
+            // mechanisms.
+            return Broker::start_with(BrokerOptions {
+                kafka: KafkaOptions {
+                    security: kafka::KafkaSecurity::Sasl {
+                        users: users
+                            .iter()
+                            .map(|u| (u.name.clone(), u.password.clone()))
+                            .collect(),
+                    },
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
+        }
         let temp = tempfile::tempdir().expect("a temp dir can be created");
         let options = BrokerOptions {
+            kind: Some(BrokerKind::Tansu),
             storage: Some("sqlite://tansu.db".into()),
             dir: Some(temp.path().to_path_buf()),
             ..Default::default()
@@ -346,17 +480,49 @@ impl Broker {
         }
     }
 
-    /// Stops and starts the broker on the same port and storage.
+    /// Stops and starts the broker on the same ports and storage.
     pub fn restart(&mut self) {
         self.stop();
-        let options = BrokerOptions {
-            port: Some(self.port),
-            advertised_port: Some(self.advertised_port),
-            dir: Some(self.dir.clone()),
-            ..self.options.clone()
+        let log_start = std::fs::metadata(&self.log).map_or(0, |m| m.len());
+        let cmd = match (self.kind, self.kafka_ports) {
+            (BrokerKind::Kafka, Some((controller, internal))) => kafka::prepare(
+                &self.dir,
+                kafka::KafkaPorts {
+                    client: self.port,
+                    advertised: self.advertised_port,
+                    controller,
+                    internal,
+                },
+                &self.options.kafka,
+            ),
+            _ => tansu_command(&self.options, self.port, self.advertised_port, &self.dir),
         };
-        let mut fresh = Broker::start_with(options);
-        self.child = fresh.child.take();
+        let mut child = spawn(cmd, self.kind, &self.log);
+        let ready_port = self.kafka_ports.map_or(self.port, |(_, internal)| internal);
+        let wait = Duration::from_secs(90);
+        match wait_ready(
+            &mut child, self.kind, ready_port, &self.log, log_start, wait,
+        ) {
+            Ready::Yes => self.child = Some(child),
+            Ready::Exited(status) => panic!(
+                "the restarted {:?} test broker exited ({status}); its log:\n{}",
+                self.kind,
+                self.log_tail(3000)
+            ),
+            Ready::TimedOut => {
+                let _ = child.kill();
+                panic!(
+                    "the restarted {:?} test broker did not come back; its log:\n{}",
+                    self.kind,
+                    self.log_tail(3000)
+                );
+            }
+        }
+    }
+
+    /// Which broker program this is.
+    pub fn kind(&self) -> BrokerKind {
+        self.kind
     }
 }
 

@@ -1,21 +1,36 @@
 //! kafkit's test kit: real brokers for integration tests, and tools to break them.
 //!
-//! - [`Broker`]: a Tansu broker on a free loopback port; [`shared_broker`] gives one per test
-//!   binary (tests keep apart by [`unique_topic`] names); [`Broker::start_sasl`] gives one
-//!   that demands SCRAM authentication.
+//! - [`Broker`]: a Tansu or an Apache Kafka (KRaft) broker on free loopback ports, the kind
+//!   chosen by `KAFKIT_TEST_BROKER=tansu|kafka` ([`test_broker_kind`]); [`shared_broker`]
+//!   gives one per test binary (tests keep apart by [`unique_topic`] names);
+//!   [`Broker::start_sasl`] gives one that demands SASL authentication; [`KafkaOptions`]
+//!   give a Kafka broker SASL, SSL or an authorizer.
 //! - [`FaultProxy`]: a TCP proxy between client and broker that closes, stalls, delays or cuts
 //!   connections on command, and can terminate TLS (Tansu itself serves plaintext only).
 //! - [`ProxiedBroker`]: a private broker that clients reach only through a [`FaultProxy`].
+//! - [`KafkaCluster`]: several Kafka nodes in one KRaft cluster, for leader failover.
 //! - [`TestPki`]: a throwaway CA with server and client certificates.
+//! - [`java_peer`], [`go_peer`]: the Java client and franz-go as peer programs for interop
+//!   tests.
 //!
-//! The broker binary is found through `$TANSU`, then `PATH`, then `~/.cargo/bin/tansu`.
+//! Tansu is found through `$TANSU`, then `PATH`, then `~/.cargo/bin/tansu`; Kafka's jars in
+//! `$KAFKIT_KAFKA_LIBS`, else `~/.cache/kafkit/kafka-<version>/libs` (scripts/install-kafka).
 
 mod broker;
+mod cluster;
+mod kafka;
+mod peers;
 mod pki;
 mod proxied;
 mod proxy;
 
-pub use broker::{shared_broker, tansu_binary, unique_topic, Broker, BrokerOptions, ScramUser};
+pub use broker::{
+    on_kafka, shared_broker, tansu_binary, test_broker_kind, unique_topic, Broker, BrokerKind,
+    BrokerOptions, ScramUser,
+};
+pub use cluster::KafkaCluster;
+pub use kafka::{kafka_libs, kafka_version, KafkaOptions, KafkaQuorum, KafkaSecurity};
+pub use peers::{go_peer, java_peer};
 pub use pki::TestPki;
 pub use proxied::ProxiedBroker;
 pub use proxy::FaultProxy;

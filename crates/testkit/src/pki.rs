@@ -81,6 +81,14 @@ impl TestPki {
         self.dir.path().join("other-ca.pem")
     }
 
+    /// Server certificate chain and PKCS#8 key PEM files (for a broker's own TLS listener).
+    pub fn server_files(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join("server.pem"),
+            self.dir.path().join("server.key"),
+        )
+    }
+
     /// Client certificate and key PEM files.
     pub fn client_files(&self) -> (PathBuf, PathBuf) {
         (

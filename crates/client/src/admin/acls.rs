@@ -1,9 +1,9 @@
 //! ACLs: create, describe, delete.
 
-use kafka_protocol::messages::create_acls_request::AclCreation;
-use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
-use kafka_protocol::messages::{ApiKey, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::messages::create_acls_request::AclCreation;
+use crate::wire::messages::delete_acls_request::DeleteAclsFilter;
+use crate::wire::messages::{ApiKey, CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest};
+use crate::wire::StrBytes;
 
 use super::Admin;
 use crate::client::Target;

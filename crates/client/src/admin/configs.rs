@@ -1,11 +1,11 @@
 //! Configs of topics and brokers: describe, and incremental alter (set / delete).
 
-use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::incremental_alter_configs_request::{
+use crate::wire::messages::describe_configs_request::DescribeConfigsResource;
+use crate::wire::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
-use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::messages::{ApiKey, DescribeConfigsRequest, IncrementalAlterConfigsRequest};
+use crate::wire::StrBytes;
 
 use super::Admin;
 use crate::client::Target;
@@ -33,6 +33,15 @@ impl ConfigResource {
         match self {
             ConfigResource::Broker(id) => Target::Broker(*id),
             ConfigResource::Topic(_) => Target::LeastLoaded,
+        }
+    }
+
+    /// Kafka's ConfigSource code of an override set on this very resource
+    /// (DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG).
+    fn override_source(&self) -> i8 {
+        match self {
+            ConfigResource::Topic(_) => 1,
+            ConfigResource::Broker(_) => 2,
         }
     }
 
@@ -141,6 +150,36 @@ impl Admin {
                     .build()
             })?;
         }
+        self.await_configs(resource, ops).await;
         Ok(())
+    }
+
+    /// Waits (at most the request timeout) until `describe_configs` shows every op of an
+    /// alter that succeeded. A KRaft controller commits the change before the brokers
+    /// apply it, so without this a describe (or a cleaner, or a table's policy check)
+    /// right after could still see the old value. Still unseen then, it is left be.
+    async fn await_configs(&self, resource: &ConfigResource, ops: &[AlterConfigOp]) {
+        let own_override = resource.override_source();
+        let deadline = tokio::time::Instant::now() + self.client.config().request_timeout;
+        loop {
+            if let Ok(entries) = self.describe_configs(resource).await {
+                let shown = ops.iter().all(|op| match op {
+                    AlterConfigOp::Set(k, v) => entries
+                        .iter()
+                        .any(|e| &e.name == k && (e.is_sensitive || e.value.as_ref() == Some(v))),
+                    AlterConfigOp::Delete(k) => !entries
+                        .iter()
+                        .any(|e| &e.name == k && e.source == own_override),
+                });
+                if shown {
+                    return;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::debug!(?resource, "config change not yet shown by describe");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }

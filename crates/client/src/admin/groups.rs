@@ -2,24 +2,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bytes::{Buf, Bytes};
-use kafka_protocol::messages::offset_commit_request::{
+use crate::wire::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::messages::offset_delete_request::{
+use crate::wire::messages::offset_delete_request::{
     OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
 };
-use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
-use kafka_protocol::messages::{
+use crate::wire::messages::offset_fetch_request::OffsetFetchRequestGroup;
+use crate::wire::messages::{
     ApiKey, ConsumerProtocolAssignment, DeleteGroupsRequest, DescribeGroupsRequest,
     FindCoordinatorRequest, GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetDeleteRequest,
     OffsetFetchRequest, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, StrBytes};
+use crate::wire::{Decodable, StrBytes};
+use bytes::{Buf, Bytes};
 
 use super::{Admin, OffsetSpec};
 use crate::client::Target;
-use crate::error::{check_code, Error, ErrorCode, Result};
+use crate::error::{check_code, Error, Result};
+use crate::wire::ErrorCode;
 
 /// A group as listed by a broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,23 +122,67 @@ impl Admin {
     /// The coordinator of `group`: its node id and address.
     pub async fn find_coordinator(&self, group: &str) -> Result<(i32, String)> {
         self.client
-            .with_retries("find coordinator", || async {
-                let conn = self.client.connection(&Target::LeastLoaded).await?;
-                let version = conn.version_for::<FindCoordinatorRequest>(None)?;
-                let mut request = FindCoordinatorRequest::default().with_key_type(0);
-                if version >= 4 {
-                    request.coordinator_keys = vec![StrBytes::from_string(group.to_string())];
-                } else {
-                    request.key = StrBytes::from_string(group.to_string());
-                }
-                let r = conn.send_version(&request, version).await?;
-                let (code, message, id, host, port) = match r.coordinators.into_iter().next() {
-                    Some(c) => (c.error_code, c.error_message, c.node_id.0, c.host, c.port),
-                    None => (r.error_code, r.error_message, r.node_id.0, r.host, r.port),
-                };
-                check_code(code, ApiKey::FindCoordinator, conn.broker())
-                    .map_err(|b| b.group(group).message(message.as_ref()).build())?;
-                Ok((id, format!("{host}:{port}")))
+            .with_retries("find coordinator", || self.find_coordinator_once(group))
+            .await
+    }
+
+    /// One FindCoordinator request for `group`: the coordinator's id and address.
+    async fn find_coordinator_once(&self, group: &str) -> Result<(i32, String)> {
+        self.find_coordinator_once_of(0, group).await
+    }
+
+    /// Asks once for the coordinator of `key`: a group (`key_type` 0) or a transactional
+    /// id (1). Returns its node id and address.
+    pub(crate) async fn find_coordinator_once_of(
+        &self,
+        key_type: i8,
+        key: &str,
+    ) -> Result<(i32, String)> {
+        let conn = self.client.connection(&Target::LeastLoaded).await?;
+        let version = conn.version_for::<FindCoordinatorRequest>(None)?;
+        let mut request = FindCoordinatorRequest::default().with_key_type(key_type);
+        if version >= 4 {
+            request.coordinator_keys = vec![StrBytes::from_string(key.to_string())];
+        } else {
+            request.key = StrBytes::from_string(key.to_string());
+        }
+        let r = conn.send_version(&request, version).await?;
+        let (code, message, id, host, port) = match r.coordinators.into_iter().next() {
+            Some(c) => (c.error_code, c.error_message, c.node_id.0, c.host, c.port),
+            None => (r.error_code, r.error_message, r.node_id.0, r.host, r.port),
+        };
+        check_code(code, ApiKey::FindCoordinator, conn.broker()).map_err(|b| {
+            let said = message.as_ref().map(|m| m.to_string());
+            match key_type {
+                0 => b.message(said).group(key),
+                _ => b.message(Some(match said {
+                    Some(m) if !m.is_empty() => format!("transactional id '{key}': {m}"),
+                    _ => format!("transactional id '{key}'"),
+                })),
+            }
+            .build()
+        })?;
+        Ok((id, format!("{host}:{port}")))
+    }
+
+    /// Runs `call` with `group`'s coordinator (id, address). When it fails retriably (the
+    /// coordinator moved, is loading its groups, is not available yet, or the connection
+    /// failed), the coordinator is looked up again and `call` retried, within the client's
+    /// retry bound: a group's coordinator is only known for sure by asking.
+    pub(crate) async fn at_coordinator<T, F, Fut>(
+        &self,
+        group: &str,
+        what: &str,
+        call: F,
+    ) -> Result<T>
+    where
+        F: Fn(i32, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.client
+            .with_retries(what, || async {
+                let (id, addr) = self.find_coordinator_once(group).await?;
+                call(id, addr).await
             })
             .await
     }
@@ -172,60 +217,30 @@ impl Admin {
 
     /// Describes `group`: state, protocol, members and their assignments.
     pub async fn describe_group(&self, group: &str) -> Result<GroupDescription> {
-        let (coordinator, addr) = self.find_coordinator(group).await?;
-        let target = Target::Address(addr.clone());
-        let request = DescribeGroupsRequest::default().with_groups(vec![group_id(group)]);
-        let response = self
-            .client
-            .with_retries("describe group", || self.client.send(&target, &request))
-            .await?;
-        let g = response
-            .groups
-            .into_iter()
-            .next()
-            .ok_or_else(|| Error::Protocol {
-                api: ApiKey::DescribeGroups,
-                broker: addr.clone(),
-                message: "response holds no group".into(),
-            })?;
-        check_code(g.error_code, ApiKey::DescribeGroups, &addr)
-            .map_err(|b| b.group(group).message(g.error_message.as_ref()).build())?;
-        Ok(GroupDescription {
-            group_id: g.group_id.0.to_string(),
-            state: g.group_state.to_string(),
-            protocol_type: g.protocol_type.to_string(),
-            protocol: g.protocol_data.to_string(),
-            coordinator,
-            members: g
-                .members
-                .into_iter()
-                .map(|m| GroupMember {
-                    assigned: decode_assignment(&m.member_assignment),
-                    member_id: m.member_id.to_string(),
-                    group_instance_id: m.group_instance_id.map(|i| i.to_string()),
-                    client_id: m.client_id.to_string(),
-                    client_host: m.client_host.to_string(),
-                    metadata: m.member_metadata,
-                    assignment: m.member_assignment,
-                })
-                .collect(),
+        let request = &DescribeGroupsRequest::default().with_groups(vec![group_id(group)]);
+        self.at_coordinator(group, "describe group", |coordinator, addr| async move {
+            let target = Target::Address(addr.clone());
+            let response = self.client.send(&target, request).await?;
+            describe_answer(response, group, coordinator, &addr)
         })
+        .await
     }
 
     /// Deletes an empty group and its committed offsets.
     pub async fn delete_group(&self, group: &str) -> Result<()> {
-        let (_, addr) = self.find_coordinator(group).await?;
-        let target = Target::Address(addr.clone());
-        let request = DeleteGroupsRequest::default().with_groups_names(vec![group_id(group)]);
-        let response = self
-            .client
-            .with_retries("delete group", || self.client.send(&target, &request))
-            .await?;
-        for r in response.results {
-            check_code(r.error_code, ApiKey::DeleteGroups, &addr)
-                .map_err(|b| b.group(group).build())?;
-        }
-        Ok(())
+        let request = &DeleteGroupsRequest::default().with_groups_names(vec![group_id(group)]);
+        self.at_coordinator(group, "delete group", |_, addr| async move {
+            let response = self
+                .client
+                .send(&Target::Address(addr.clone()), request)
+                .await?;
+            for r in response.results {
+                check_code(r.error_code, ApiKey::DeleteGroups, &addr)
+                    .map_err(|b| b.group(group).build())?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Committed offsets of `group` (all topics when `topics` is `None`).
@@ -234,10 +249,6 @@ impl Admin {
         group: &str,
         topics: Option<&[&str]>,
     ) -> Result<BTreeMap<(String, i32), CommittedOffset>> {
-        let (_, addr) = self.find_coordinator(group).await?;
-        let target = Target::Address(addr.clone());
-        let conn = self.client.connection(&target).await?;
-        let version = conn.version_for::<OffsetFetchRequest>(None)?;
         // Partitions are needed per topic; all partitions of each named topic.
         let wanted = match topics {
             None => None,
@@ -257,43 +268,48 @@ impl Admin {
                 )
             }
         };
-        let mut request = OffsetFetchRequest::default();
-        if version >= 8 {
-            use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopics;
-            request.groups = vec![OffsetFetchRequestGroup::default()
-                .with_group_id(group_id(group))
-                .with_member_epoch(-1)
-                .with_topics(wanted.map(|w| {
+        let wanted = &wanted;
+        self.at_coordinator(group, "fetch offsets", |_, addr| async move {
+            let conn = self
+                .client
+                .connection(&Target::Address(addr.clone()))
+                .await?;
+            let version = conn.version_for::<OffsetFetchRequest>(None)?;
+            let mut request = OffsetFetchRequest::default();
+            if version >= 8 {
+                use crate::wire::messages::offset_fetch_request::OffsetFetchRequestTopics;
+                request.groups = vec![OffsetFetchRequestGroup::default()
+                    .with_group_id(group_id(group))
+                    .with_member_epoch(-1)
+                    .with_topics(wanted.clone().map(|w| {
+                        w.into_iter()
+                            .map(|(t, ps)| {
+                                OffsetFetchRequestTopics::default()
+                                    .with_name(topic_name(&t))
+                                    .with_partition_indexes(ps)
+                            })
+                            .collect()
+                    }))];
+            } else {
+                use crate::wire::messages::offset_fetch_request::OffsetFetchRequestTopic;
+                request.group_id = group_id(group);
+                request.topics = wanted.clone().map(|w| {
                     w.into_iter()
                         .map(|(t, ps)| {
-                            OffsetFetchRequestTopics::default()
+                            OffsetFetchRequestTopic::default()
                                 .with_name(topic_name(&t))
                                 .with_partition_indexes(ps)
                         })
                         .collect()
-                }))];
-        } else {
-            use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-            request.group_id = group_id(group);
-            request.topics = wanted.map(|w| {
-                w.into_iter()
-                    .map(|(t, ps)| {
-                        OffsetFetchRequestTopic::default()
-                            .with_name(topic_name(&t))
-                            .with_partition_indexes(ps)
-                    })
-                    .collect()
-            });
-        }
-        let response = self
-            .client
-            .with_retries("fetch offsets", || {
-                self.client.send_version(&target, &request, version)
-            })
-            .await?;
-        let mut out = BTreeMap::new();
-        let mut add =
-            |topic: String, partition: i32, offset: i64, metadata: Option<StrBytes>, code: i16| {
+                });
+            }
+            let response = conn.send_version(&request, version).await?;
+            let mut out = BTreeMap::new();
+            let mut add = |topic: String,
+                           partition: i32,
+                           offset: i64,
+                           metadata: Option<StrBytes>,
+                           code: i16| {
                 check_code(code, ApiKey::OffsetFetch, &addr)
                     .map_err(|b| b.group(group).topic(&topic).partition(partition).build())?;
                 if offset >= 0 {
@@ -307,11 +323,26 @@ impl Admin {
                 }
                 Ok::<_, Error>(())
             };
-        if version >= 8 {
-            for g in response.groups {
-                check_code(g.error_code, ApiKey::OffsetFetch, &addr)
+            if version >= 8 {
+                for g in response.groups {
+                    check_code(g.error_code, ApiKey::OffsetFetch, &addr)
+                        .map_err(|b| b.group(group).build())?;
+                    for t in g.topics {
+                        for p in t.partitions {
+                            add(
+                                t.name.0.to_string(),
+                                p.partition_index,
+                                p.committed_offset,
+                                p.metadata,
+                                p.error_code,
+                            )?;
+                        }
+                    }
+                }
+            } else {
+                check_code(response.error_code, ApiKey::OffsetFetch, &addr)
                     .map_err(|b| b.group(group).build())?;
-                for t in g.topics {
+                for t in response.topics {
                     for p in t.partitions {
                         add(
                             t.name.0.to_string(),
@@ -323,22 +354,9 @@ impl Admin {
                     }
                 }
             }
-        } else {
-            check_code(response.error_code, ApiKey::OffsetFetch, &addr)
-                .map_err(|b| b.group(group).build())?;
-            for t in response.topics {
-                for p in t.partitions {
-                    add(
-                        t.name.0.to_string(),
-                        p.partition_index,
-                        p.committed_offset,
-                        p.metadata,
-                        p.error_code,
-                    )?;
-                }
-            }
-        }
-        Ok(out)
+            Ok(out)
+        })
+        .await
     }
 
     /// Commits `offsets` for `group` from outside the group (the group must have no active
@@ -348,8 +366,6 @@ impl Admin {
         group: &str,
         offsets: &BTreeMap<(String, i32), CommittedOffset>,
     ) -> Result<()> {
-        let (_, addr) = self.find_coordinator(group).await?;
-        let target = Target::Address(addr.clone());
         let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
         for ((topic, partition), c) in offsets {
             by_topic.entry(topic).or_default().push(
@@ -378,21 +394,25 @@ impl Admin {
                     })
                     .collect(),
             );
-        let response = self
-            .client
-            .with_retries("commit offsets", || self.client.send(&target, &request))
-            .await?;
-        for t in response.topics {
-            for p in t.partitions {
-                check_code(p.error_code, ApiKey::OffsetCommit, &addr).map_err(|b| {
-                    b.group(group)
-                        .topic(t.name.0.to_string())
-                        .partition(p.partition_index)
-                        .build()
-                })?;
+        let request = &request;
+        self.at_coordinator(group, "commit offsets", |_, addr| async move {
+            let response = self
+                .client
+                .send(&Target::Address(addr.clone()), request)
+                .await?;
+            for t in response.topics {
+                for p in t.partitions {
+                    check_code(p.error_code, ApiKey::OffsetCommit, &addr).map_err(|b| {
+                        b.group(group)
+                            .topic(t.name.0.to_string())
+                            .partition(p.partition_index)
+                            .build()
+                    })?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes the committed offsets of `group` for `partitions` of `topic`.
@@ -402,9 +422,7 @@ impl Admin {
         topic: &str,
         partitions: &[i32],
     ) -> Result<()> {
-        let (_, addr) = self.find_coordinator(group).await?;
-        let target = Target::Address(addr.clone());
-        let request = OffsetDeleteRequest::default()
+        let request = &OffsetDeleteRequest::default()
             .with_group_id(group_id(group))
             .with_topics(vec![OffsetDeleteRequestTopic::default()
                 .with_name(topic_name(topic))
@@ -414,23 +432,26 @@ impl Admin {
                         .map(|p| OffsetDeleteRequestPartition::default().with_partition_index(*p))
                         .collect(),
                 )]);
-        let response = self
-            .client
-            .with_retries("delete offsets", || self.client.send(&target, &request))
-            .await?;
-        check_code(response.error_code, ApiKey::OffsetDelete, &addr)
-            .map_err(|b| b.group(group).topic(topic).build())?;
-        for t in response.topics {
-            for p in t.partitions {
-                check_code(p.error_code, ApiKey::OffsetDelete, &addr).map_err(|b| {
-                    b.group(group)
-                        .topic(topic)
-                        .partition(p.partition_index)
-                        .build()
-                })?;
+        self.at_coordinator(group, "delete offsets", |_, addr| async move {
+            let response = self
+                .client
+                .send(&Target::Address(addr.clone()), request)
+                .await?;
+            check_code(response.error_code, ApiKey::OffsetDelete, &addr)
+                .map_err(|b| b.group(group).topic(topic).build())?;
+            for t in response.topics {
+                for p in t.partitions {
+                    check_code(p.error_code, ApiKey::OffsetDelete, &addr).map_err(|b| {
+                        b.group(group)
+                            .topic(topic)
+                            .partition(p.partition_index)
+                            .build()
+                    })?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// Lag of `group` on every partition it has committed offsets for.
@@ -460,4 +481,44 @@ impl Admin {
         }
         Ok(out)
     }
+}
+
+/// The description of `group` in a DescribeGroups answer from its coordinator.
+fn describe_answer(
+    response: crate::wire::messages::DescribeGroupsResponse,
+    group: &str,
+    coordinator: i32,
+    addr: &str,
+) -> Result<GroupDescription> {
+    let g = response
+        .groups
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Protocol {
+            api: ApiKey::DescribeGroups,
+            broker: addr.to_string(),
+            message: "response holds no group".into(),
+        })?;
+    check_code(g.error_code, ApiKey::DescribeGroups, addr)
+        .map_err(|b| b.group(group).message(g.error_message.as_ref()).build())?;
+    Ok(GroupDescription {
+        group_id: g.group_id.0.to_string(),
+        state: g.group_state.to_string(),
+        protocol_type: g.protocol_type.to_string(),
+        protocol: g.protocol_data.to_string(),
+        coordinator,
+        members: g
+            .members
+            .into_iter()
+            .map(|m| GroupMember {
+                assigned: decode_assignment(&m.member_assignment),
+                member_id: m.member_id.to_string(),
+                group_instance_id: m.group_instance_id.map(|i| i.to_string()),
+                client_id: m.client_id.to_string(),
+                client_host: m.client_host.to_string(),
+                metadata: m.member_metadata,
+                assignment: m.member_assignment,
+            })
+            .collect(),
+    })
 }

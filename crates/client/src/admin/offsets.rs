@@ -2,14 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::delete_records_request::{
-    DeleteRecordsPartition, DeleteRecordsTopic,
-};
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{
+use crate::wire::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use crate::wire::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use crate::wire::messages::{
     ApiKey, BrokerId, DeleteRecordsRequest, ListOffsetsRequest, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::StrBytes;
 
 use super::Admin;
 use crate::client::Target;
@@ -22,6 +20,9 @@ pub enum OffsetSpec {
     Earliest,
     /// The log end offset (high watermark).
     Latest,
+    /// The last stable offset: where a `read_committed` reader stops, before the first
+    /// record of a transaction still open (the high watermark when none is).
+    LastStable,
     /// The first offset whose timestamp is at or after this time (ms since the epoch).
     Timestamp(i64),
 }
@@ -30,9 +31,15 @@ impl OffsetSpec {
     fn wire(self) -> i64 {
         match self {
             OffsetSpec::Earliest => -2,
-            OffsetSpec::Latest => -1,
+            OffsetSpec::Latest | OffsetSpec::LastStable => -1,
             OffsetSpec::Timestamp(t) => t,
         }
+    }
+
+    /// ListOffsets' isolation level: 1 (read_committed) answers "latest" with the last
+    /// stable offset.
+    fn isolation_level(self) -> i8 {
+        i8::from(self == OffsetSpec::LastStable)
     }
 }
 
@@ -74,6 +81,7 @@ impl Admin {
         for (leader, parts) in by_leader {
             let request = ListOffsetsRequest::default()
                 .with_replica_id(BrokerId(-1))
+                .with_isolation_level(spec.isolation_level())
                 .with_timeout_ms(self.broker_timeout_ms())
                 .with_topics(vec![ListOffsetsTopic::default()
                     .with_name(TopicName(StrBytes::from_string(topic.to_string())))
@@ -109,10 +117,21 @@ impl Admin {
         Ok(out)
     }
 
+    /// Low watermark and last stable offset of every partition of `topic`: the range a
+    /// `read_committed` reader sees now.
+    pub async fn committed_range(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
+        self.range_to(topic, OffsetSpec::LastStable).await
+    }
+
     /// Low and high watermarks of every partition of `topic`.
     pub async fn watermarks(&self, topic: &str) -> Result<BTreeMap<i32, (i64, i64)>> {
+        self.range_to(topic, OffsetSpec::Latest).await
+    }
+
+    /// Each partition's log start offset and its `end` (-1 where the end is unknown).
+    async fn range_to(&self, topic: &str, end: OffsetSpec) -> Result<BTreeMap<i32, (i64, i64)>> {
         let low = self.list_offsets(topic, &[], OffsetSpec::Earliest).await?;
-        let high = self.list_offsets(topic, &[], OffsetSpec::Latest).await?;
+        let high = self.list_offsets(topic, &[], end).await?;
         Ok(low
             .into_iter()
             .map(|(p, l)| (p, (l.offset, high.get(&p).map_or(-1, |h| h.offset))))
@@ -173,7 +192,7 @@ impl Admin {
         }
         let info = view.topic(topic).ok_or_else(|| {
             Error::broker(
-                crate::ErrorCode::UnknownTopicOrPartition,
+                crate::wire::ErrorCode::UnknownTopicOrPartition,
                 ApiKey::Metadata,
                 &self.client.address_hint(&Target::LeastLoaded),
             )

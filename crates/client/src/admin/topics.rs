@@ -1,12 +1,12 @@
 //! Topics: create, delete, list, describe, add partitions.
 
-use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
-use kafka_protocol::messages::{
+use crate::wire::messages::create_partitions_request::CreatePartitionsTopic;
+use crate::wire::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use crate::wire::messages::delete_topics_request::DeleteTopicState;
+use crate::wire::messages::{
     ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, TopicName,
 };
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::StrBytes;
 
 use super::Admin;
 use crate::client::Target;
@@ -62,7 +62,7 @@ fn topic_name(name: &str) -> TopicName {
 
 impl Admin {
     /// Creates a topic. An existing topic fails with code
-    /// [`ErrorCode::TopicAlreadyExists`](crate::ErrorCode::TopicAlreadyExists).
+    /// [`ErrorCode::TopicAlreadyExists`](crate::wire::ErrorCode::TopicAlreadyExists).
     pub async fn create_topic(&self, topic: &NewTopic) -> Result<()> {
         let request = CreateTopicsRequest::default()
             .with_timeout_ms(self.broker_timeout_ms())
@@ -95,8 +95,36 @@ impl Admin {
                     .build()
             })?;
         }
-        let _ = self.client.refresh_metadata().await;
+        self.await_partitions(&topic.name, topic.partitions).await;
         Ok(())
+    }
+
+    /// Waits (at most the request timeout) until the cluster's metadata shows `topic` with a
+    /// leader for each of its partitions (`partitions`, or any count when -1), and refreshes
+    /// the cached view. A controller answers CreateTopics and CreatePartitions before the
+    /// brokers serve the change, so without this a `list_topics` or a raw request right
+    /// after could miss it. A topic still not visible then is left to the callers' retries.
+    async fn await_partitions(&self, topic: &str, partitions: i32) {
+        let deadline = tokio::time::Instant::now() + self.client.config().request_timeout;
+        loop {
+            if let Ok(view) = self.client.topic_metadata(&[topic]).await {
+                let ready = view.topics.get(topic).is_some_and(|t| {
+                    t.error.is_none()
+                        && !t.partitions.is_empty()
+                        && (partitions < 0 || t.partitions.len() as i32 >= partitions)
+                        && t.partitions.iter().all(|p| p.leader.is_some())
+                });
+                if ready {
+                    break;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::debug!(topic, partitions, "topic not yet served by its leaders");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = self.client.refresh_metadata().await;
     }
 
     /// Deletes a topic.
@@ -120,8 +148,27 @@ impl Admin {
             check_code(r.error_code, ApiKey::DeleteTopics, conn.broker())
                 .map_err(|b| b.topic(name).message(r.error_message.as_ref()).build())?;
         }
-        let _ = self.client.refresh_metadata().await;
+        self.await_gone(name).await;
         Ok(())
+    }
+
+    /// Waits (at most the request timeout) until the cluster's metadata no longer lists
+    /// `topic`, then refreshes the cached view (see [`await_partitions`](Self::await_partitions)).
+    async fn await_gone(&self, topic: &str) {
+        let deadline = tokio::time::Instant::now() + self.client.config().request_timeout;
+        loop {
+            if let Ok(view) = self.client.topic_metadata(&[topic]).await {
+                if view.topics.get(topic).is_none_or(|t| t.error.is_some()) {
+                    break;
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::debug!(topic, "deleted topic still listed by the brokers");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = self.client.refresh_metadata().await;
     }
 
     /// Names of all topics, internal ones excluded unless `internal` is true, sorted.
@@ -163,7 +210,8 @@ impl Admin {
             .with_timeout_ms(self.broker_timeout_ms())
             .with_topics(vec![CreatePartitionsTopic::default()
                 .with_name(topic_name(topic))
-                .with_count(total)]);
+                .with_count(total)
+                .with_assignments(None)]);
         let response = self
             .client
             .with_retries("create partitions", || {
@@ -175,7 +223,7 @@ impl Admin {
             check_code(r.error_code, ApiKey::CreatePartitions, &broker)
                 .map_err(|b| b.topic(topic).message(r.error_message.as_ref()).build())?;
         }
-        let _ = self.client.refresh_metadata().await;
+        self.await_partitions(topic, total).await;
         Ok(())
     }
 }
@@ -183,6 +231,6 @@ impl Admin {
 impl Error {
     /// True for "topic already exists" (so create-if-missing can ignore it).
     pub fn is_topic_already_exists(&self) -> bool {
-        self.code() == Some(crate::ErrorCode::TopicAlreadyExists)
+        self.code() == Some(crate::wire::ErrorCode::TopicAlreadyExists)
     }
 }

@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::wire::messages::{ApiKey, RequestHeader, ResponseHeader};
+use crate::wire::{Decodable, Encodable, Request, StrBytes};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -398,7 +398,7 @@ fn decode<R: Request>(
 }
 
 /// Reads the response header off `body`.
-fn skip_header(body: &mut Bytes, version: i16, api: ApiKey, broker: &str) -> Result<()> {
+pub(crate) fn skip_header(body: &mut Bytes, version: i16, api: ApiKey, broker: &str) -> Result<()> {
     let header_version = api.response_header_version(version);
     ResponseHeader::decode(body, header_version).map_err(|e| Error::Protocol {
         api,
@@ -406,102 +406,6 @@ fn skip_header(body: &mut Bytes, version: i16, api: ApiKey, broker: &str) -> Res
         message: format!("bad response header: {e}"),
     })?;
     Ok(())
-}
-
-/// Decodes a response frame (the bytes after its length) for `api` at `version` as a
-/// connection does: the response header, then the body, for every API kafkit sends. Bytes
-/// that do not decode are an [`Error::Protocol`], never a panic (the fuzz target `response`
-/// checks this); an API kafkit never sends is an [`Error::Protocol`] too.
-///
-/// ```
-/// use kafkit_client::protocol::messages::ApiKey;
-/// let err = kafkit_client::decode_response(ApiKey::Metadata, 12, bytes::Bytes::from_static(&[0, 0]))
-///     .unwrap_err();
-/// assert!(err.to_string().contains("Metadata"));
-/// ```
-pub fn decode_response(api: ApiKey, version: i16, mut frame: Bytes) -> Result<()> {
-    const BROKER: &str = "(decode_response)";
-    skip_header(&mut frame, version, api, BROKER)?;
-    fn body<T: Decodable>(mut frame: Bytes, version: i16) -> std::result::Result<(), String> {
-        T::decode(&mut frame, version)
-            .map(drop)
-            .map_err(|e| e.to_string())
-    }
-    let decoded = match api {
-        ApiKey::ApiVersions => {
-            body::<kafka_protocol::messages::ApiVersionsResponse>(frame, version)
-        }
-        ApiKey::CreateAcls => body::<kafka_protocol::messages::CreateAclsResponse>(frame, version),
-        ApiKey::CreatePartitions => {
-            body::<kafka_protocol::messages::CreatePartitionsResponse>(frame, version)
-        }
-        ApiKey::CreateTopics => {
-            body::<kafka_protocol::messages::CreateTopicsResponse>(frame, version)
-        }
-        ApiKey::DeleteAcls => body::<kafka_protocol::messages::DeleteAclsResponse>(frame, version),
-        ApiKey::DeleteGroups => {
-            body::<kafka_protocol::messages::DeleteGroupsResponse>(frame, version)
-        }
-        ApiKey::DeleteRecords => {
-            body::<kafka_protocol::messages::DeleteRecordsResponse>(frame, version)
-        }
-        ApiKey::DeleteTopics => {
-            body::<kafka_protocol::messages::DeleteTopicsResponse>(frame, version)
-        }
-        ApiKey::DescribeAcls => {
-            body::<kafka_protocol::messages::DescribeAclsResponse>(frame, version)
-        }
-        ApiKey::DescribeCluster => {
-            body::<kafka_protocol::messages::DescribeClusterResponse>(frame, version)
-        }
-        ApiKey::DescribeConfigs => {
-            body::<kafka_protocol::messages::DescribeConfigsResponse>(frame, version)
-        }
-        ApiKey::DescribeGroups => {
-            body::<kafka_protocol::messages::DescribeGroupsResponse>(frame, version)
-        }
-        ApiKey::Fetch => body::<kafka_protocol::messages::FetchResponse>(frame, version),
-        ApiKey::FindCoordinator => {
-            body::<kafka_protocol::messages::FindCoordinatorResponse>(frame, version)
-        }
-        ApiKey::Heartbeat => body::<kafka_protocol::messages::HeartbeatResponse>(frame, version),
-        ApiKey::IncrementalAlterConfigs => {
-            body::<kafka_protocol::messages::IncrementalAlterConfigsResponse>(frame, version)
-        }
-        ApiKey::InitProducerId => {
-            body::<kafka_protocol::messages::InitProducerIdResponse>(frame, version)
-        }
-        ApiKey::JoinGroup => body::<kafka_protocol::messages::JoinGroupResponse>(frame, version),
-        ApiKey::LeaveGroup => body::<kafka_protocol::messages::LeaveGroupResponse>(frame, version),
-        ApiKey::ListGroups => body::<kafka_protocol::messages::ListGroupsResponse>(frame, version),
-        ApiKey::ListOffsets => {
-            body::<kafka_protocol::messages::ListOffsetsResponse>(frame, version)
-        }
-        ApiKey::Metadata => body::<kafka_protocol::messages::MetadataResponse>(frame, version),
-        ApiKey::OffsetCommit => {
-            body::<kafka_protocol::messages::OffsetCommitResponse>(frame, version)
-        }
-        ApiKey::OffsetDelete => {
-            body::<kafka_protocol::messages::OffsetDeleteResponse>(frame, version)
-        }
-        ApiKey::OffsetFetch => {
-            body::<kafka_protocol::messages::OffsetFetchResponse>(frame, version)
-        }
-        ApiKey::Produce => body::<kafka_protocol::messages::ProduceResponse>(frame, version),
-        ApiKey::SaslAuthenticate => {
-            body::<kafka_protocol::messages::SaslAuthenticateResponse>(frame, version)
-        }
-        ApiKey::SaslHandshake => {
-            body::<kafka_protocol::messages::SaslHandshakeResponse>(frame, version)
-        }
-        ApiKey::SyncGroup => body::<kafka_protocol::messages::SyncGroupResponse>(frame, version),
-        other => Err(format!("kafkit never sends {other:?}")),
-    };
-    decoded.map_err(|e| Error::Protocol {
-        api,
-        broker: BROKER.into(),
-        message: format!("cannot decode version {version}: {e}"),
-    })
 }
 
 /// Removes the waiter if the request future is dropped or finishes early.

@@ -12,14 +12,15 @@ mod versions;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use kafka_protocol::messages::{
+use crate::wire::messages::{
     ApiKey, ApiVersionsRequest, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::StrBytes;
+use bytes::Bytes;
 
+pub(crate) use messenger::skip_header;
 pub(crate) use messenger::MessengerOptions;
-pub use messenger::{decode_response, Connection, PendingResponse};
+pub use messenger::{Connection, PendingResponse};
 pub use versions::ApiVersionTable;
 
 use crate::config::{ClientConfig, SaslConfig, SaslMechanism};
@@ -110,10 +111,10 @@ async fn authenticate(conn: &Connection, sasl: &SaslConfig) -> Result<()> {
         let request = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(token));
         let response = conn.send(&request).await.map_err(closed)?;
         if response.error_code != 0 {
-            let code = kafka_protocol::ResponseError::try_from_code(response.error_code);
+            let code = crate::wire::ErrorCode::try_from_code(response.error_code);
             return Err(auth_error(format!(
                 "{:?}{}",
-                code.unwrap_or(kafka_protocol::ResponseError::UnknownServerError),
+                code.unwrap_or(crate::wire::ErrorCode::UnknownServerError),
                 response
                     .error_message
                     .map(|m| format!(": {m}"))

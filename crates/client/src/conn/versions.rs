@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::VersionRange;
+use crate::wire::messages::ApiKey;
+use crate::wire::VersionRange;
 
 /// What one broker supports: API key → version range.
 #[derive(Debug, Clone, Default)]
@@ -12,7 +12,7 @@ pub struct ApiVersionTable {
 }
 
 impl ApiVersionTable {
-    pub(crate) fn from_response(resp: &kafka_protocol::messages::ApiVersionsResponse) -> Self {
+    pub(crate) fn from_response(resp: &crate::wire::messages::ApiVersionsResponse) -> Self {
         let ranges = resp
             .api_keys
             .iter()

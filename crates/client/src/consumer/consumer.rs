@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use super::config::{ConsumerConfig, Isolation};
 use super::group::{self, GroupState, MemberAssignment, RebalanceListener, Subscription};
 use super::isolation::AbortFilter;
-use super::record::{ConsumerRecord, Offset, TopicPartition};
+use super::record::{ConsumerGroupMetadata, ConsumerRecord, Offset, TopicPartition};
 use super::source::{self, SourceHandle};
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -341,6 +341,22 @@ impl Consumer {
         (!st.member_id.is_empty()).then(|| (st.member_id.clone(), st.generation))
     }
 
+    /// The member's group metadata, for committing its offsets in a producer's transaction
+    /// ([`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction));
+    /// `None` without a `group.id`.
+    pub fn group_metadata(&self) -> Option<ConsumerGroupMetadata> {
+        let config = &self.handle.shared.config;
+        let group_id = config.group_id.clone()?;
+        let st = self.handle.shared.group_state();
+        let joined = !st.member_id.is_empty();
+        Some(ConsumerGroupMetadata {
+            group_id,
+            generation: if joined { st.generation } else { -1 },
+            member_id: st.member_id.clone(),
+            group_instance_id: config.group_instance_id.clone(),
+        })
+    }
+
     fn require_group(&self) -> Result<()> {
         match self.handle.shared.config.group_id {
             Some(_) => Ok(()),
@@ -424,14 +440,27 @@ impl Consumer {
         st.cursors.get(&key_of(tp)).map_or(-1, |c| c.highwater)
     }
 
-    /// Records between the position and the high watermark, once both are known.
+    /// Where reading `tp` ends now, as last seen in a fetch: the last stable offset for a
+    /// `read_committed` consumer (it cannot pass an open transaction), else the high
+    /// watermark; -1 before the first fetch.
+    pub fn end_offset(&self, tp: &TopicPartition) -> i64 {
+        let st = self.handle.shared.lock();
+        st.cursors.get(&key_of(tp)).map_or(-1, |c| self.end_of(c))
+    }
+
+    fn end_of(&self, c: &Cursor) -> i64 {
+        match self.handle.shared.config.isolation {
+            Isolation::ReadCommitted if c.last_stable >= 0 => c.last_stable,
+            _ => c.highwater,
+        }
+    }
+
+    /// Records between the position and [`end_offset`](Self::end_offset), once both are
+    /// known.
     pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         let st = self.handle.shared.lock();
         let c = st.cursors.get(&key_of(tp))?;
-        let end = match self.handle.shared.config.isolation {
-            Isolation::ReadCommitted if c.last_stable >= 0 => c.last_stable,
-            _ => c.highwater,
-        };
+        let end = self.end_of(c);
         Some((end - c.position?).max(0)).filter(|_| end >= 0)
     }
 

@@ -26,4 +26,4 @@ mod source;
 pub use config::{ConsumerConfig, Isolation, OffsetReset};
 pub use consumer::{Consumer, FetchedBatch};
 pub use group::{Assignor, MemberAssignment, RebalanceListener};
-pub use record::{ConsumerRecord, Offset, TopicPartition};
+pub use record::{ConsumerGroupMetadata, ConsumerRecord, Offset, TopicPartition};

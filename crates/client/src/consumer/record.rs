@@ -62,3 +62,32 @@ pub enum Offset {
     /// when there is none.
     Timestamp(i64),
 }
+
+/// A group member's identity as a transactional producer needs it to commit the member's
+/// offsets in a transaction (KIP-447): the coordinator refuses the commit when the member
+/// is no longer current, so a member that lost its partitions cannot commit for them.
+/// From [`Consumer::group_metadata`](crate::Consumer::group_metadata).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerGroupMetadata {
+    /// The group.
+    pub group_id: String,
+    /// The generation the member joined (-1 when not joined).
+    pub generation: i32,
+    /// The member id ("" when not joined).
+    pub member_id: String,
+    /// The static member id, if any.
+    pub group_instance_id: Option<String>,
+}
+
+impl ConsumerGroupMetadata {
+    /// Metadata for `group` without membership (generation -1): the coordinator then
+    /// checks no member, as for a standalone consumer's commits.
+    pub fn new(group_id: impl Into<String>) -> Self {
+        ConsumerGroupMetadata {
+            group_id: group_id.into(),
+            generation: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}

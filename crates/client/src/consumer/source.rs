@@ -11,10 +11,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::messages::fetch_request::{FetchPartition, FetchTopic};
+use crate::wire::messages::fetch_response::PartitionData;
+use crate::wire::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use crate::wire::StrBytes;
 use kafkit_record::{BatchReader, DecodeOptions, RecordBatch};
 use tokio::sync::Notify;
 
@@ -23,7 +23,8 @@ use super::consumer::{ConsumerCore, Fetched, Key};
 use super::record::Offset;
 use crate::admin::OffsetSpec;
 use crate::client::Target;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
+use crate::wire::ErrorCode;
 
 /// Wakes a source: new cursors, a seek, a resume, or room in the buffer.
 #[derive(Debug)]
@@ -141,9 +142,14 @@ async fn resolve_pending(shared: &ConsumerCore, broker: i32) {
         .filter_map(|(k, c)| c.pending.map(|p| (k.clone(), c.epoch, p)))
         .collect();
     for (key, epoch, target) in pending {
+        // A read_committed consumer's end is the last stable offset, as in the Java client.
+        let end = match shared.config.isolation {
+            Isolation::ReadCommitted => OffsetSpec::LastStable,
+            Isolation::ReadUncommitted => OffsetSpec::Latest,
+        };
         let spec = match target {
             Offset::Beginning => OffsetSpec::Earliest,
-            Offset::End => OffsetSpec::Latest,
+            Offset::End => end,
             Offset::Timestamp(t) => OffsetSpec::Timestamp(t),
             Offset::At(_) => continue,
         };
@@ -159,7 +165,7 @@ async fn resolve_pending(shared: &ConsumerCore, broker: i32) {
                 Some(_) => shared
                     .client
                     .admin()
-                    .list_offsets(&key.0, &[key.1], OffsetSpec::Latest)
+                    .list_offsets(&key.0, &[key.1], end)
                     .await
                     .map(|m| m.get(&key.1).map_or(0, |o| o.offset.max(0))),
                 None => Err(Error::Unknown {
@@ -234,7 +240,10 @@ async fn fetch(shared: &ConsumerCore, broker: i32, work: &[Work]) -> Result<Fetc
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(topics);
-    let conn = shared.client.connection(&Target::Broker(broker)).await?;
+    let conn = shared
+        .client
+        .connection_for(&Target::Broker(broker), crate::client::Purpose::Fetch)
+        .await?;
     conn.send(&request).await
 }
 
@@ -349,7 +358,7 @@ fn apply_fetch_response(
                         continue;
                     }
                     Some(
-                        Error::broker(ErrorCode::OffsetOutOfRange, kafka_protocol::messages::ApiKey::Fetch, &shared.client.address_hint(&Target::Broker(broker)))
+                        Error::broker(ErrorCode::OffsetOutOfRange, crate::wire::messages::ApiKey::Fetch, &shared.client.address_hint(&Target::Broker(broker)))
                             .topic(w.key.0.to_string())
                             .partition(w.key.1)
                             .message(Some(format!(
@@ -376,7 +385,7 @@ fn apply_fetch_response(
                 Some(code) => Some(
                     Error::broker(
                         code,
-                        kafka_protocol::messages::ApiKey::Fetch,
+                        crate::wire::messages::ApiKey::Fetch,
                         &shared.client.address_hint(&Target::Broker(broker)),
                     )
                     .topic(w.key.0.to_string())

@@ -67,6 +67,11 @@ pub(crate) struct PartitionState {
     pub retrying: bool,
     /// Consecutive failed attempts, for the backoff.
     pub failures: u32,
+    /// Transactional producers: the number of the last transaction whose records this
+    /// partition holds (noted for joining), and of the last one it joined. A sink sends a
+    /// partition's batches only once it joined the open transaction.
+    pub txn_noted: u64,
+    pub txn_joined: u64,
 }
 
 #[derive(Debug)]
@@ -174,6 +179,8 @@ pub(crate) struct AppendContext<'a> {
     pub batch_limit: usize,
     pub compression: Compression,
     pub compression_level: Option<i32>,
+    /// Batches are marked transactional.
+    pub transactional: bool,
     pub batches: &'a BatchRegistry,
 }
 
@@ -252,11 +259,15 @@ impl PartitionQueue {
         let opened = st.open.is_none();
         let open = st.open.get_or_insert_with(|| OpenBatch {
             // `permits` is exactly the first capacity (header included).
-            builder: BatchBuilder::with_capacity(
-                0,
-                timestamp,
-                permits.saturating_sub(BATCH_HEADER_LEN),
-            ),
+            builder: {
+                let mut b = BatchBuilder::with_capacity(
+                    0,
+                    timestamp,
+                    permits.saturating_sub(BATCH_HEADER_LEN),
+                );
+                b.transactional(ctx.transactional);
+                b
+            },
             outcome: BatchOutcome::new(self.topic.name.clone(), self.partition),
             created: Instant::now(),
             permits: 0,
@@ -335,7 +346,7 @@ impl PartitionQueue {
             Err(e) => Err(Box::new((
                 batch,
                 Error::Encode {
-                    api: kafka_protocol::messages::ApiKey::Produce,
+                    api: crate::wire::messages::ApiKey::Produce,
                     message: format!(
                         "batch for topic '{}' partition {}: {e}",
                         self.topic.name, self.partition
@@ -395,6 +406,7 @@ mod tests {
             batch_limit: limit,
             compression: Compression::None,
             compression_level: None,
+            transactional: false,
             batches,
         }
     }

@@ -94,6 +94,13 @@ pub struct ProducerConfig {
     /// Picks partitions for records that do not name one (default: murmur2 for keyed
     /// records, sticky for keyless ones).
     pub partitioner: Option<Arc<dyn Partitioner>>,
+    /// Makes the producer transactional (`transactional.id`): records are written in
+    /// transactions (see [`Producer::begin_transaction`](crate::Producer::begin_transaction)),
+    /// and a newer producer with the same id fences this one. Implies idempotence.
+    pub transactional_id: Option<String>,
+    /// How long the coordinator lets a transaction stay open before aborting it
+    /// (`transaction.timeout.ms`, default 60 s).
+    pub transaction_timeout: Duration,
 }
 
 impl std::fmt::Debug for ProducerConfig {
@@ -108,6 +115,7 @@ impl std::fmt::Debug for ProducerConfig {
             .field("buffer_memory", &self.buffer_memory)
             .field("compression", &self.compression)
             .field("custom_partitioner", &self.partitioner.is_some())
+            .field("transactional_id", &self.transactional_id)
             .finish_non_exhaustive()
     }
 }
@@ -130,12 +138,29 @@ impl ProducerConfig {
             retry_backoff: Duration::from_millis(100),
             max_in_flight: 5,
             partitioner: None,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 
-    /// True when the producer will use sequence numbers (see [`idempotence`](Self::idempotence)).
+    /// True when the producer will use sequence numbers (see [`idempotence`](Self::idempotence)):
+    /// asked for, transactional, or by default with acks=all.
     pub fn is_idempotent(&self) -> bool {
-        self.idempotence.unwrap_or(self.acks == Acks::All)
+        self.idempotence
+            .unwrap_or(self.acks == Acks::All || self.transactional_id.is_some())
+    }
+
+    /// Makes the producer transactional with `id` (see
+    /// [`transactional_id`](Self::transactional_id)).
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        self.transactional_id = Some(id.into());
+        self
+    }
+
+    /// Sets the transaction timeout (default 60 s).
+    pub fn transaction_timeout(mut self, t: Duration) -> Self {
+        self.transaction_timeout = t;
+        self
     }
 
     /// Sets the acks (default all).
@@ -242,6 +267,10 @@ impl ProducerConfig {
             }
             "delivery.timeout.ms" | "message.timeout.ms" => self.delivery_timeout = ms(value)?,
             "retry.backoff.ms" => self.retry_backoff = ms(value)?,
+            "transactional.id" => {
+                self.transactional_id = Some(value.to_string()).filter(|v| !v.is_empty())
+            }
+            "transaction.timeout.ms" => self.transaction_timeout = ms(value)?,
             "max.in.flight.requests.per.connection" | "max.in.flight" => {
                 self.max_in_flight = count(key, value)?
             }
@@ -275,6 +304,18 @@ impl ProducerConfig {
         }
         if self.delivery_timeout.is_zero() {
             return bad("delivery.timeout.ms must be above 0");
+        }
+        if let Some(id) = &self.transactional_id {
+            if !self.is_idempotent() {
+                return bad("transactional.id needs enable.idempotence (not false)");
+            }
+            if id.is_empty() {
+                return bad("transactional.id must not be empty");
+            }
+            let ms = self.transaction_timeout.as_millis();
+            if ms == 0 || ms > i32::MAX as u128 {
+                return bad("transaction.timeout.ms must be between 1 and 2^31-1");
+            }
         }
         if self.is_idempotent() {
             if self.acks != Acks::All {

@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, ProducerId};
+use crate::wire::messages::{ApiKey, InitProducerIdRequest, ProducerId};
 
 use crate::client::{Client, Target};
 use crate::error::{check_code, Result};
@@ -63,6 +63,16 @@ impl Identity {
         self.bump.load(Ordering::SeqCst)
     }
 
+    /// Ends a bump once every partition's sequence restarted: sinks send again.
+    pub(crate) fn bump_done(&self) {
+        self.bump.store(false, Ordering::SeqCst);
+    }
+
+    /// Replaces the producer id and epoch (a transactional producer's, from its coordinator).
+    pub(crate) fn set(&self, ids: (i64, i16)) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = ids;
+    }
+
     /// Gets the first producer id.
     pub(crate) async fn init(&self, client: &Client) -> Result<()> {
         let (id, epoch) = init_producer_id(client).await?;
@@ -74,11 +84,15 @@ impl Identity {
     /// Replaces the identity. Brokers that do not support bumping an idempotent producer's
     /// epoch in place (KIP-360) get a new producer id, which is just as safe: sequences
     /// restart at 0 under it.
+    ///
+    /// The bump stays pending (sinks send nothing) until [`bump_done`](Self::bump_done):
+    /// the caller first restarts every partition's sequence. A sink that sent in between
+    /// would stamp an old sequence with the new identity, which the broker refuses with
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER on every retry (seen on Kafka).
     pub(crate) async fn bump(&self, client: &Client) -> Result<()> {
         let (old_id, old_epoch) = self.current();
         let (id, epoch) = init_producer_id(client).await?;
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = (id, epoch);
-        self.bump.store(false, Ordering::SeqCst);
         tracing::info!(
             old_id,
             old_epoch,

@@ -29,7 +29,9 @@ mod partitioner;
 #[allow(clippy::module_inception)]
 mod producer;
 mod record;
+mod router;
 mod sink;
+mod transaction;
 
 pub use config::{Acks, ProducerConfig};
 pub use delivery::DeliveryFuture;

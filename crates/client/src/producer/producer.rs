@@ -1,24 +1,26 @@
 //! [`Producer`]: the handle applications hold, and the state its tasks share.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
 use super::accumulator::{
-    AppendContext, Appended, BatchRegistry, PartitionQueue, ProducerBatch, TopicMeta, TopicQueues,
+    AppendContext, Appended, BatchRegistry, PartitionQueue, ProducerBatch, TopicQueues,
 };
 use super::config::ProducerConfig;
 use super::delivery::{Acked, DeliveryFuture};
 use super::idempotence::Identity;
 use super::metrics::{Counters, ProducerMetrics};
-use super::partitioner::{self, Sticky};
+use super::partitioner;
 use super::record::{Delivery, ProducerRecord};
-use super::sink::{self, SinkHandle};
+use super::router::run_router;
+use super::sink::SinkHandle;
+use super::transaction::{run_transactions, Outcome, Transactions};
 use crate::client::Client;
-use crate::cluster::ClusterView;
+use crate::consumer::{ConsumerGroupMetadata, TopicPartition};
 use crate::error::{Error, Result};
 
 /// Why `send` did not enqueue a record, with the record handed back.
@@ -85,7 +87,9 @@ pub(crate) struct ProducerCore {
     pub idempotent: bool,
     pub client: Client,
     pub memory: Arc<Semaphore>,
-    pub topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>>>,
+    /// Looked up for every record sent: foldhash, not SipHash (2.8 % of a produce run's CPU
+    /// went to hashing the topic name; docs/PERFORMANCE.md).
+    pub topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>, foldhash::fast::RandomState>>,
     /// Partitions by leader broker, rebuilt when leadership or topics change.
     pub routes: RwLock<Arc<HashMap<i32, Vec<Arc<PartitionQueue>>>>>,
     pub sinks: Mutex<HashMap<i32, Arc<SinkHandle>>>,
@@ -101,6 +105,8 @@ pub(crate) struct ProducerCore {
     /// Set when the producer can no longer work (fenced, ...): every send fails with it.
     pub fatal: OnceLock<Arc<Error>>,
     pub counters: Counters,
+    /// The transaction state of a producer with a `transactional.id`.
+    pub transactions: Option<Arc<Transactions>>,
 }
 
 impl Producer {
@@ -116,12 +122,19 @@ impl Producer {
     pub async fn with_client(client: Client, config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let idempotent = config.is_idempotent();
+        let transactions = config.transactional_id.clone().map(|id| {
+            Arc::new(Transactions::new(
+                id,
+                config.transaction_timeout,
+                config.max_block,
+            ))
+        });
         let shared = Arc::new_cyclic(|me| ProducerCore {
             me: me.clone(),
             memory: Arc::new(Semaphore::new(config.buffer_memory)),
             idempotent,
             client,
-            topics: RwLock::new(HashMap::new()),
+            topics: RwLock::new(HashMap::default()),
             routes: RwLock::new(Arc::new(HashMap::new())),
             sinks: Mutex::new(HashMap::new()),
             router_wake: Arc::new(Notify::new()),
@@ -133,9 +146,14 @@ impl Producer {
             closed: AtomicBool::new(false),
             fatal: OnceLock::new(),
             counters: Counters::default(),
+            transactions,
             config,
         });
-        if idempotent {
+        if let Some(txn) = &shared.transactions {
+            let ids = txn.init_producer_id(&shared.client, (-1, -1)).await?;
+            shared.identity.set(ids);
+            tokio::spawn(run_transactions(Arc::downgrade(&shared)));
+        } else if idempotent {
             shared.identity.init(&shared.client).await?;
         }
         tokio::spawn(run_router(Arc::downgrade(&shared)));
@@ -160,6 +178,98 @@ impl Producer {
             .shared
             .idempotent
             .then(|| self.handle.shared.identity.current())
+    }
+
+    /// The transactional id (`None` when the producer is not transactional).
+    pub fn transactional_id(&self) -> Option<&str> {
+        self.handle.shared.config.transactional_id.as_deref()
+    }
+
+    /// Opens a transaction: records sent from now until
+    /// [`commit_transaction`](Self::commit_transaction) are read by `read_committed`
+    /// consumers all together or, after [`abort_transaction`](Self::abort_transaction),
+    /// not at all. The producer needs a `transactional.id`; connecting it fenced any older
+    /// producer with that id and aborted what that one left open.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> kafkit_client::Result<()> {
+    /// use kafkit_client::{ClientConfig, Producer, ProducerConfig, ProducerRecord};
+    /// let config = ProducerConfig::new(ClientConfig::new(["127.0.0.1:9092"]))
+    ///     .transactional_id("orders-writer-1");
+    /// let producer = Producer::connect(config).await?;
+    /// producer.begin_transaction()?;
+    /// producer.send(ProducerRecord::new("orders").key("o-1").value("placed")).await.map_err(|e| e.error)?;
+    /// producer.send(ProducerRecord::new("audit").value("o-1 placed")).await.map_err(|e| e.error)?;
+    /// match producer.commit_transaction().await {
+    ///     Ok(()) => {}
+    ///     Err(e) if e.is_transaction_abortable() => producer.abort_transaction().await?,
+    ///     Err(e) => return Err(e), // fenced: this producer is done
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn begin_transaction(&self) -> Result<()> {
+        self.handle.shared.txn()?.begin()
+    }
+
+    /// Sends what the open transaction holds, then commits it. When a record failed (or a
+    /// partition could not join), it fails with [`Error::TransactionAbortable`]: abort and
+    /// go on. Any other error (a timeout) leaves the commit to be called again.
+    pub async fn commit_transaction(&self) -> Result<()> {
+        let core = &self.handle.shared;
+        let txn = core.txn()?;
+        txn.start_ending(Outcome::Commit)?;
+        core.flush().await;
+        if let Some(e) = txn.commit_blocker() {
+            return Err(e);
+        }
+        txn.end(core, Outcome::Commit).await?;
+        txn.finish();
+        Ok(())
+    }
+
+    /// Aborts the open transaction: records not sent yet fail with
+    /// [`Error::TransactionState`], what was written is never read by `read_committed`
+    /// consumers, and offsets sent with it are not committed.
+    pub async fn abort_transaction(&self) -> Result<()> {
+        let core = &self.handle.shared;
+        let txn = core.txn()?;
+        txn.start_ending(Outcome::Abort)?;
+        let aborted = Arc::new(Error::TransactionState {
+            transactional_id: txn.id.clone(),
+            message: "the transaction was aborted before this record was sent".into(),
+        });
+        for q in core.all_queues() {
+            let unsent = q.take_all(&mut q.lock());
+            for b in unsent {
+                core.fail_batch(&q, b, aborted.clone());
+            }
+        }
+        core.flush().await; // what is on the wire is answered first
+        txn.end(core, Outcome::Abort).await?;
+        if txn.take_needs_bump() {
+            // A record with a sequence failed: the partitions' sequences restart under a
+            // bumped epoch, which the broker accepts only between transactions.
+            let ids = txn
+                .init_producer_id(&core.client, core.identity.current())
+                .await?;
+            core.identity.set(ids);
+            core.restart_sequences();
+        }
+        txn.finish();
+        Ok(())
+    }
+
+    /// Commits a consumer group's offsets in the open transaction (KIP-447): they take
+    /// effect only if the transaction commits, and only while `group` (from
+    /// [`Consumer::group_metadata`](crate::Consumer::group_metadata)) is still the member's
+    /// current generation. `offsets` are the next offsets to read, as in any commit.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        group: &ConsumerGroupMetadata,
+    ) -> Result<()> {
+        let core = &self.handle.shared;
+        core.txn()?.send_offsets(core, offsets, group).await
     }
 
     /// Enqueues `record` and returns at once with the future of its delivery.
@@ -209,6 +319,16 @@ impl Producer {
 }
 
 impl ProducerCore {
+    /// The transaction state, or why this producer has none.
+    fn txn(&self) -> Result<&Arc<Transactions>> {
+        self.transactions
+            .as_ref()
+            .ok_or_else(|| Error::TransactionState {
+                transactional_id: String::new(),
+                message: "the producer has no transactional.id".into(),
+            })
+    }
+
     pub(crate) fn append_context(&self) -> AppendContext<'_> {
         AppendContext {
             batch_limit: self
@@ -222,6 +342,7 @@ impl ProducerCore {
                 .max(1),
             compression: self.config.compression,
             compression_level: self.config.compression_level,
+            transactional: self.transactions.is_some(),
             batches: &self.batches,
         }
     }
@@ -250,6 +371,9 @@ impl ProducerCore {
         if self.closed.load(Ordering::Relaxed) || self.fatal.get().is_some() {
             return None;
         }
+        if self.transactions.as_ref().is_some_and(|t| !t.is_open()) {
+            return None;
+        }
         let size = self.checked_size(record).ok()?;
         let topics = self.topics.read().unwrap_or_else(|e| e.into_inner());
         let topic = topics.get(&*record.topic)?;
@@ -271,9 +395,15 @@ impl ProducerCore {
         Some(self.appended(queue, appended))
     }
 
-    /// Bookkeeping after an append: counters, a batch that failed to encode, sink wake-up.
-    fn appended(&self, queue: &PartitionQueue, appended: Appended) -> DeliveryFuture {
+    /// Bookkeeping after an append: counters, a batch that failed to encode, sink wake-up,
+    /// the partition noted for joining the open transaction.
+    fn appended(&self, queue: &Arc<PartitionQueue>, appended: Appended) -> DeliveryFuture {
         self.counters.queued_records.fetch_add(1, Ordering::Relaxed);
+        if let Some(txn) = &self.transactions {
+            if txn.note(queue) {
+                txn.wake.notify_one();
+            }
+        }
         if let Some(failed) = appended.failed {
             let (batch, error) = *failed;
             self.fail_batch(queue, batch, Arc::new(error));
@@ -290,6 +420,9 @@ impl ProducerCore {
         }
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::Closed("send after close".into()));
+        }
+        if let Some(txn) = &self.transactions {
+            txn.check_send()?;
         }
         let size = self.checked_size(record)?;
         let deadline = Instant::now() + self.config.max_block;
@@ -392,143 +525,7 @@ impl ProducerCore {
         Ok(chosen)
     }
 
-    /// The queues of `name`, fetching its metadata first if it is new.
-    async fn topic(&self, name: &str, deadline: Instant) -> Result<Arc<TopicQueues>> {
-        if let Some(t) = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
-            return Ok(t.clone());
-        }
-        let view = tokio::time::timeout_at(deadline.into(), self.client.topic_metadata(&[name]))
-            .await
-            .map_err(|_| Error::Timeout {
-                api: kafka_protocol::messages::ApiKey::Metadata,
-                broker: "any".into(),
-                after: self.config.max_block,
-            })??;
-        match view.topics.get(name) {
-            Some(t) if t.error.is_none() && !t.partitions.is_empty() => {}
-            Some(t) => {
-                return Err(match t.error {
-                    Some(code) => {
-                        Error::broker(code, kafka_protocol::messages::ApiKey::Metadata, "any")
-                            .topic(name)
-                            .build()
-                    }
-                    None => Error::Unknown {
-                        what: "topic",
-                        name: name.to_string(),
-                    },
-                })
-            }
-            None => {
-                return Err(Error::Unknown {
-                    what: "topic",
-                    name: name.to_string(),
-                })
-            }
-        }
-        self.apply_view(&view, true);
-        self.topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
-            .ok_or_else(|| Error::Unknown {
-                what: "topic",
-                name: name.to_string(),
-            })
-    }
-
-    /// Updates leaders and partition counts from `view` (adding its topics when `add`),
-    /// starts sinks for new leaders and rebuilds the routes.
-    pub(crate) fn apply_view(&self, view: &ClusterView, add: bool) {
-        let mut topics = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        for (name, info) in &view.topics {
-            if info.error.is_some() || info.partitions.is_empty() {
-                continue;
-            }
-            let existing = topics.get(name.as_str()).cloned();
-            if existing.is_none() && !add {
-                continue;
-            }
-            let count = info.partitions.iter().map(|p| p.id + 1).max().unwrap_or(0);
-            let leader_of = |p: i32| {
-                info.partition(p)
-                    .and_then(|p| p.leader)
-                    .filter(|l| view.brokers.contains_key(l))
-                    .unwrap_or(-1)
-            };
-            let updated = match existing {
-                Some(t) if t.partitions.len() as i32 >= count => {
-                    for q in &t.partitions {
-                        q.leader.store(leader_of(q.partition), Ordering::Relaxed);
-                    }
-                    continue;
-                }
-                Some(t) => {
-                    // Partitions were added: keep the old queues, add new ones.
-                    t.meta.partition_count.store(count, Ordering::Relaxed);
-                    let mut partitions = t.partitions.clone();
-                    for q in &partitions {
-                        q.leader.store(leader_of(q.partition), Ordering::Relaxed);
-                    }
-                    for p in partitions.len() as i32..count {
-                        partitions.push(Arc::new(PartitionQueue::new(
-                            t.meta.clone(),
-                            p,
-                            leader_of(p),
-                        )));
-                    }
-                    TopicQueues {
-                        meta: t.meta.clone(),
-                        partitions,
-                    }
-                }
-                None => {
-                    let meta = Arc::new(TopicMeta {
-                        name: Arc::from(name.as_str()),
-                        partition_count: AtomicI32::new(count),
-                        sticky: Sticky::new(count),
-                    });
-                    TopicQueues {
-                        partitions: (0..count)
-                            .map(|p| Arc::new(PartitionQueue::new(meta.clone(), p, leader_of(p))))
-                            .collect(),
-                        meta,
-                    }
-                }
-            };
-            topics.insert(updated.meta.name.clone(), Arc::new(updated));
-        }
-        let mut routes: HashMap<i32, Vec<Arc<PartitionQueue>>> = HashMap::new();
-        for t in topics.values() {
-            for q in &t.partitions {
-                routes.entry(q.leader()).or_default().push(q.clone());
-            }
-        }
-        drop(topics);
-        let leaders: Vec<i32> = routes.keys().copied().filter(|&b| b >= 0).collect();
-        *self.routes.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routes);
-        for broker in leaders {
-            self.sink(broker);
-        }
-        self.wake_all_sinks();
-    }
-
-    /// The sink of `broker`, started if needed.
-    fn sink(&self, broker: i32) -> Arc<SinkHandle> {
-        let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
-        sinks
-            .entry(broker)
-            .or_insert_with(|| sink::start(self.self_arc(), broker))
-            .clone()
-    }
-
-    fn self_arc(&self) -> std::sync::Weak<ProducerCore> {
+    pub(super) fn self_arc(&self) -> std::sync::Weak<ProducerCore> {
         self.me.clone()
     }
 
@@ -593,14 +590,17 @@ impl ProducerCore {
     }
 
     /// Fails a batch for good. A batch that had a sequence leaves a gap the broker would
-    /// refuse, so an idempotent producer bumps its epoch.
+    /// refuse, so an idempotent producer bumps its epoch; a transactional one must abort
+    /// the transaction first, and bumps after it.
     pub(crate) fn fail_batch(
         &self,
         _queue: &PartitionQueue,
         batch: ProducerBatch,
         error: Arc<Error>,
     ) {
-        if self.idempotent && batch.stamp.is_some() {
+        if let Some(txn) = &self.transactions {
+            txn.fail(error.clone(), batch.stamp.is_some());
+        } else if self.idempotent && batch.stamp.is_some() {
             self.identity.request_bump();
             self.router_wake.notify_one();
         }
@@ -626,7 +626,7 @@ impl ProducerCore {
     }
 
     /// Every partition queue of every topic, as of now.
-    fn all_queues(&self) -> Vec<Arc<PartitionQueue>> {
+    pub(super) fn all_queues(&self) -> Vec<Arc<PartitionQueue>> {
         self.topics
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -636,7 +636,7 @@ impl ProducerCore {
     }
 
     /// Fails every queued batch with [`Error::Closed`]; returns how many records that was.
-    fn abandon_all(&self, why: &str) -> u64 {
+    pub(super) fn abandon_all(&self, why: &str) -> u64 {
         self.abandon_with(Arc::new(Error::Closed(why.to_string())))
     }
 
@@ -649,6 +649,9 @@ impl ProducerCore {
                 n += b.records as u64;
                 self.complete_batch(b, Err(error.clone()));
             }
+        }
+        if let Some(txn) = &self.transactions {
+            txn.fail_fatally(error.clone());
         }
         let _ = self.fatal.set(error);
         self.wake_all_sinks();
@@ -672,120 +675,31 @@ enum Step {
 pub(crate) const REQUEST_OVERHEAD: usize = 1024;
 
 /// Milliseconds since the Unix epoch.
+/// Milliseconds since the epoch, read for every record sent: straight from the realtime
+/// clock, since `SystemTime::now().duration_since(UNIX_EPOCH)` spent as long again on its
+/// `Duration` arithmetic as on reading the clock (docs/PERFORMANCE.md).
+#[cfg(unix)]
+pub(crate) fn now_ms() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given, which lives on our stack.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    #[allow(clippy::unnecessary_cast)] // i32 fields on 32-bit targets
+    let (secs, nanos) = (ts.tv_sec as i64, ts.tv_nsec as i64);
+    secs * 1000 + nanos / 1_000_000
+}
+
+/// Milliseconds since the epoch.
+#[cfg(not(unix))]
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The router: refreshes metadata when asked (and every so often), applies it, bumps the
-/// producer epoch once nothing is in flight, and expires batches that cannot be routed.
-async fn run_router(shared: std::sync::Weak<ProducerCore>) {
-    let mut last_view = Instant::now();
-    loop {
-        let Some(s) = shared.upgrade() else { return };
-        if s.is_done() {
-            s.wake_all_sinks();
-            return;
-        }
-        let wake = s.router_wake.clone();
-        let woken = wake.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
-        if s.refresh_wanted.swap(false, Ordering::Relaxed) {
-            match s.client.refresh_metadata().await {
-                Ok(view) => {
-                    s.apply_view(&view, false);
-                    last_view = Instant::now();
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "producer metadata refresh failed");
-                    s.refresh_wanted.store(true, Ordering::Relaxed);
-                }
-            }
-        } else if last_view.elapsed() > Duration::from_secs(1) {
-            // Pick up the client's background refreshes.
-            let view = s.client.cached_view();
-            s.apply_view(&view, false);
-            last_view = Instant::now();
-        }
-        if s.identity.bump_requested() {
-            let quiet = {
-                let _gate = s.identity.exclusive();
-                s.in_flight_batches.load(Ordering::SeqCst) == 0
-            };
-            if quiet {
-                s.bump_epoch().await;
-            }
-        }
-        s.expire_unroutable();
-        drop(s);
-        let _ = tokio::time::timeout(Duration::from_millis(100), woken).await;
-    }
-}
-
 impl ProducerCore {
-    /// Takes a new producer id/epoch and restarts every partition's sequence at 0.
-    async fn bump_epoch(&self) {
-        match self.identity.bump(&self.client).await {
-            Ok(()) => {
-                Counters::add(&self.counters.identity_resets, 1);
-                for q in self.all_queues() {
-                    let mut st = q.lock();
-                    st.next_sequence = 0;
-                    st.acked_sequence = 0;
-                    st.retrying = false;
-                    for b in st.ready.iter_mut() {
-                        b.stamp = None;
-                    }
-                }
-                self.wake_all_sinks();
-            }
-            Err(e) if e.is_retriable() => {
-                tracing::warn!(error = %e, "producer epoch bump failed; will retry");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "producer epoch bump failed for good");
-                let e = Arc::new(e);
-                let _ = self.fatal.set(e.clone());
-                self.abandon_all(&format!("producer id lost: {e}"));
-            }
-        }
-    }
-
-    /// Fails batches of partitions without a leader once they pass the delivery timeout.
-    fn expire_unroutable(&self) {
-        let routes = self
-            .routes
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(orphans) = routes.get(&-1) else {
-            return;
-        };
-        if !orphans.is_empty() {
-            self.request_metadata();
-        }
-        for q in orphans {
-            let expired: Vec<ProducerBatch> = {
-                let mut st = q.lock();
-                let mut out = Vec::new();
-                while st
-                    .ready
-                    .front()
-                    .is_some_and(|b| b.created.elapsed() >= self.config.delivery_timeout)
-                {
-                    out.extend(st.ready.pop_front());
-                }
-                out
-            };
-            for b in expired {
-                let e = self.timeout_error(q, &b, "no leader known for the partition");
-                self.fail_batch(q, b, Arc::new(e));
-            }
-        }
-    }
-
     pub(crate) fn timeout_error(&self, q: &PartitionQueue, b: &ProducerBatch, why: &str) -> Error {
         Error::DeliveryTimeout {
             topic: q.topic.name.to_string(),

@@ -13,18 +13,20 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use crate::wire::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use crate::wire::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName, TransactionalId};
+use crate::wire::StrBytes;
 use tokio::sync::Notify;
 
 use super::accumulator::{PartitionQueue, ProducerBatch};
 use super::config::Acks;
 use super::delivery::Acked;
 use super::producer::{ProducerCore, REQUEST_OVERHEAD};
+use super::transaction::MAX_TRANSACTIONAL_PRODUCE_VERSION;
 use crate::client::Target;
 use crate::conn::Connection;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
+use crate::wire::ErrorCode;
 
 /// The highest Produce version kafkit sends: v13 names topics by id instead of by name.
 const MAX_PRODUCE_VERSION: i16 = 12;
@@ -58,6 +60,8 @@ struct InFlight {
     response: ResponseFuture,
     sent_at: Instant,
     broker: String,
+    /// The connection it went out on.
+    conn: Arc<Connection>,
 }
 
 struct Sink {
@@ -114,6 +118,14 @@ impl Sink {
             if let Some(at) = self.reconnect_at.filter(|&at| at > Instant::now()) {
                 return next.min(at);
             }
+            if self.awaits_old_connection() {
+                // Its requests are answered (or fail) first, putting their batches back in
+                // their queues. A batch sent on a new connection before an earlier one is
+                // back could reach the broker first: Kafka takes any sequence as a
+                // producer's first in a partition, and the earlier batches would then be
+                // refused forever.
+                return next;
+            }
             let (sent, wake_at) = self.collect(shared, Instant::now());
             next = next.min(wake_at);
             if sent.is_empty() {
@@ -124,6 +136,14 @@ impl Sink {
             }
         }
         next
+    }
+
+    /// True while a request is in flight on a connection other than the current live one
+    /// (dropped, or given up after a timeout).
+    fn awaits_old_connection(&self) -> bool {
+        self.in_flight.iter().any(|r| {
+            !r.conn.is_alive() || !self.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, &r.conn))
+        })
     }
 
     /// Takes one sendable batch from each of this broker's partitions, up to the request
@@ -144,6 +164,7 @@ impl Sink {
             return (out, next); // the router bumps the epoch once nothing is in flight
         }
         let identity = shared.identity.current();
+        let transaction = shared.transactions.as_ref().map(|t| t.number());
         let force =
             shared.flushing.load(Ordering::Relaxed) > 0 || shared.closed.load(Ordering::Relaxed);
         let ctx = shared.append_context();
@@ -162,6 +183,9 @@ impl Sink {
                 continue; // moved since the routes were built
             }
             let mut st = q.lock();
+            if transaction.is_some_and(|n| st.txn_joined != n) {
+                continue; // not in the open transaction yet: the transaction task adds it
+            }
             let (due, bad) = q.seal_if_due(&mut st, now, linger, force, &ctx);
             if let Some(due) = due {
                 next = next.min(due);
@@ -203,10 +227,12 @@ impl Sink {
             }
             let mut batch = st.ready.pop_front().expect("checked");
             if shared.idempotent {
+                // A batch keeps its sequence across retries under one identity; under a new
+                // one (none should be left after a bump restarted the sequences) it takes the
+                // partition's next sequence like a fresh batch.
                 let seq = match batch.stamp {
                     Some((id, epoch, seq)) if (id, epoch) == identity => seq,
-                    Some((_, _, seq)) => seq,
-                    None => {
+                    _ => {
                         let seq = st.next_sequence;
                         st.next_sequence = next_sequence(seq, batch.records);
                         seq
@@ -247,7 +273,11 @@ impl Sink {
                 return false;
             }
         };
-        let version = match conn.version_for::<ProduceRequest>(Some(MAX_PRODUCE_VERSION)) {
+        let max_version = match shared.transactions {
+            Some(_) => MAX_TRANSACTIONAL_PRODUCE_VERSION,
+            None => MAX_PRODUCE_VERSION,
+        };
+        let version = match conn.version_for::<ProduceRequest>(Some(max_version)) {
             Ok(v) if v >= 3 => v,
             Ok(v) => {
                 let e = Arc::new(Error::UnsupportedVersion {
@@ -300,6 +330,7 @@ impl Sink {
                     response: Box::pin(pending.response()),
                     sent_at: Instant::now(),
                     broker: conn.broker().to_string(),
+                    conn,
                 });
                 true
             }
@@ -322,7 +353,10 @@ impl Sink {
         let limit = shared.config.client.connect_timeout * 2;
         let attempt = tokio::time::timeout(
             limit,
-            shared.client.connection(&Target::Broker(self.broker)),
+            shared.client.connection_for(
+                &Target::Broker(self.broker),
+                crate::client::Purpose::Produce,
+            ),
         )
         .await
         .unwrap_or_else(|_| {
@@ -446,6 +480,18 @@ impl Sink {
         batch.last_error = Some(error.to_string());
         let action = classify(shared, &st, &batch, &error);
         let expired = batch.created.elapsed() >= shared.config.delivery_timeout;
+        tracing::debug!(
+            topic = %queue.topic.name,
+            partition = queue.partition,
+            stamp = ?batch.stamp,
+            records = batch.records,
+            acked_sequence = st.acked_sequence,
+            next_sequence = st.next_sequence,
+            in_flight = st.in_flight,
+            ?action,
+            error = %error,
+            "produce attempt failed"
+        );
         match action {
             Action::Retry | Action::RetryAfterBump if !expired => {
                 if action == Action::RetryAfterBump {
@@ -486,7 +532,12 @@ impl Sink {
 
     fn acked(st: &mut super::accumulator::PartitionState, batch: &ProducerBatch) {
         if let Some(seq) = batch.sequence() {
-            st.acked_sequence = next_sequence(seq, batch.records);
+            // A resent batch acknowledged after later ones (its first answer was lost) must
+            // not move the mark back.
+            let next = next_sequence(seq, batch.records);
+            if next.wrapping_sub(st.acked_sequence) > 0 {
+                st.acked_sequence = next;
+            }
         }
         st.failures = 0;
     }
@@ -510,12 +561,24 @@ fn classify(
         .stamp
         .is_some_and(|(id, epoch, _)| (id, epoch) != shared.identity.current());
     match error.code() {
+        // A transactional producer cannot bump its epoch inside a transaction: the batch
+        // fails, the transaction must be aborted, and the bump follows the abort.
+        Some(ErrorCode::OutOfOrderSequenceNumber | ErrorCode::UnknownProducerId)
+            if shared.transactions.is_some() && !stale_identity =>
+        {
+            Action::Fail
+        }
         Some(ErrorCode::OutOfOrderSequenceNumber) if shared.idempotent => {
+            // As in the Java client: only the batch right after everything acknowledged can
+            // tell that the broker lost records we were told are written; a new producer id
+            // is then the only way on. Any later batch follows an earlier one the broker has
+            // not taken yet (waiting for its retry, or still in flight on a dropped
+            // connection) and is sent again after it. Bumping for such a batch would resend
+            // batches of unknown outcome under a new identity: duplicates.
             if batch.sequence() == Some(st.acked_sequence) && !stale_identity {
-                // The broker misses records before this batch that we believe written.
                 Action::RetryAfterBump
             } else {
-                Action::Retry // an earlier batch failed; this one follows it again
+                Action::Retry
             }
         }
         Some(ErrorCode::UnknownProducerId) if shared.idempotent => Action::RetryAfterBump,
@@ -599,7 +662,12 @@ fn build_request(shared: &ProducerCore, sent: &[Sent]) -> ProduceRequest {
         );
     }
     ProduceRequest::default()
-        .with_transactional_id(None)
+        .with_transactional_id(
+            shared
+                .transactions
+                .as_ref()
+                .map(|t| TransactionalId(StrBytes::from_string(t.id.clone()))),
+        )
         .with_acks(shared.config.acks.wire())
         .with_timeout_ms(
             shared

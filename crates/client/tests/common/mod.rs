@@ -1,13 +1,13 @@
 //! Helpers shared by the client's integration tests.
 #![allow(dead_code)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafkit_client::protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafkit_client::protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafkit_client::protocol::messages::{BrokerId, FetchRequest, ProduceRequest, TopicName};
-use kafkit_client::protocol::protocol::StrBytes;
+use kafkit_client::wire::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafkit_client::wire::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafkit_client::wire::messages::{BrokerId, FetchRequest, ProduceRequest, TopicName};
+use kafkit_client::wire::StrBytes;
 use kafkit_client::{Client, ClientConfig, NewTopic, Target};
 use kafkit_record::{BatchBuilder, BatchReader, Compression, DecodeOptions, Record};
 
@@ -33,7 +33,32 @@ pub async fn topic(client: &Client, prefix: &str, partitions: i32) -> String {
         .create_topic(&NewTopic::new(&name, partitions))
         .await
         .expect("topic creation works");
+    wait_for_leaders(client, &name, partitions).await;
     name
+}
+
+/// Waits until metadata shows a leader for each of `partitions` partitions of `topic`: Kafka
+/// answers CreateTopics once the controller has the topic, a moment before its leader
+/// serves it (raw requests in these tests do not retry).
+pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(view) = client.topic_metadata(&[topic]).await {
+            let ready = view.topics.get(topic).is_some_and(|t| {
+                t.error.is_none()
+                    && t.partitions.len() as i32 == partitions
+                    && t.partitions.iter().all(|p| p.leader.is_some())
+            });
+            if ready {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic} has no leaders after 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Produces `records` as one batch to `topic`/`partition` with a raw Produce request.
@@ -66,16 +91,25 @@ pub async fn produce_bytes(client: &Client, topic: &str, partition: i32, batch: 
     let conn = client.connection(&Target::LeastLoaded).await.unwrap();
     // Topic ids replace names from Produce v13; names are what this helper sends.
     let version = conn.version_for::<ProduceRequest>(Some(12)).unwrap();
-    let response = conn
-        .send_version(&request, version)
-        .await
-        .expect("produce answered");
-    let p = &response.responses[0].partition_responses[0];
-    assert_eq!(
-        p.error_code, 0,
-        "produce to {topic}/{partition} failed: {p:?}"
-    );
-    p.base_offset
+    // A new topic's leader may not serve it yet (NOT_LEADER_OR_FOLLOWER, 6, or
+    // UNKNOWN_TOPIC_OR_PARTITION, 3): retry those for a while, as a producer would.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let response = conn
+            .send_version(&request, version)
+            .await
+            .expect("produce answered");
+        let p = &response.responses[0].partition_responses[0];
+        if matches!(p.error_code, 3 | 6) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(
+            p.error_code, 0,
+            "produce to {topic}/{partition} failed: {p:?}"
+        );
+        return p.base_offset;
+    }
 }
 
 /// Fetches from `offset` and decodes every record returned.
@@ -173,10 +207,7 @@ pub fn now_ms() -> i64 {
 }
 
 /// Asserts that `err` says the broker lacks `api`, naming it.
-pub fn assert_unsupported(
-    err: &kafkit_client::Error,
-    api: kafkit_client::protocol::messages::ApiKey,
-) {
+pub fn assert_unsupported(err: &kafkit_client::Error, api: kafkit_client::wire::messages::ApiKey) {
     assert!(
         matches!(err, kafkit_client::Error::UnsupportedVersion { api: a, .. } if *a == api),
         "expected UnsupportedVersion for {api:?}, got: {err}"
@@ -215,8 +246,10 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Writes `values` to `topic`/`partition` as one-record batches, many per Produce request
-/// (Tansu serves fetches only from batch starts; see docs/TESTING.md).
+/// Writes `values` to `topic`/`partition`, 500 per Produce request. On Tansu, as one-record
+/// batches (it serves fetches only from batch starts; see docs/TESTING.md); on Kafka, which
+/// serves a fetch from inside a batch and takes one batch per partition and request, as one
+/// batch.
 pub async fn produce_single_record_batches(
     client: &Client,
     topic: &str,
@@ -225,11 +258,67 @@ pub async fn produce_single_record_batches(
 ) {
     for chunk in values.chunks(500) {
         let mut set = bytes::BytesMut::new();
-        for v in chunk {
+        if kafkit_testkit::on_kafka() {
             let mut b = BatchBuilder::new(0, now_ms());
-            b.push(now_ms(), None, Some(v.as_bytes()), &[]);
+            for v in chunk {
+                b.push(now_ms(), None, Some(v.as_bytes()), &[]);
+            }
             set.extend_from_slice(&b.finish(Compression::None, None).unwrap());
+        } else {
+            for v in chunk {
+                let mut b = BatchBuilder::new(0, now_ms());
+                b.push(now_ms(), None, Some(v.as_bytes()), &[]);
+                set.extend_from_slice(&b.finish(Compression::None, None).unwrap());
+            }
         }
         produce_bytes(client, topic, partition, set.freeze()).await;
     }
+}
+
+/// Every record of `topic` (partitions `0..partitions`) from the beginning, read with
+/// `isolation` until `quiet` passes with nothing new (at most 30 s).
+pub async fn read_topic(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    isolation: kafkit_client::Isolation,
+    quiet: Duration,
+) -> Vec<kafkit_client::ConsumerRecord> {
+    use kafkit_client::{Consumer, ConsumerConfig, Offset, TopicPartition};
+    let consumer = Consumer::connect(
+        ConsumerConfig::new(config(bootstrap))
+            .isolation(isolation)
+            .fetch_max_wait(Duration::from_millis(100)),
+    )
+    .await
+    .expect("a consumer connects");
+    let tps: Vec<TopicPartition> = (0..partitions)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect();
+    consumer.assign(&tps).await.expect("assign works");
+    for tp in &tps {
+        consumer.seek(tp, Offset::Beginning).expect("seek works");
+    }
+    let mut out = Vec::new();
+    let mut last = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while last.elapsed() < quiet && Instant::now() < deadline {
+        let got = consumer
+            .poll(Duration::from_millis(100))
+            .await
+            .expect("poll works");
+        if !got.is_empty() {
+            last = Instant::now();
+        }
+        out.extend(got);
+    }
+    out
+}
+
+/// The records' values as text ("" for null).
+pub fn value_texts(records: &[kafkit_client::ConsumerRecord]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned())
+        .collect()
 }

@@ -158,7 +158,7 @@ impl<'a> CopyPlan<'a> {
     }
 
     /// Nothing changes on the way: batches can be copied as they are.
-    fn as_is(&self) -> bool {
+    pub(super) fn as_is(&self) -> bool {
         self.pipeline.is_empty()
             && self.target_types == (self.read.key_type, self.read.value_type)
             && self.keep_partitions
@@ -168,28 +168,28 @@ impl<'a> CopyPlan<'a> {
             && self.limit.is_none()
     }
 
-    fn limit_reached(&self, consumed: u64) -> bool {
+    pub(super) fn limit_reached(&self, consumed: u64) -> bool {
         self.limit.is_some_and(|n| consumed >= n)
     }
 }
 
 /// Where a copy is: what it did and, per source partition, the offset after the last record
 /// in the target.
-struct Progress {
+pub(super) struct Progress {
     /// `<storage> '<topic>'` of the source and of the target, for messages.
-    source: String,
-    target: String,
-    copied: Copied,
-    written: BTreeMap<i32, i64>,
+    pub source: String,
+    pub target: String,
+    pub copied: Copied,
+    pub written: BTreeMap<i32, i64>,
 }
 
 /// `<storage> '<topic>'`, as messages name a copy's ends.
-fn end_name(storage: &impl Storage, topic: &str) -> String {
+pub(super) fn end_name(storage: &impl Storage, topic: &str) -> String {
     format!("{} '{topic}'", storage.describe())
 }
 
 impl Progress {
-    fn how_far(&self) -> String {
+    pub(super) fn how_far(&self) -> String {
         let batches = match self.copied.batches {
             0 => String::new(),
             n => format!(" in {n} batches"),
@@ -201,7 +201,7 @@ impl Progress {
         )
     }
 
-    fn failed(self, reason: impl std::fmt::Display) -> CopyError {
+    pub(super) fn failed(self, reason: impl std::fmt::Display) -> CopyError {
         CopyError::Failed {
             how_far: self.how_far(),
             copied: self.copied,
@@ -209,7 +209,7 @@ impl Progress {
         }
     }
 
-    fn interrupted(self) -> CopyError {
+    pub(super) fn interrupted(self) -> CopyError {
         CopyError::Interrupted {
             how_far: self.how_far(),
             copied: self.copied,
@@ -289,51 +289,17 @@ pub async fn copy(
             }
         };
         progress(at.copied.consumed);
-        let mut batch = Vec::with_capacity(records.len());
-        // The source (partition, offset) each record of `batch` came from.
-        let mut origins = Vec::with_capacity(records.len());
-        let mut last = BTreeMap::new();
-        for r in records {
-            if plan.limit_reached(at.copied.consumed) {
-                break;
+        let Prepared {
+            records: batch,
+            origins,
+            next: last,
+        } = match prepare(records, plan, convert, &mut at.copied) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = finish(target, &mut reader, &at.written).await;
+                return Err(at.failed(e));
             }
-            at.copied.consumed += 1;
-            last.insert(r.partition, r.offset + 1);
-            if !plan.read.wants(&r) {
-                continue;
-            }
-            let (partition, offset) = (r.partition, r.offset);
-            let news = if convert {
-                match transform(&r, plan) {
-                    Ok(news) => news,
-                    Err(e) => {
-                        let _ = finish(target, &mut reader, &at.written).await;
-                        return Err(at.failed(e));
-                    }
-                }
-            } else {
-                vec![NewRecord {
-                    partition: Some(r.partition),
-                    timestamp: Some(r.timestamp),
-                    key: r.key,
-                    value: r.value,
-                    headers: r.headers,
-                }]
-            };
-            for mut n in news {
-                if !plan.keep_partitions {
-                    n.partition = None;
-                }
-                if !plan.keep_timestamps {
-                    n.timestamp = None;
-                }
-                if !plan.keep_headers {
-                    n.headers.clear();
-                }
-                batch.push(n);
-                origins.push((partition, offset));
-            }
-        }
+        };
         if !batch.is_empty() {
             let n = batch.len() as u64;
             match target.append(target_topic, batch).await {
@@ -505,6 +471,68 @@ async fn copy_batches(
         }
     }
     Ok(at.copied)
+}
+
+/// Source records made ready for the target.
+pub(super) struct Prepared {
+    /// What to write.
+    pub records: Vec<NewRecord>,
+    /// The source (partition, offset) each record came from.
+    pub origins: Vec<(i32, i64)>,
+    /// Per source partition, the offset after the last record read (written or not).
+    pub next: BTreeMap<i32, i64>,
+}
+
+/// Turns source records into target records as `plan` says (the end time, the pipeline and
+/// types when `convert`, partitions, timestamps and headers kept or not), counting what it
+/// consumed and stopping at the plan's limit.
+pub(super) fn prepare(
+    records: Vec<ConsumerRecord>,
+    plan: &CopyPlan<'_>,
+    convert: bool,
+    copied: &mut Copied,
+) -> Result<Prepared, String> {
+    let mut out = Prepared {
+        records: Vec::with_capacity(records.len()),
+        origins: Vec::with_capacity(records.len()),
+        next: BTreeMap::new(),
+    };
+    for r in records {
+        if plan.limit_reached(copied.consumed) {
+            break;
+        }
+        copied.consumed += 1;
+        out.next.insert(r.partition, r.offset + 1);
+        if !plan.read.wants(&r) {
+            continue;
+        }
+        let (partition, offset) = (r.partition, r.offset);
+        let news = if convert {
+            transform(&r, plan)?
+        } else {
+            vec![NewRecord {
+                partition: Some(r.partition),
+                timestamp: Some(r.timestamp),
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+            }]
+        };
+        for mut n in news {
+            if !plan.keep_partitions {
+                n.partition = None;
+            }
+            if !plan.keep_timestamps {
+                n.timestamp = None;
+            }
+            if !plan.keep_headers {
+                n.headers.clear();
+            }
+            out.records.push(n);
+            out.origins.push((partition, offset));
+        }
+    }
+    Ok(out)
 }
 
 /// A source record through the pipeline (and type conversion) into target records.

@@ -16,6 +16,8 @@
 //! assert_eq!(e.stage, "filter");
 //! ```
 
+use std::sync::OnceLock;
+
 use jaq_core::load::{self, Arena, File, Loader};
 use jaq_core::{compile, data, Compiler, Ctx, Vars};
 use jaq_json::{Num, Val};
@@ -146,43 +148,30 @@ fn found(part: &str) -> String {
     }
 }
 
+/// jq's standard library, parsed once per process (parsing it took most of a compile).
+fn prelude() -> &'static [load::parse::Def<&'static str>] {
+    static PRELUDE: OnceLock<Vec<load::parse::Def<&'static str>>> = OnceLock::new();
+    PRELUDE.get_or_init(|| {
+        jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs())
+            .collect()
+    })
+}
+
 /// Compiles `code` with jq's standard library.
 fn compile(code: &str) -> Result<Filter, String> {
-    let defs = jaq_core::defs()
-        .chain(jaq_std::defs())
-        .chain(jaq_json::defs());
+    let arena = Arena::default();
+    // The syntax first, without the standard library: most mistakes show in microseconds.
+    Loader::new([])
+        .load(&arena, File { code, path: () })
+        .map_err(syntax_error)?;
+    let modules = Loader::new(prelude().iter().cloned())
+        .load(&arena, File { code, path: () })
+        .map_err(syntax_error)?;
     let funs = jaq_core::funs()
         .chain(jaq_std::funs())
         .chain(jaq_json::funs());
-    let arena = Arena::default();
-    let loader = Loader::new(defs);
-    let modules = loader
-        .load(&arena, File { code, path: () })
-        .map_err(|errs| {
-            let mut msgs = Vec::new();
-            for (file, err) in errs {
-                let c = file.code;
-                let expected = |what: &str, f: &str| {
-                    format!(
-                        "expected {what} but found {} at {}",
-                        found(f),
-                        position(c, f)
-                    )
-                };
-                match err {
-                    load::Error::Io(es) => msgs.extend(es.into_iter().map(|(path, e)| {
-                        format!("cannot load module {path}: {e} at {}", position(c, path))
-                    })),
-                    load::Error::Lex(es) => {
-                        msgs.extend(es.into_iter().map(|(e, f)| expected(e.as_str(), f)))
-                    }
-                    load::Error::Parse(es) => {
-                        msgs.extend(es.into_iter().map(|(e, f)| expected(e.as_str(), f)))
-                    }
-                }
-            }
-            format!("not a jq expression: {}", msgs.join("; "))
-        })?;
     Compiler::default()
         .with_funs(funs)
         .compile(modules)
@@ -202,6 +191,33 @@ fn compile(code: &str) -> Result<Filter, String> {
                 .collect();
             msgs.join("; ")
         })
+}
+
+/// What is wrong with the syntax of a jq expression, and where.
+fn syntax_error(errs: load::Errors<&str, ()>) -> String {
+    let mut msgs = Vec::new();
+    for (file, err) in errs {
+        let c = file.code;
+        let expected = |what: &str, f: &str| {
+            format!(
+                "expected {what} but found {} at {}",
+                found(f),
+                position(c, f)
+            )
+        };
+        match err {
+            load::Error::Io(es) => msgs.extend(es.into_iter().map(|(path, e)| {
+                format!("cannot load module {path}: {e} at {}", position(c, path))
+            })),
+            load::Error::Lex(es) => {
+                msgs.extend(es.into_iter().map(|(e, f)| expected(e.as_str(), f)))
+            }
+            load::Error::Parse(es) => {
+                msgs.extend(es.into_iter().map(|(e, f)| expected(e.as_str(), f)))
+            }
+        }
+    }
+    format!("not a jq expression: {}", msgs.join("; "))
 }
 
 /// Every output of `filter` on `input`.

@@ -5,6 +5,8 @@
 //! - [`jq`]: jq pipelines (filter, map, flatmap) over records as JSON.
 //! - [`read`]: what to read of a topic ([`read::ReadSpec`]): partitions, start, end, group.
 //! - [`copy`]: copying a topic within a storage or to another, saying how far it got.
+//! - [`exactly_once`]: copying between clusters in transactions, progress kept in the
+//!   target, so a copy run again after a crash leaves no duplicates.
 //! - [`diff`]: comparing two topics record by record.
 //! - [`groups`]: consumer groups' lags, and resets of their commits.
 //! - [`table`]: a topic as a table, the latest value of each key (ktables' rules).
@@ -12,6 +14,7 @@
 
 pub mod copy;
 pub mod diff;
+pub mod exactly_once;
 pub mod groups;
 pub mod jq;
 pub mod json;

@@ -80,10 +80,15 @@ impl ConsumerCore {
                 .unwrap_or(i64::MIN);
             st.fetched.push_front(f);
             let f = st.fetched.front_mut().expect("just pushed");
+            let key = (topic.clone(), partition);
             if !st.isolation.keep(&batch, &mut f.aborted, read_committed) {
+                // A marker or an aborted batch: the position moves past it, as past records.
+                skip_past(&mut st.cursors, &key, &batch);
                 continue;
             }
             let h = &batch.header;
+            let queued = st.ready.len();
+            let mut corrupt = false;
             for r in batch.records() {
                 match r {
                     Ok(r) if r.offset < from => {}
@@ -107,9 +112,15 @@ impl ConsumerCore {
                         let f = st.fetched.front_mut().expect("just pushed");
                         f.batches.clear();
                         f.error = Some(e);
+                        corrupt = true;
                         break;
                     }
                 }
+            }
+            if st.ready.len() == queued && !corrupt {
+                // Nothing left to hand out (compaction removed the batch's tail records,
+                // or they precede the position): next time, fetch after it.
+                skip_past(&mut st.cursors, &key, &batch);
             }
         }
         advance(&mut st.cursors, run);
@@ -202,6 +213,16 @@ fn advance(cursors: &mut HashMap<Key, Cursor>, run: Option<(Arc<str>, i32, i64)>
     if let Some((topic, partition, last)) = run {
         if let Some(c) = cursors.get_mut(&(topic, partition)) {
             c.position = Some(last + 1);
+        }
+    }
+}
+
+/// Moves a partition's position past a batch none of whose records will be handed out.
+fn skip_past(cursors: &mut HashMap<Key, Cursor>, key: &Key, batch: &RecordBatch) {
+    let next = batch.header.last_offset() + 1;
+    if let Some(c) = cursors.get_mut(key) {
+        if c.position.is_some_and(|p| p < next) {
+            c.position = Some(next);
         }
     }
 }

@@ -5,27 +5,28 @@ use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
-use kafka_protocol::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
-use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
-use kafka_protocol::messages::leave_group_request::MemberIdentity;
-use kafka_protocol::messages::offset_commit_request::{
+use crate::wire::messages::consumer_protocol_assignment::TopicPartition as AssignedTopic;
+use crate::wire::messages::consumer_protocol_subscription::TopicPartition as OwnedTopic;
+use crate::wire::messages::join_group_request::JoinGroupRequestProtocol;
+use crate::wire::messages::leave_group_request::MemberIdentity;
+use crate::wire::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
-use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
-use kafka_protocol::messages::{
+use crate::wire::messages::sync_group_request::SyncGroupRequestAssignment;
+use crate::wire::messages::{
     ApiKey, ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupId, HeartbeatRequest,
     JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, SyncGroupRequest, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use crate::wire::{Decodable, Encodable, StrBytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::assignor::Assignor;
 use super::roster::{self, MemberAssignment};
-use crate::client::Target;
+use crate::client::{Purpose, Target};
 use crate::consumer::consumer::ConsumerCore;
 use crate::consumer::record::TopicPartition;
-use crate::error::{check_code, Error, ErrorCode, Result};
+use crate::error::{check_code, Error, Result};
+use crate::wire::ErrorCode;
 
 /// SyncGroup attempts of a follower told REBALANCE_IN_PROGRESS before it rejoins.
 const SYNC_RETRIES: u32 = 5;
@@ -336,13 +337,13 @@ async fn join_and_sync(
 /// Sends a JoinGroup or SyncGroup, which the coordinator may hold until every member has
 /// joined: the wait is bounded by the rebalance timeout (plus a margin), not the request
 /// timeout.
-async fn send_in_rebalance<R: kafka_protocol::protocol::Request>(
+async fn send_in_rebalance<R: crate::wire::Request>(
     shared: &ConsumerCore,
     target: &Target,
     request: &R,
 ) -> Result<(std::sync::Arc<crate::conn::Connection>, R::Response)> {
     let limit = shared.config.rebalance_timeout;
-    let conn = shared.client.connection(target).await?;
+    let conn = shared.client.connection_for(target, Purpose::Group).await?;
     let version = conn.version_for::<R>(None)?;
     let pending = conn
         .dispatch_with_timeout(request, version, limit + Duration::from_secs(5))
@@ -485,7 +486,10 @@ pub(crate) async fn commit(
                 })
                 .collect(),
         );
-    let conn = shared.client.connection(&target).await?;
+    let conn = shared
+        .client
+        .connection_for(&target, Purpose::Group)
+        .await?;
     // v10 names topics by id; names are what we have.
     let version = conn.version_for::<OffsetCommitRequest>(Some(9))?;
     let response = conn.send_version(&request, version).await?;
@@ -531,7 +535,7 @@ async fn leave_with(shared: &ConsumerCore, commit_first: bool) {
     let result = async {
         let conn = shared
             .client
-            .connection(&Target::Address(addr.clone()))
+            .connection_for(&Target::Address(addr.clone()), Purpose::Group)
             .await?;
         let version = conn.version_for::<LeaveGroupRequest>(None)?;
         let mut request =
