@@ -129,6 +129,56 @@ async fn idempotent_delivery_is_exactly_once_and_in_order_through_cut_connection
     eprintln!("{cuts} responses cut, {closes} times all connections closed; {m:?}");
 }
 
+/// A partition's first batch refused with a retriable error while later batches are already
+/// on their way: Kafka takes a producer's first batch in a partition whatever its sequence,
+/// so a later batch must not get in first, or the refused one could never be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_batch_refused_with_a_retriable_error_is_still_written_first() {
+    init_tracing();
+    if !kafkit_testkit::on_kafka() {
+        eprintln!("skipped: Tansu 0.6.0 takes a batch whose CRC is wrong (docs/TESTING.md)");
+        return;
+    }
+    let (p, client, topic) = proxied_topic("p-first-refused", 1).await;
+    let producer = Producer::connect(
+        producer_config(&p.bootstrap())
+            .linger(Duration::ZERO)
+            .batch_size(100) // a record or two a batch: several batches in flight at once
+            .retry_backoff(Duration::from_millis(50))
+            .delivery_timeout(Duration::from_secs(20)),
+    )
+    .await
+    .unwrap();
+    p.proxy.corrupt_next_produce();
+    let mut deliveries = Vec::new();
+    for i in 0..200 {
+        let record = ProducerRecord::new(topic.clone()).value(format!("{i:04}"));
+        deliveries.push(producer.send(record).await.unwrap());
+    }
+    for (i, d) in deliveries.into_iter().enumerate() {
+        d.await
+            .unwrap_or_else(|e| panic!("record {i} is delivered: {e}"));
+    }
+    assert_eq!(
+        p.proxy.corruptions_done(),
+        1,
+        "the first request was corrupted"
+    );
+    let m = producer.metrics();
+    assert!(m.retries > 0, "the refused batch was sent again: {m:?}");
+    assert!(m.batches_sent >= 100, "many batches: {m:?}");
+    let values: Vec<String> = fetch_all(&client, &topic, 0)
+        .await
+        .iter()
+        .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
+        .collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("{i:04}")).collect();
+    assert!(
+        values == expected,
+        "every record once, in order: {values:?}"
+    );
+}
+
 /// Up to ten records whose value was seen before, as `value@offset`.
 fn repeats(records: &[kafkit_record::Record]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();

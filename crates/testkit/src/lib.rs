@@ -6,7 +6,8 @@
 //!   [`Broker::start_sasl`] gives one that demands SASL authentication; [`KafkaOptions`]
 //!   give a Kafka broker SASL, SSL or an authorizer.
 //! - [`FaultProxy`]: a TCP proxy between client and broker that closes, stalls, delays or cuts
-//!   connections on command, and can terminate TLS (Tansu itself serves plaintext only).
+//!   connections, or corrupts a Produce request, on command, and can terminate TLS (Tansu
+//!   itself serves plaintext only).
 //! - [`ProxiedBroker`]: a private broker that clients reach only through a [`FaultProxy`].
 //! - [`KafkaCluster`]: several Kafka nodes in one KRaft cluster, for leader failover.
 //! - [`TestPki`]: a throwaway CA with server and client certificates.

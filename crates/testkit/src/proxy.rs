@@ -19,6 +19,10 @@ struct Control {
     cut_after: AtomicI64,
     /// Responses cut so far (each armed cut counts once it has happened).
     cuts_done: AtomicUsize,
+    /// Corrupt the next Produce request on its way to the broker.
+    corrupt_produce: std::sync::atomic::AtomicBool,
+    /// Produce requests corrupted so far.
+    corruptions_done: AtomicUsize,
     /// Close new connections at once.
     refuse: std::sync::atomic::AtomicBool,
     /// Connections currently open.
@@ -69,6 +73,8 @@ impl FaultProxy {
             delay_ms: AtomicU64::new(0),
             cut_after: AtomicI64::new(-1),
             cuts_done: AtomicUsize::new(0),
+            corrupt_produce: Default::default(),
+            corruptions_done: AtomicUsize::new(0),
             refuse: Default::default(),
             open: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
@@ -159,6 +165,18 @@ impl FaultProxy {
         self.control.cuts_done.load(Ordering::SeqCst)
     }
 
+    /// Flips a bit in the CRC of the first record batch of the next Produce request on its
+    /// way to the broker: the broker refuses that partition's batch with CORRUPT_MESSAGE, a
+    /// retriable error, and writes nothing of it. The rest of the request passes unchanged.
+    pub fn corrupt_next_produce(&self) {
+        self.control.corrupt_produce.store(true, Ordering::SeqCst);
+    }
+
+    /// Produce requests corrupted so far by [`FaultProxy::corrupt_next_produce`].
+    pub fn corruptions_done(&self) -> usize {
+        self.control.corruptions_done.load(Ordering::SeqCst)
+    }
+
     /// Closes new connections at once (true), or accepts them again (false).
     pub fn refuse(&self, on: bool) {
         self.control.refuse.store(on, Ordering::SeqCst);
@@ -175,12 +193,6 @@ impl FaultProxy {
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Direction {
-    ToBroker,
-    ToClient,
-}
-
 async fn relay<C>(client: C, server: TcpStream, control: &Control)
 where
     C: AsyncRead + AsyncWrite + Unpin,
@@ -190,14 +202,96 @@ where
     let mut closed = control.close_generation.subscribe();
     closed.borrow_and_update();
     tokio::select! {
-        _ = pump(&mut cr, &mut sw, control, Direction::ToBroker) => {}
-        _ = pump(&mut sr, &mut cw, control, Direction::ToClient) => {}
+        _ = pump_requests(&mut cr, &mut sw, control) => {}
+        _ = pump_responses(&mut sr, &mut cw, control) => {}
         _ = closed.changed() => {}
     }
     let _ = cw.shutdown().await;
 }
 
-async fn pump<R, W>(src: &mut R, dst: &mut W, control: &Control, dir: Direction)
+/// Client to broker, a request frame at a time (so one can be altered on the way).
+async fn pump_requests<R, W>(src: &mut R, dst: &mut W, control: &Control)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    const MAX_REQUEST: usize = 256 << 20;
+    let mut stalled = control.stalled.subscribe();
+    loop {
+        while *stalled.borrow_and_update() {
+            if stalled.changed().await.is_err() {
+                return;
+            }
+        }
+        let mut size = [0u8; 4];
+        if src.read_exact(&mut size).await.is_err() {
+            return;
+        }
+        let size = u32::from_be_bytes(size) as usize;
+        if size > MAX_REQUEST {
+            return;
+        }
+        let mut frame = vec![0u8; size];
+        if src.read_exact(&mut frame).await.is_err() {
+            return;
+        }
+        let delay = control.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        while *stalled.borrow_and_update() {
+            if stalled.changed().await.is_err() {
+                return;
+            }
+        }
+        let is_produce = frame.get(..2) == Some(&[0, 0]);
+        if is_produce && control.corrupt_produce.swap(false, Ordering::SeqCst) {
+            match corrupt_first_batch(&frame) {
+                Some(corrupted) => {
+                    frame = corrupted;
+                    control.corruptions_done.fetch_add(1, Ordering::SeqCst);
+                }
+                None => control.corrupt_produce.store(true, Ordering::SeqCst),
+            }
+        }
+        let mut out = Vec::with_capacity(4 + frame.len());
+        out.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        out.extend_from_slice(&frame);
+        if dst.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The Produce request `frame` with a bit of its first record batch's CRC flipped; None when
+/// it holds no batch.
+fn corrupt_first_batch(frame: &[u8]) -> Option<Vec<u8>> {
+    use kafka_protocol::messages::{ProduceRequest, RequestHeader};
+    use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+    const CRC_AT: usize = 17; // base offset 8, length 4, leader epoch 4, magic 1
+    let version = i16::from_be_bytes([*frame.get(2)?, *frame.get(3)?]);
+    let header_version = ProduceRequest::header_version(version);
+    let mut buf = bytes::Bytes::copy_from_slice(frame);
+    let header = RequestHeader::decode(&mut buf, header_version).ok()?;
+    let mut request = ProduceRequest::decode(&mut buf, version).ok()?;
+    let records = request
+        .topic_data
+        .first_mut()?
+        .partition_data
+        .first_mut()?
+        .records
+        .as_mut()?;
+    let mut batch = records.to_vec();
+    *batch.get_mut(CRC_AT)? ^= 1;
+    *records = batch.into();
+    let mut out = bytes::BytesMut::new();
+    header.encode(&mut out, header_version).ok()?;
+    request.encode(&mut out, version).ok()?;
+    Some(out.to_vec())
+}
+
+/// Broker to client, as it comes (a response can be cut in the middle).
+async fn pump_responses<R, W>(src: &mut R, dst: &mut W, control: &Control)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -224,15 +318,13 @@ where
                 return;
             }
         }
-        if dir == Direction::ToClient {
-            let cut = control.cut_after.swap(-1, Ordering::SeqCst);
-            if cut >= 0 {
-                let keep = (cut as usize).min(n);
-                let _ = dst.write_all(&buf[..keep]).await;
-                let _ = dst.flush().await;
-                control.cuts_done.fetch_add(1, Ordering::SeqCst);
-                return;
-            }
+        let cut = control.cut_after.swap(-1, Ordering::SeqCst);
+        if cut >= 0 {
+            let keep = (cut as usize).min(n);
+            let _ = dst.write_all(&buf[..keep]).await;
+            let _ = dst.flush().await;
+            control.cuts_done.fetch_add(1, Ordering::SeqCst);
+            return;
         }
         if dst.write_all(&buf[..n]).await.is_err() {
             return;

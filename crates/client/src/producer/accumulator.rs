@@ -60,6 +60,13 @@ pub(crate) struct PartitionState {
     pub next_sequence: i32,
     /// The sequence the broker expects next: the first record not yet acknowledged.
     pub acked_sequence: i32,
+    /// The broker acknowledged a batch of this partition under the current producer
+    /// identity, so it holds the partition's sequence state. Until then a batch is sent
+    /// only when none is in flight: Kafka takes a producer's first batch in a partition
+    /// whatever its sequence, so a later batch arriving first (the first one answered with
+    /// a retriable error, say a leader not yet ready) would leave the first one out of
+    /// order forever.
+    pub sequence_established: bool,
     /// No batch of this partition is sent before this instant (retry backoff).
     pub retry_at: Option<Instant>,
     /// A batch failed with a retriable error: send nothing until the in-flight ones are

@@ -227,6 +227,7 @@ impl ProducerCore {
             let mut st = q.lock();
             st.next_sequence = 0;
             st.acked_sequence = 0;
+            st.sequence_established = false;
             st.retrying = false;
             for b in st.ready.iter_mut() {
                 b.stamp = None;

@@ -219,8 +219,10 @@ impl Sink {
                 }
                 st.retrying = false;
             }
-            if st.in_flight as usize >= shared.config.max_in_flight {
-                continue;
+            if st.in_flight as usize >= shared.config.max_in_flight
+                || (shared.idempotent && !st.sequence_established && st.in_flight > 0)
+            {
+                continue; // see PartitionState::sequence_established
             }
             if !out.is_empty() && size + front_len > budget {
                 continue;
@@ -538,6 +540,7 @@ impl Sink {
             if next.wrapping_sub(st.acked_sequence) > 0 {
                 st.acked_sequence = next;
             }
+            st.sequence_established = true;
         }
         st.failures = 0;
     }
