@@ -1,0 +1,293 @@
+//! Protobuf messages to and from JSON, with schemas compiled from `.proto` text at run time.
+//!
+//! A schema is a `.proto` file's text and the files it imports (as the Schema Registry keeps
+//! them: references named by import path); Google's well-known types are built in. A record
+//! names its message type by indexes (see [`crate::wire`]): the first picks a top-level
+//! message of the file, each next one a message nested in the previous — counting declared
+//! messages only, as Confluent's Java serializer does (the entry types protoc makes for map
+//! fields are not counted).
+//!
+//! JSON follows the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings,
+//! bytes as base64, enums by name, fields at their default left out); encoding also takes
+//! the `.proto` field names.
+//!
+//! ```
+//! use kafkit_format::ProtobufSchema;
+//!
+//! let schema = ProtobufSchema::parse(
+//!     r#"syntax = "proto3"; package shop;
+//!        message Order { string id = 1; int64 cents = 2; }"#,
+//!     &[],
+//! )
+//! .unwrap();
+//! let indexes = schema.indexes_of("shop.Order").unwrap();
+//! assert_eq!(indexes, [0]);
+//! let bytes = schema.encode_json(&indexes, r#"{"id": "a1", "cents": "250"}"#).unwrap();
+//! let mut json = String::new();
+//! schema.decode_json(&indexes, &bytes, &mut json).unwrap();
+//! assert_eq!(json, r#"{"id":"a1","cents":"250"}"#);
+//! ```
+
+use std::collections::HashMap;
+
+use prost_reflect::prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, FileDescriptor, MessageDescriptor};
+use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
+
+use crate::error::{FormatError, Result};
+
+/// The name the schema's own file gets among its imports.
+const MAIN_FILE: &str = "kafkit-schema.proto";
+
+/// A compiled `.proto` schema, ready to encode and decode its messages.
+#[derive(Debug, Clone)]
+pub struct ProtobufSchema {
+    file: FileDescriptor,
+}
+
+impl ProtobufSchema {
+    /// Compiles `text`; `references` are the files it imports, as (import path, text).
+    pub fn parse(text: &str, references: &[(&str, &str)]) -> Result<ProtobufSchema> {
+        let mut files: HashMap<String, String> = references
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .collect();
+        files.insert(MAIN_FILE.to_string(), text.to_string());
+        let mut resolver = ChainFileResolver::new();
+        resolver.add(Sources(files));
+        resolver.add(GoogleFileResolver::new());
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
+        compiler.include_imports(true);
+        compiler
+            .open_file(MAIN_FILE)
+            .map_err(|e| FormatError::Schema {
+                kind: "Protobuf",
+                message: e.to_string().replace(MAIN_FILE, "the schema"),
+            })?;
+        let pool: DescriptorPool = compiler.descriptor_pool();
+        let file = pool
+            .get_file_by_name(MAIN_FILE)
+            .ok_or_else(|| FormatError::Schema {
+                kind: "Protobuf",
+                message: "the compiled schema lost its own file".into(),
+            })?;
+        Ok(ProtobufSchema { file })
+    }
+
+    /// The full names of the file's messages, nested ones included, in index order.
+    pub fn message_names(&self) -> Vec<String> {
+        fn walk(m: MessageDescriptor, out: &mut Vec<String>) {
+            out.push(m.full_name().to_string());
+            for child in m.child_messages() {
+                if !child.is_map_entry() {
+                    walk(child, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for m in self.file.messages() {
+            walk(m, &mut out);
+        }
+        out
+    }
+
+    /// The message indexes of the message named `full_name` (package included).
+    pub fn indexes_of(&self, full_name: &str) -> Result<Vec<i32>> {
+        let unknown = || FormatError::Schema {
+            kind: "Protobuf",
+            message: format!("no message {full_name} in the schema"),
+        };
+        let mut message = self
+            .file
+            .parent_pool()
+            .get_message_by_name(full_name)
+            .filter(|m| m.parent_file() == self.file)
+            .ok_or_else(unknown)?;
+        let mut indexes = Vec::new();
+        loop {
+            let parent = message.parent_message();
+            let siblings: Vec<MessageDescriptor> = match &parent {
+                Some(p) => declared(p.child_messages()).collect(),
+                None => declared(self.file.messages()).collect(),
+            };
+            let at = siblings
+                .iter()
+                .position(|s| s.full_name() == message.full_name())
+                .ok_or_else(unknown)?;
+            indexes.push(at as i32);
+            match parent {
+                Some(p) => message = p,
+                None => break,
+            }
+        }
+        indexes.reverse();
+        Ok(indexes)
+    }
+
+    /// The message type `indexes` point at.
+    fn message(&self, indexes: &[i32]) -> Result<MessageDescriptor> {
+        let missing = || FormatError::Decode {
+            kind: "Protobuf",
+            message: format!("message indexes {indexes:?} point at no message of the schema"),
+        };
+        let (first, rest) = indexes.split_first().ok_or_else(missing)?;
+        let mut message = usize::try_from(*first)
+            .ok()
+            .and_then(|i| declared(self.file.messages()).nth(i))
+            .ok_or_else(missing)?;
+        for &i in rest {
+            message = usize::try_from(i)
+                .ok()
+                .and_then(|i| declared(message.child_messages()).nth(i))
+                .ok_or_else(missing)?;
+        }
+        Ok(message)
+    }
+
+    /// Decodes `payload`, a message of the type `indexes` point at, and appends it to `out`
+    /// as proto3 JSON.
+    pub fn decode_json(&self, indexes: &[i32], payload: &[u8], out: &mut String) -> Result<()> {
+        let desc = self.message(indexes)?;
+        let message = DynamicMessage::decode(desc, payload).map_err(|e| FormatError::Decode {
+            kind: "Protobuf",
+            message: e.to_string(),
+        })?;
+        let mut buf = Vec::new();
+        let mut serializer = serde_json::Serializer::new(&mut buf);
+        message
+            .serialize_with_options(&mut serializer, &prost_reflect::SerializeOptions::new())
+            .map_err(|e| FormatError::Decode {
+                kind: "Protobuf",
+                message: e.to_string(),
+            })?;
+        // serde_json writes UTF-8 only.
+        out.push_str(std::str::from_utf8(&buf).map_err(|e| FormatError::Decode {
+            kind: "Protobuf",
+            message: e.to_string(),
+        })?);
+        Ok(())
+    }
+
+    /// Encodes the JSON text `json` as a message of the type `indexes` point at.
+    pub fn encode_json(&self, indexes: &[i32], json: &str) -> Result<Vec<u8>> {
+        let desc = self.message(indexes)?;
+        let mut deserializer = serde_json::Deserializer::from_str(json);
+        let message = DynamicMessage::deserialize(desc, &mut deserializer).map_err(|e| {
+            FormatError::Mismatch {
+                path: "$".into(),
+                message: e.to_string(),
+            }
+        })?;
+        deserializer.end()?;
+        Ok(message.encode_to_vec())
+    }
+}
+
+/// The messages the schema declares (not the entry types of map fields).
+fn declared(
+    messages: impl Iterator<Item = MessageDescriptor>,
+) -> impl Iterator<Item = MessageDescriptor> {
+    messages.filter(|m| !m.is_map_entry())
+}
+
+/// The schema's files, by import path.
+struct Sources(HashMap<String, String>);
+
+impl FileResolver for Sources {
+    fn open_file(&self, name: &str) -> std::result::Result<File, protox::Error> {
+        match self.0.get(name) {
+            Some(text) => File::from_source(name, text),
+            None => Err(protox::Error::file_not_found(name)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHOP: &str = r#"
+        syntax = "proto3";
+        package shop;
+        import "common.proto";
+        import "google/protobuf/timestamp.proto";
+        message Order {
+            string id = 1;
+            repeated Line lines = 2;
+            common.Money total = 3;
+            google.protobuf.Timestamp at = 4;
+            map<string, int32> tags = 5;
+            message Line { string sku = 1; uint32 count = 2; }
+        }
+        message Refund { string order_id = 1; Status status = 2; }
+        enum Status { NEW = 0; DONE = 1; }
+    "#;
+    const COMMON: &str = r#"syntax = "proto3"; package common; message Money { int64 cents = 1; string currency = 2; }"#;
+
+    fn shop() -> ProtobufSchema {
+        ProtobufSchema::parse(SHOP, &[("common.proto", COMMON)]).unwrap()
+    }
+
+    #[test]
+    fn nested_messages_have_the_indexes_confluent_gives_them() {
+        let s = shop();
+        assert_eq!(s.indexes_of("shop.Order").unwrap(), [0]);
+        assert_eq!(s.indexes_of("shop.Refund").unwrap(), [1]);
+        // protoc makes an entry type for `tags` and puts it before Line; the Java serializer
+        // counts declared messages only, so Line is [0, 0].
+        assert_eq!(s.indexes_of("shop.Order.Line").unwrap(), [0, 0]);
+        assert!(
+            s.indexes_of("common.Money").is_err(),
+            "not the schema's own"
+        );
+        assert_eq!(
+            s.message_names(),
+            ["shop.Order", "shop.Order.Line", "shop.Refund"]
+        );
+    }
+
+    #[test]
+    fn messages_round_trip_through_proto3_json() {
+        let s = shop();
+        let json = r#"{"id":"o-1","lines":[{"sku":"x","count":2}],"total":{"cents":"1250","currency":"EUR"},"at":"2026-12-03T10:00:00Z","tags":{"a":1}}"#;
+        let bytes = s.encode_json(&[0], json).unwrap();
+        let mut out = String::new();
+        s.decode_json(&[0], &bytes, &mut out).unwrap();
+        assert_eq!(out, json);
+        // Field names as written in the .proto are taken too; enums by name.
+        let bytes = s
+            .encode_json(&[1], r#"{"order_id":"o-1","status":"DONE"}"#)
+            .unwrap();
+        out.clear();
+        s.decode_json(&[1], &bytes, &mut out).unwrap();
+        assert_eq!(out, r#"{"orderId":"o-1","status":"DONE"}"#);
+        // A nested message by its indexes.
+        let bytes = s.encode_json(&[0, 0], r#"{"sku":"y"}"#).unwrap();
+        assert_eq!(bytes, [0x0a, 0x01, b'y']);
+    }
+
+    #[test]
+    fn bad_input_is_an_error_that_says_what() {
+        let s = shop();
+        let err = s
+            .encode_json(&[0], r#"{"nope": 1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope"), "{err}");
+        let err = s.encode_json(&[7], "{}").unwrap_err().to_string();
+        assert!(err.contains("[7] point at no message"), "{err}");
+        let mut out = String::new();
+        assert!(
+            s.decode_json(&[0], &[0x0a, 0x05, b'a'], &mut out).is_err(),
+            "cut short"
+        );
+        let err = ProtobufSchema::parse("syntax = \"proto3\"; message {", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad Protobuf schema"), "{err}");
+        let err = ProtobufSchema::parse("syntax = \"proto3\"; import \"missing.proto\";", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.proto"), "{err}");
+    }
+}
