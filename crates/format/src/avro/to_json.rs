@@ -38,8 +38,8 @@ impl Writer<'_> {
             | (Value::LocalTimestampNanos(i), Schema::LocalTimestampNanos) => {
                 let _ = write!(out, "{i}");
             }
-            (Value::Float(f), Schema::Float) => float(f64::from(*f), || format!("{f}"), out),
-            (Value::Double(d), Schema::Double) => float(*d, || format!("{d}"), out),
+            (Value::Float(f), Schema::Float) => float(f64::from(*f), || format!("{f:?}"), out),
+            (Value::Double(d), Schema::Double) => float(*d, || format!("{d:?}"), out),
             (Value::Bytes(b), Schema::Bytes) | (Value::Fixed(_, b), Schema::Fixed(_)) => {
                 latin1(b, out)
             }
@@ -162,8 +162,9 @@ fn float(value: f64, shortest: impl FnOnce() -> String, out: &mut String) {
             "\"-Infinity\""
         });
     } else {
-        // Rust prints the shortest digits that read back as the same number, never with an
-        // exponent: valid JSON.
+        // Rust's Debug form: the shortest digits that read back as the same number, with
+        // ".0" on whole numbers (3.0 stays a float) and an exponent for very large or small
+        // ones (1e300): valid JSON either way.
         out.push_str(&shortest());
     }
 }
