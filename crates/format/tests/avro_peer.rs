@@ -40,7 +40,7 @@ fn kafkit_and_fastavro_read_each_others_avro_json() {
     let job = serde_json::json!({
         "schema": serde_json::from_str::<serde_json::Value>(SCHEMA).unwrap(),
         "json": RECORDS,
-        "datums": ours.iter().map(hex).collect::<Vec<_>>(),
+        "datums": ours.iter().map(|d| hex(d)).collect::<Vec<_>>(),
     });
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -85,6 +85,6 @@ fn kafkit_and_fastavro_read_each_others_avro_json() {
     }
 }
 
-fn hex(bytes: &Vec<u8>) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
