@@ -37,19 +37,27 @@ pub async fn topic(client: &Client, prefix: &str, partitions: i32) -> String {
     name
 }
 
-/// Waits until metadata shows a leader for each of `partitions` partitions of `topic`: Kafka
-/// answers CreateTopics once the controller has the topic, a moment before its leader
-/// serves it (raw requests in these tests do not retry).
+/// Waits until each of `partitions` partitions of `topic` has a leader that serves it: Kafka
+/// answers CreateTopics once the controller has the topic, and metadata names a leader a
+/// moment before that broker serves the partition (NOT_LEADER_OR_FOLLOWER until then; raw
+/// requests in these tests do not retry, and an acks=0 record sent then is lost).
 pub async fn wait_for_leaders(client: &Client, topic: &str, partitions: i32) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(view) = client.topic_metadata(&[topic]).await {
-            let ready = view.topics.get(topic).is_some_and(|t| {
+            let led = view.topics.get(topic).is_some_and(|t| {
                 t.error.is_none()
                     && t.partitions.len() as i32 == partitions
                     && t.partitions.iter().all(|p| p.leader.is_some())
             });
-            if ready {
+            let mut serving = led;
+            for partition in 0..partitions {
+                if !serving {
+                    break;
+                }
+                serving = matches!(fetch_attempt(client, topic, partition, 0).await, Ok(Ok(_)));
+            }
+            if serving {
                 return;
             }
         }
@@ -125,7 +133,21 @@ pub async fn fetch_records(
 /// Fetches from `offset`: the partition's high watermark and the raw record-set bytes.
 /// Uses the highest Fetch version both sides support, naming the topic by id from v13 on.
 pub async fn fetch_raw(client: &Client, topic: &str, partition: i32, offset: i64) -> (i64, Bytes) {
-    let view = client.topic_metadata(&[topic]).await.unwrap();
+    match fetch_attempt(client, topic, partition, offset).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(code)) => panic!("fetch from {topic}/{partition} failed with error code {code}"),
+        Err(e) => panic!("fetch from {topic}/{partition} not answered: {e}"),
+    }
+}
+
+/// One raw Fetch: the high watermark and record bytes, or the partition's error code.
+async fn fetch_attempt(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> Result<Result<(i64, Bytes), i16>, kafkit_client::Error> {
+    let view = client.topic_metadata(&[topic]).await?;
     let topic_id = view.topics[topic].id;
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(-1))
@@ -143,13 +165,15 @@ pub async fn fetch_raw(client: &Client, topic: &str, partition: i32, offset: i64
                 .with_last_fetched_epoch(-1)
                 .with_log_start_offset(-1)
                 .with_partition_max_bytes(8 << 20)])]);
-    let response = client
-        .send(&Target::LeastLoaded, &request)
-        .await
-        .expect("fetch answered");
+    let response = client.send(&Target::LeastLoaded, &request).await?;
     let p = &response.responses[0].partitions[0];
-    assert_eq!(p.error_code, 0, "fetch from {topic}/{partition} failed");
-    (p.high_watermark, p.records.clone().unwrap_or_default())
+    if p.error_code != 0 {
+        return Ok(Err(p.error_code));
+    }
+    Ok(Ok((
+        p.high_watermark,
+        p.records.clone().unwrap_or_default(),
+    )))
 }
 
 /// Fetches from `offset`: the partition's high watermark and the records returned.
