@@ -1,0 +1,92 @@
+//! Parsing a schema with its references, and checking a new schema against older ones.
+
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use kafkit_format::{AvroSchema, JsonSchema, ProtobufSchema};
+
+use crate::model::{Compatibility, SchemaType};
+
+/// A schema parsed by the formats crate (Protobuf and JSON Schema ones are parsed to check
+/// them; their compatibility rules are not applied yet).
+pub(crate) enum Parsed {
+    Avro(Box<AvroSchema>),
+    Protobuf,
+    Json,
+}
+
+/// Parses `text` of `kind`; `references` are (name, text) of every schema it uses, the
+/// ones they use included, dependencies first.
+pub(crate) fn parse(
+    kind: SchemaType,
+    text: &str,
+    references: &[(String, String)],
+) -> Result<Parsed, String> {
+    let pairs: Vec<(&str, &str)> = references
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let parsed = match kind {
+        SchemaType::Avro => {
+            let texts: Vec<&str> = pairs.iter().map(|(_, t)| *t).collect();
+            AvroSchema::parse_with_references(text, &texts).map(|s| Parsed::Avro(Box::new(s)))
+        }
+        SchemaType::Protobuf => ProtobufSchema::parse(text, &pairs).map(|_| Parsed::Protobuf),
+        SchemaType::Json => JsonSchema::parse(text, &pairs).map(|_| Parsed::Json),
+    };
+    parsed.map_err(|e| e.to_string())
+}
+
+/// The text that decides whether two schemas are the same one: JSON schemas (Avro, JSON
+/// Schema) compacted with sorted keys, Protobuf text trimmed.
+pub(crate) fn canonical_text(kind: SchemaType, text: &str) -> String {
+    match kind {
+        SchemaType::Avro | SchemaType::Json => serde_json::from_str::<serde_json::Value>(text)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| text.trim().to_string()),
+        SchemaType::Protobuf => text.trim().to_string(),
+    }
+}
+
+/// Why `new` breaks `level` against `older` (oldest first; only the last one unless the level
+/// is transitive). Empty when compatible.
+pub(crate) fn incompatibilities(
+    level: Compatibility,
+    new: &Parsed,
+    older: &[Parsed],
+) -> Vec<String> {
+    let against: &[Parsed] = if level.transitive() {
+        older
+    } else {
+        older.last().map(std::slice::from_ref).unwrap_or(&[])
+    };
+    let mut problems = Vec::new();
+    for old in against {
+        match (new, old) {
+            (Parsed::Avro(new), Parsed::Avro(old)) => {
+                if level.backward() {
+                    if let Err(e) = SchemaCompatibility::can_read(old.schema(), new.schema()) {
+                        problems.push(format!(
+                            "the new schema cannot read data written with an older one: {e}"
+                        ));
+                    }
+                }
+                if level.forward() {
+                    if let Err(e) = SchemaCompatibility::can_read(new.schema(), old.schema()) {
+                        problems.push(format!(
+                            "an older schema cannot read data written with the new one: {e}"
+                        ));
+                    }
+                }
+            }
+            _ if std::mem::discriminant(new) != std::mem::discriminant(old) => {
+                problems.push("the new schema is of another type than an older one".into());
+            }
+            _ => {
+                // Protobuf and JSON Schema rules are not checked yet (docs/ARCHITECTURE.md).
+                tracing::warn!(
+                    "compatibility of Protobuf and JSON Schema schemas is not checked yet; accepted"
+                );
+            }
+        }
+    }
+    problems
+}

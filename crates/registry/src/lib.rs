@@ -1,0 +1,36 @@
+//! kafkit's Schema Registry: Confluent's REST API over schemas kept by kafkit.
+//!
+//! - [`Registry`]: subjects, versions and ids with Confluent's rules (ids shared by equal
+//!   schemas, soft and hard deletes, references, compatibility levels) and error codes.
+//! - [`router`]: the REST API over a registry, for axum; [`serve`] runs it on a listener.
+//!
+//! ```
+//! use kafkit_registry::{Registry, Schema};
+//!
+//! let mut registry = Registry::new();
+//! let id = registry.register("orders-value", Schema::avro(r#""string""#)).unwrap();
+//! assert_eq!(registry.schema(id).unwrap().text, r#""string""#);
+//! // An Avro schema that cannot read the old data is refused under BACKWARD.
+//! let err = registry.register("orders-value", Schema::avro(r#""int""#)).unwrap_err();
+//! assert_eq!(err.code, 409);
+//! ```
+#![warn(missing_docs)]
+
+mod compat;
+mod error;
+mod model;
+mod registry;
+mod server;
+
+pub use error::RegistryError;
+pub use model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};
+pub use registry::{Registry, VersionSpec};
+pub use server::{router, ApiError, SharedRegistry};
+
+/// Serves the REST API over `registry` on `listener` until the task is dropped.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    registry: SharedRegistry,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(registry)).await
+}

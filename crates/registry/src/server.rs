@@ -1,0 +1,354 @@
+//! The Confluent Schema Registry REST API over a [`Registry`], with axum.
+//!
+//! Bodies are read as JSON whatever their content type (Confluent's clients send
+//! `application/vnd.schemaregistry.v1+json`); errors are Confluent's
+//! `{"error_code": ..., "message": ...}` with the matching HTTP status.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::error::RegistryError;
+use crate::model::{Compatibility, Schema, SchemaType};
+use crate::registry::{Registry, VersionSpec};
+
+/// A registry shared by the server's handlers.
+pub type SharedRegistry = Arc<Mutex<Registry>>;
+
+type Params = Query<HashMap<String, String>>;
+type Reply = Result<Json<Value>, ApiError>;
+
+/// The REST API's routes over `registry`.
+pub fn router(registry: SharedRegistry) -> Router {
+    Router::new()
+        .route("/", get(|| async { Json(json!({})) }))
+        .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
+        .route(
+            "/schemas/types",
+            get(|| async { Json(json!(["JSON", "PROTOBUF", "AVRO"])) }),
+        )
+        .route("/schemas/ids/{id}", get(schema_by_id))
+        .route("/schemas/ids/{id}/schema", get(schema_text_by_id))
+        .route("/schemas/ids/{id}/versions", get(versions_of_id))
+        .route("/schemas/ids/{id}/subjects", get(subjects_of_id))
+        .route("/subjects", get(subjects))
+        .route("/subjects/{subject}", post(lookup).delete(delete_subject))
+        .route("/subjects/{subject}/versions", get(versions).post(register))
+        .route(
+            "/subjects/{subject}/versions/{version}",
+            get(version).delete(delete_version),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/schema",
+            get(version_text),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            get(referenced_by),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            post(check_version),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(check_all),
+        )
+        .route("/config", get(global_level).put(set_global_level))
+        .route(
+            "/config/{subject}",
+            get(subject_level)
+                .put(set_subject_level)
+                .delete(clear_subject_level),
+        )
+        .route("/mode", get(mode).put(set_mode))
+        .route("/mode/{subject}", get(mode).put(set_mode))
+        .with_state(registry)
+}
+
+/// A [`RegistryError`] as an HTTP response.
+pub struct ApiError(RegistryError);
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = Json(json!({"error_code": self.0.code, "message": self.0.message}));
+        (status, body).into_response()
+    }
+}
+
+fn lock(registry: &SharedRegistry) -> std::sync::MutexGuard<'_, Registry> {
+    registry.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn flag(params: &Params, name: &str) -> bool {
+    params
+        .get(name)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn parse_schema(body: &[u8]) -> Result<Schema, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(RegistryError {
+            code: 42201,
+            message: format!("Invalid schema request: {e}"),
+        })
+    })
+}
+
+fn parse_id(id: &str) -> Result<i32, ApiError> {
+    id.parse().map_err(|_| {
+        ApiError(RegistryError {
+            code: 40403,
+            message: format!("Schema not found: id {id}."),
+        })
+    })
+}
+
+/// A schema as `/schemas/ids/{id}` shows it: no `schemaType` for Avro, as Confluent does.
+fn schema_json(schema: &Schema) -> Value {
+    let mut out = json!({"schema": schema.text});
+    if schema.schema_type != SchemaType::Avro {
+        out["schemaType"] = json!(schema.schema_type.name());
+    }
+    if !schema.references.is_empty() {
+        out["references"] = json!(schema.references);
+    }
+    out
+}
+
+async fn schema_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
+    let id = parse_id(&id)?;
+    Ok(Json(schema_json(lock(&r).schema(id)?)))
+}
+
+async fn schema_text_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    match lock(&r).schema(id) {
+        Ok(schema) => schema.text.clone().into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+async fn versions_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
+    let uses = lock(&r).uses_of(parse_id(&id)?)?;
+    let list: Vec<Value> = uses
+        .into_iter()
+        .map(|(subject, version)| json!({"subject": subject, "version": version}))
+        .collect();
+    Ok(Json(json!(list)))
+}
+
+async fn subjects_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
+    let uses = lock(&r).uses_of(parse_id(&id)?)?;
+    let mut subjects: Vec<String> = uses.into_iter().map(|(s, _)| s).collect();
+    subjects.dedup();
+    Ok(Json(json!(subjects)))
+}
+
+async fn subjects(State(r): State<SharedRegistry>, params: Params) -> Reply {
+    Ok(Json(json!(lock(&r).subjects(flag(&params, "deleted")))))
+}
+
+async fn lookup(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    params: Params,
+    body: Bytes,
+) -> Reply {
+    let schema = parse_schema(&body)?;
+    let found = lock(&r).lookup(&subject, &schema, flag(&params, "deleted"))?;
+    Ok(Json(json!(found)))
+}
+
+async fn delete_subject(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    params: Params,
+) -> Reply {
+    let versions = lock(&r).delete_subject(&subject, flag(&params, "permanent"))?;
+    Ok(Json(json!(versions)))
+}
+
+async fn versions(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    params: Params,
+) -> Reply {
+    Ok(Json(json!(
+        lock(&r).versions(&subject, flag(&params, "deleted"))?
+    )))
+}
+
+async fn register(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let schema = parse_schema(&body)?;
+    let id = lock(&r).register(&subject, schema)?;
+    Ok(Json(json!({ "id": id })))
+}
+
+async fn version(
+    State(r): State<SharedRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+    params: Params,
+) -> Reply {
+    let spec = VersionSpec::parse(&version)?;
+    Ok(Json(json!(lock(&r).version(
+        &subject,
+        spec,
+        flag(&params, "deleted")
+    )?)))
+}
+
+async fn version_text(
+    State(r): State<SharedRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Response {
+    let found =
+        VersionSpec::parse(&version).and_then(|spec| lock(&r).version(&subject, spec, false));
+    match found {
+        Ok(v) => v.schema.text.into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+async fn delete_version(
+    State(r): State<SharedRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+    params: Params,
+) -> Reply {
+    let spec = VersionSpec::parse(&version)?;
+    let deleted = lock(&r).delete_version(&subject, spec, flag(&params, "permanent"))?;
+    Ok(Json(json!(deleted)))
+}
+
+async fn referenced_by(
+    State(r): State<SharedRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Reply {
+    let spec = VersionSpec::parse(&version)?;
+    Ok(Json(json!(lock(&r).referenced_by(&subject, spec)?)))
+}
+
+fn compatibility_answer(problems: Vec<String>, params: &Params) -> Json<Value> {
+    let mut out = json!({"is_compatible": problems.is_empty()});
+    if flag(params, "verbose") {
+        out["messages"] = json!(problems);
+    }
+    Json(out)
+}
+
+async fn check_version(
+    State(r): State<SharedRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+    params: Params,
+    body: Bytes,
+) -> Reply {
+    let spec = VersionSpec::parse(&version)?;
+    let schema = parse_schema(&body)?;
+    let problems = lock(&r).check(&subject, spec, &schema)?;
+    Ok(compatibility_answer(problems, &params))
+}
+
+async fn check_all(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    params: Params,
+    body: Bytes,
+) -> Reply {
+    let schema = parse_schema(&body)?;
+    let problems = lock(&r).check(&subject, VersionSpec::Latest, &schema)?;
+    Ok(compatibility_answer(problems, &params))
+}
+
+fn parse_level(body: &[u8]) -> Result<Compatibility, ApiError> {
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let name = value["compatibility"].as_str().unwrap_or_default();
+    Compatibility::parse(name).ok_or_else(|| ApiError(RegistryError::invalid_compatibility(name)))
+}
+
+async fn global_level(State(r): State<SharedRegistry>) -> Reply {
+    Ok(Json(
+        json!({"compatibilityLevel": lock(&r).level(None).name()}),
+    ))
+}
+
+async fn set_global_level(State(r): State<SharedRegistry>, body: Bytes) -> Reply {
+    let level = parse_level(&body)?;
+    lock(&r).set_level(None, level);
+    Ok(Json(json!({"compatibility": level.name()})))
+}
+
+async fn subject_level(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    params: Params,
+) -> Reply {
+    let registry = lock(&r);
+    let level = match registry.own_level(&subject) {
+        Some(level) => level,
+        None if flag(&params, "defaultToGlobal") => registry.level(None),
+        None => {
+            return Err(ApiError(RegistryError {
+                code: 40408,
+                message: format!(
+                    "Subject '{subject}' does not have subject-level compatibility configured"
+                ),
+            }))
+        }
+    };
+    Ok(Json(json!({"compatibilityLevel": level.name()})))
+}
+
+async fn set_subject_level(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+    body: Bytes,
+) -> Reply {
+    let level = parse_level(&body)?;
+    lock(&r).set_level(Some(&subject), level);
+    Ok(Json(json!({"compatibility": level.name()})))
+}
+
+async fn clear_subject_level(
+    State(r): State<SharedRegistry>,
+    Path(subject): Path<String>,
+) -> Reply {
+    let level = lock(&r).clear_level(&subject)?;
+    Ok(Json(json!({"compatibilityLevel": level.name()})))
+}
+
+async fn mode() -> Json<Value> {
+    Json(json!({"mode": "READWRITE"}))
+}
+
+async fn set_mode(body: Bytes) -> Reply {
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    match value["mode"].as_str() {
+        Some("READWRITE") => Ok(Json(json!({"mode": "READWRITE"}))),
+        other => Err(ApiError(RegistryError {
+            code: 42204,
+            message: format!("Invalid mode {other:?}: this registry is always READWRITE"),
+        })),
+    }
+}
