@@ -87,4 +87,7 @@ impl RegistryError {
             format!("One or more references exist to the schema {{subject={subject},version={version}}}."),
         )
     }
+    pub(crate) fn store(message: String) -> RegistryError {
+        Self::new(50001, format!("Error while storing the change: {message}"))
+    }
 }

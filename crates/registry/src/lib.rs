@@ -2,7 +2,9 @@
 //!
 //! - [`Registry`]: subjects, versions and ids with Confluent's rules (ids shared by equal
 //!   schemas, soft and hard deletes, references, compatibility levels) and error codes.
-//! - [`router`]: the REST API over a registry, for axum; [`serve`] runs it on a listener.
+//! - [`RegistryService`]: a registry for concurrent requests, its changes kept in a
+//!   `_schemas` topic (Confluent's record format) of a Kafka cluster or a local directory.
+//! - [`router`]: the REST API over a service, for axum; [`serve`] runs it on a listener.
 //!
 //! ```
 //! use kafkit_registry::{Registry, Schema};
@@ -18,19 +20,23 @@
 
 mod compat;
 mod error;
+mod journal;
 mod model;
 mod registry;
 mod server;
+mod service;
 
 pub use error::RegistryError;
+pub use journal::JournalRecord;
 pub use model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};
-pub use registry::{Registry, VersionSpec};
-pub use server::{router, ApiError, SharedRegistry};
+pub use registry::{Planned, Registry, VersionSpec};
+pub use server::{router, ApiError};
+pub use service::RegistryService;
 
 /// Serves the REST API over `registry` on `listener` until the task is dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    registry: SharedRegistry,
+    registry: std::sync::Arc<RegistryService>,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(registry)).await
 }

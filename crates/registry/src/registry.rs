@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::compat::{self, Parsed};
 use crate::error::RegistryError;
+use crate::journal::{Change, JournalRecord};
 use crate::model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -27,6 +28,25 @@ impl VersionSpec {
                 Ok(n) if n >= 1 => Ok(VersionSpec::Number(n)),
                 _ => Err(RegistryError::invalid_version(text)),
             },
+        }
+    }
+}
+
+/// What an operation decided: its answer, and the journal records that make it so (none
+/// when nothing changes). [`Registry::apply`] them, after writing them to the journal.
+#[derive(Debug)]
+pub struct Planned<T> {
+    /// What the REST API answers.
+    pub answer: T,
+    /// The changes, as `_schemas` records.
+    pub records: Vec<JournalRecord>,
+}
+
+impl<T> Planned<T> {
+    fn unchanged(answer: T) -> Planned<T> {
+        Planned {
+            answer,
+            records: Vec::new(),
         }
     }
 }
@@ -72,14 +92,21 @@ impl Registry {
         Registry::default()
     }
 
-    /// Registers `schema` under `subject` and returns its id: the id it already has when it
-    /// was registered before (under any subject), and no new version when the subject has it.
+    /// Registers `schema` under `subject` and returns its id (in memory: no journal).
     pub fn register(&mut self, subject: &str, schema: Schema) -> Result<i32> {
+        let planned = self.plan_register(subject, schema)?;
+        self.apply_own(&planned.records);
+        Ok(planned.answer)
+    }
+
+    /// Plans registering `schema` under `subject`: its id is the one it already has when it
+    /// was registered before (under any subject), and there is no new version when the
+    /// subject has it.
+    pub fn plan_register(&self, subject: &str, schema: Schema) -> Result<Planned<i32>> {
         let key = SchemaKey::of(&schema);
         if let Some(&id) = self.ids.get(&key) {
-            let live = self.live(subject);
-            if live.iter().any(|e| e.id == id) {
-                return Ok(id);
+            if self.live(subject).iter().any(|e| e.id == id) {
+                return Ok(Planned::unchanged(id));
             }
         }
         let parsed = self.parse(&schema)?;
@@ -100,21 +127,17 @@ impl Registry {
         }
         let id = match self.ids.get(&key) {
             Some(&id) => id,
-            None => {
-                let id = self.schemas.keys().next_back().map_or(1, |last| last + 1);
-                self.schemas.insert(id, schema);
-                self.ids.insert(key, id);
-                id
-            }
+            None => self.schemas.keys().next_back().map_or(1, |last| last + 1),
         };
-        let versions = self.subjects.entry(subject.to_string()).or_default();
-        let version = versions.last().map_or(1, |e| e.version + 1);
-        versions.push(Entry {
-            version,
-            id,
-            deleted: false,
-        });
-        Ok(id)
+        let version = self
+            .subjects
+            .get(subject)
+            .and_then(|v| v.last())
+            .map_or(1, |e| e.version + 1);
+        Ok(Planned {
+            answer: id,
+            records: vec![JournalRecord::version(subject, version, id, &schema, false)],
+        })
     }
 
     /// The version of `subject` that holds `schema`.
@@ -196,9 +219,17 @@ impl Registry {
         Ok(self.subject_version(subject, &entry))
     }
 
-    /// Deletes every version of `subject`: softly (they stay readable when asked for), or
-    /// for good once soft-deleted. Returns the versions deleted.
+    /// Deletes every version of `subject` (in memory: no journal); see
+    /// [`Registry::plan_delete_subject`].
     pub fn delete_subject(&mut self, subject: &str, permanent: bool) -> Result<Vec<i32>> {
+        let planned = self.plan_delete_subject(subject, permanent)?;
+        self.apply_own(&planned.records);
+        Ok(planned.answer)
+    }
+
+    /// Plans deleting every version of `subject`: softly (they stay readable when asked
+    /// for), or for good once soft-deleted. Answers the versions deleted.
+    pub fn plan_delete_subject(&self, subject: &str, permanent: bool) -> Result<Planned<Vec<i32>>> {
         let entries = self
             .subjects
             .get(subject)
@@ -222,22 +253,44 @@ impl Registry {
             .filter(|e| permanent || !e.deleted)
             .map(|e| e.version)
             .collect();
-        if permanent {
-            self.subjects.remove(subject);
-            self.levels.remove(subject);
-        } else if let Some(entries) = self.subjects.get_mut(subject) {
-            entries.iter_mut().for_each(|e| e.deleted = true);
-        }
-        Ok(versions)
+        let records = if permanent {
+            let mut records: Vec<JournalRecord> = entries
+                .iter()
+                .map(|e| JournalRecord::version_gone(subject, e.version))
+                .collect();
+            if self.levels.contains_key(subject) {
+                records.push(JournalRecord::level(Some(subject), None));
+            }
+            records
+        } else {
+            let highest = entries.last().map_or(0, |e| e.version);
+            vec![JournalRecord::delete_subject(subject, highest)]
+        };
+        Ok(Planned {
+            answer: versions,
+            records,
+        })
     }
 
-    /// Deletes one version of `subject`, softly or (once soft-deleted) for good.
+    /// Deletes one version of `subject` (in memory: no journal).
     pub fn delete_version(
         &mut self,
         subject: &str,
         version: VersionSpec,
         permanent: bool,
     ) -> Result<i32> {
+        let planned = self.plan_delete_version(subject, version, permanent)?;
+        self.apply_own(&planned.records);
+        Ok(planned.answer)
+    }
+
+    /// Plans deleting one version of `subject`, softly or (once soft-deleted) for good.
+    pub fn plan_delete_version(
+        &self,
+        subject: &str,
+        version: VersionSpec,
+        permanent: bool,
+    ) -> Result<Planned<i32>> {
         let entry = self.entry(subject, version, permanent)?;
         if !permanent && entry.deleted {
             return Err(RegistryError::version_soft_deleted(subject, entry.version));
@@ -251,16 +304,21 @@ impl Registry {
         if self.referrer_of(subject, entry.version).is_some() {
             return Err(RegistryError::reference_exists(subject, entry.version));
         }
-        let entries = self.subjects.get_mut(subject).expect("entry() found it");
-        if permanent {
-            entries.retain(|e| e.version != entry.version);
-            if entries.is_empty() {
-                self.subjects.remove(subject);
-            }
-        } else if let Some(e) = entries.iter_mut().find(|e| e.version == entry.version) {
-            e.deleted = true;
-        }
-        Ok(entry.version)
+        let record = if permanent {
+            JournalRecord::version_gone(subject, entry.version)
+        } else {
+            JournalRecord::version(
+                subject,
+                entry.version,
+                entry.id,
+                &self.schemas[&entry.id],
+                true,
+            )
+        };
+        Ok(Planned {
+            answer: entry.version,
+            records: vec![record],
+        })
     }
 
     /// The ids of the schemas that reference `subject` at `version`.
@@ -291,21 +349,126 @@ impl Registry {
         self.levels.get(subject).copied()
     }
 
-    /// Sets the level of `subject`, or the global one.
+    /// Sets the level of `subject`, or the global one (in memory: no journal).
     pub fn set_level(&mut self, subject: Option<&str>, level: Compatibility) {
-        match subject {
-            Some(s) => {
-                self.levels.insert(s.to_string(), level);
-            }
-            None => self.global = level,
+        let planned = self.plan_set_level(subject, level);
+        self.apply_own(&planned.records);
+    }
+
+    /// Plans setting the level of `subject`, or the global one.
+    pub fn plan_set_level(&self, subject: Option<&str>, level: Compatibility) -> Planned<()> {
+        Planned {
+            answer: (),
+            records: vec![JournalRecord::level(subject, Some(level))],
         }
     }
 
-    /// Removes the level of `subject` (the global one applies again); returns what it was.
+    /// Removes the level of `subject` (in memory: no journal); returns what it was.
     pub fn clear_level(&mut self, subject: &str) -> Result<Compatibility> {
-        self.levels
-            .remove(subject)
-            .ok_or_else(|| RegistryError::subject_not_found(subject))
+        let planned = self.plan_clear_level(subject)?;
+        self.apply_own(&planned.records);
+        Ok(planned.answer)
+    }
+
+    /// Plans removing the level of `subject`, so the global one applies again.
+    pub fn plan_clear_level(&self, subject: &str) -> Result<Planned<Compatibility>> {
+        let level = self
+            .levels
+            .get(subject)
+            .copied()
+            .ok_or_else(|| RegistryError::subject_not_found(subject))?;
+        Ok(Planned {
+            answer: level,
+            records: vec![JournalRecord::level(Some(subject), None)],
+        })
+    }
+
+    /// Applies one journal record: one this registry planned, or one read back from the
+    /// `_schemas` topic (written by kafkit or by Confluent's registry).
+    pub fn apply(&mut self, record: &JournalRecord) -> std::result::Result<(), String> {
+        match record.change()? {
+            Change::Version {
+                subject,
+                version,
+                state: Some((id, schema, deleted)),
+            } => {
+                self.ids.entry(SchemaKey::of(&schema)).or_insert(id);
+                self.schemas.entry(id).or_insert(schema);
+                let entries = self.subjects.entry(subject).or_default();
+                match entries.iter_mut().find(|e| e.version == version) {
+                    Some(e) => {
+                        e.id = id;
+                        e.deleted = deleted;
+                    }
+                    None => {
+                        entries.push(Entry {
+                            version,
+                            id,
+                            deleted,
+                        });
+                        entries.sort_by_key(|e| e.version);
+                    }
+                }
+            }
+            Change::Version {
+                subject,
+                version,
+                state: None,
+            } => {
+                let Some(entries) = self.subjects.get_mut(&subject) else {
+                    return Ok(());
+                };
+                let gone: Vec<i32> = entries
+                    .iter()
+                    .filter(|e| e.version == version)
+                    .map(|e| e.id)
+                    .collect();
+                entries.retain(|e| e.version != version);
+                if entries.is_empty() {
+                    self.subjects.remove(&subject);
+                }
+                for id in gone {
+                    self.forget_if_unused(id);
+                }
+            }
+            Change::DeleteSubject { subject, up_to } => {
+                for e in self.subjects.get_mut(&subject).into_iter().flatten() {
+                    if e.version <= up_to {
+                        e.deleted = true;
+                    }
+                }
+            }
+            Change::Level { subject, level } => match (subject, level) {
+                (None, level) => self.global = level.unwrap_or_default(),
+                (Some(s), Some(level)) => {
+                    self.levels.insert(s, level);
+                }
+                (Some(s), None) => {
+                    self.levels.remove(&s);
+                }
+            },
+            Change::Other => {}
+        }
+        Ok(())
+    }
+
+    /// Applies records this registry planned itself (they always parse).
+    fn apply_own(&mut self, records: &[JournalRecord]) {
+        for r in records {
+            if let Err(e) = self.apply(r) {
+                tracing::error!(error = %e, "a record the registry planned does not apply");
+            }
+        }
+    }
+
+    /// Drops the schema with `id` once no version of any subject holds it.
+    fn forget_if_unused(&mut self, id: i32) {
+        if self.subjects.values().flatten().any(|e| e.id == id) {
+            return;
+        }
+        if let Some(schema) = self.schemas.remove(&id) {
+            self.ids.remove(&SchemaKey::of(&schema));
+        }
     }
 
     /// Whether `schema` could be registered as a new version of `subject`, judged against

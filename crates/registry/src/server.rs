@@ -5,7 +5,7 @@
 //! `{"error_code": ..., "message": ...}` with the matching HTTP status.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -17,16 +17,16 @@ use serde_json::{json, Value};
 
 use crate::error::RegistryError;
 use crate::model::{Compatibility, Schema, SchemaType};
-use crate::registry::{Registry, VersionSpec};
+use crate::registry::VersionSpec;
+use crate::service::RegistryService;
 
-/// A registry shared by the server's handlers.
-pub type SharedRegistry = Arc<Mutex<Registry>>;
+type SharedRegistry = Arc<RegistryService>;
 
 type Params = Query<HashMap<String, String>>;
 type Reply = Result<Json<Value>, ApiError>;
 
 /// The REST API's routes over `registry`.
-pub fn router(registry: SharedRegistry) -> Router {
+pub fn router(registry: Arc<RegistryService>) -> Router {
     Router::new()
         .route("/", get(|| async { Json(json!({})) }))
         .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
@@ -91,10 +91,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn lock(registry: &SharedRegistry) -> std::sync::MutexGuard<'_, Registry> {
-    registry.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn flag(params: &Params, name: &str) -> bool {
     params
         .get(name)
@@ -133,7 +129,7 @@ fn schema_json(schema: &Schema) -> Value {
 
 async fn schema_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
     let id = parse_id(&id)?;
-    Ok(Json(schema_json(lock(&r).schema(id)?)))
+    Ok(Json(schema_json(r.read().await.schema(id)?)))
 }
 
 async fn schema_text_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Response {
@@ -141,14 +137,14 @@ async fn schema_text_by_id(State(r): State<SharedRegistry>, Path(id): Path<Strin
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
-    match lock(&r).schema(id) {
+    match r.read().await.schema(id) {
         Ok(schema) => schema.text.clone().into_response(),
         Err(e) => ApiError(e).into_response(),
     }
 }
 
 async fn versions_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
-    let uses = lock(&r).uses_of(parse_id(&id)?)?;
+    let uses = r.read().await.uses_of(parse_id(&id)?)?;
     let list: Vec<Value> = uses
         .into_iter()
         .map(|(subject, version)| json!({"subject": subject, "version": version}))
@@ -157,14 +153,17 @@ async fn versions_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>)
 }
 
 async fn subjects_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
-    let uses = lock(&r).uses_of(parse_id(&id)?)?;
+    let uses = r.read().await.uses_of(parse_id(&id)?)?;
     let mut subjects: Vec<String> = uses.into_iter().map(|(s, _)| s).collect();
     subjects.dedup();
     Ok(Json(json!(subjects)))
 }
 
 async fn subjects(State(r): State<SharedRegistry>, params: Params) -> Reply {
-    Ok(Json(json!(lock(&r).subjects(flag(&params, "deleted")))))
+    Ok(Json(json!(r
+        .read()
+        .await
+        .subjects(flag(&params, "deleted")))))
 }
 
 async fn lookup(
@@ -174,7 +173,10 @@ async fn lookup(
     body: Bytes,
 ) -> Reply {
     let schema = parse_schema(&body)?;
-    let found = lock(&r).lookup(&subject, &schema, flag(&params, "deleted"))?;
+    let found = r
+        .read()
+        .await
+        .lookup(&subject, &schema, flag(&params, "deleted"))?;
     Ok(Json(json!(found)))
 }
 
@@ -183,7 +185,10 @@ async fn delete_subject(
     Path(subject): Path<String>,
     params: Params,
 ) -> Reply {
-    let versions = lock(&r).delete_subject(&subject, flag(&params, "permanent"))?;
+    let permanent = flag(&params, "permanent");
+    let versions = r
+        .write(|reg| reg.plan_delete_subject(&subject, permanent))
+        .await?;
     Ok(Json(json!(versions)))
 }
 
@@ -192,9 +197,10 @@ async fn versions(
     Path(subject): Path<String>,
     params: Params,
 ) -> Reply {
-    Ok(Json(json!(
-        lock(&r).versions(&subject, flag(&params, "deleted"))?
-    )))
+    Ok(Json(json!(r
+        .read()
+        .await
+        .versions(&subject, flag(&params, "deleted"))?)))
 }
 
 async fn register(
@@ -203,7 +209,7 @@ async fn register(
     body: Bytes,
 ) -> Reply {
     let schema = parse_schema(&body)?;
-    let id = lock(&r).register(&subject, schema)?;
+    let id = r.write(|reg| reg.plan_register(&subject, schema)).await?;
     Ok(Json(json!({ "id": id })))
 }
 
@@ -213,7 +219,7 @@ async fn version(
     params: Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    Ok(Json(json!(lock(&r).version(
+    Ok(Json(json!(r.read().await.version(
         &subject,
         spec,
         flag(&params, "deleted")
@@ -224,8 +230,10 @@ async fn version_text(
     State(r): State<SharedRegistry>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
-    let found =
-        VersionSpec::parse(&version).and_then(|spec| lock(&r).version(&subject, spec, false));
+    let found = match VersionSpec::parse(&version) {
+        Ok(spec) => r.read().await.version(&subject, spec, false),
+        Err(e) => Err(e),
+    };
     match found {
         Ok(v) => v.schema.text.into_response(),
         Err(e) => ApiError(e).into_response(),
@@ -238,7 +246,10 @@ async fn delete_version(
     params: Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    let deleted = lock(&r).delete_version(&subject, spec, flag(&params, "permanent"))?;
+    let permanent = flag(&params, "permanent");
+    let deleted = r
+        .write(|reg| reg.plan_delete_version(&subject, spec, permanent))
+        .await?;
     Ok(Json(json!(deleted)))
 }
 
@@ -247,7 +258,7 @@ async fn referenced_by(
     Path((subject, version)): Path<(String, String)>,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    Ok(Json(json!(lock(&r).referenced_by(&subject, spec)?)))
+    Ok(Json(json!(r.read().await.referenced_by(&subject, spec)?)))
 }
 
 fn compatibility_answer(problems: Vec<String>, params: &Params) -> Json<Value> {
@@ -266,7 +277,7 @@ async fn check_version(
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
     let schema = parse_schema(&body)?;
-    let problems = lock(&r).check(&subject, spec, &schema)?;
+    let problems = r.read().await.check(&subject, spec, &schema)?;
     Ok(compatibility_answer(problems, &params))
 }
 
@@ -277,7 +288,10 @@ async fn check_all(
     body: Bytes,
 ) -> Reply {
     let schema = parse_schema(&body)?;
-    let problems = lock(&r).check(&subject, VersionSpec::Latest, &schema)?;
+    let problems = r
+        .read()
+        .await
+        .check(&subject, VersionSpec::Latest, &schema)?;
     Ok(compatibility_answer(problems, &params))
 }
 
@@ -289,13 +303,13 @@ fn parse_level(body: &[u8]) -> Result<Compatibility, ApiError> {
 
 async fn global_level(State(r): State<SharedRegistry>) -> Reply {
     Ok(Json(
-        json!({"compatibilityLevel": lock(&r).level(None).name()}),
+        json!({"compatibilityLevel": r.read().await.level(None).name()}),
     ))
 }
 
 async fn set_global_level(State(r): State<SharedRegistry>, body: Bytes) -> Reply {
     let level = parse_level(&body)?;
-    lock(&r).set_level(None, level);
+    r.write(|reg| Ok(reg.plan_set_level(None, level))).await?;
     Ok(Json(json!({"compatibility": level.name()})))
 }
 
@@ -304,7 +318,7 @@ async fn subject_level(
     Path(subject): Path<String>,
     params: Params,
 ) -> Reply {
-    let registry = lock(&r);
+    let registry = r.read().await;
     let level = match registry.own_level(&subject) {
         Some(level) => level,
         None if flag(&params, "defaultToGlobal") => registry.level(None),
@@ -326,7 +340,8 @@ async fn set_subject_level(
     body: Bytes,
 ) -> Reply {
     let level = parse_level(&body)?;
-    lock(&r).set_level(Some(&subject), level);
+    r.write(|reg| Ok(reg.plan_set_level(Some(&subject), level)))
+        .await?;
     Ok(Json(json!({"compatibility": level.name()})))
 }
 
@@ -334,7 +349,7 @@ async fn clear_subject_level(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
 ) -> Reply {
-    let level = lock(&r).clear_level(&subject)?;
+    let level = r.write(|reg| reg.plan_clear_level(&subject)).await?;
     Ok(Json(json!({"compatibilityLevel": level.name()})))
 }
 

@@ -5,10 +5,11 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use kafkit_format::{wire, AvroSchema, JsonSchema};
-use kafkit_registry::{Registry, Schema, SchemaType};
+use kafkit_registry::{RegistryService, Schema, SchemaType};
+use kafkit_store::{AnyStorage, LocalStorage};
 use serde_json::{json, Value};
 
 const KAFKIT_AVRO: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[
@@ -18,20 +19,27 @@ const KAFKIT_JSON: &str = r#"{"type":"object","properties":{"id":{"type":"intege
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluent_kafkas_client_and_serializers_work_with_kafkits_registry() {
-    let registry = Arc::new(Mutex::new(Registry::new()));
-    // Schemas kafkit registers itself, and values it frames with their ids.
-    let (avro_id, json_id) = {
-        let mut r = registry.lock().unwrap();
-        let avro_id = r
-            .register("kafkit-value", Schema::avro(KAFKIT_AVRO))
-            .unwrap();
-        let json = Schema {
-            text: KAFKIT_JSON.into(),
-            schema_type: SchemaType::Json,
-            references: Vec::new(),
-        };
-        (avro_id, r.register("kafkit-json-value", json).unwrap())
+    // The registry kept in a local storage's _schemas topic, reopened at the end.
+    let dir = tempfile::tempdir().unwrap();
+    let open = || async {
+        let storage = AnyStorage::Local(LocalStorage::open(dir.path()).unwrap());
+        Arc::new(RegistryService::open(storage, "_schemas").await.unwrap())
     };
+    let registry = open().await;
+    // Schemas kafkit registers itself, and values it frames with their ids.
+    let avro_id = registry
+        .write(|r| r.plan_register("kafkit-value", Schema::avro(KAFKIT_AVRO)))
+        .await
+        .unwrap();
+    let json = Schema {
+        text: KAFKIT_JSON.into(),
+        schema_type: SchemaType::Json,
+        references: Vec::new(),
+    };
+    let json_id = registry
+        .write(|r| r.plan_register("kafkit-json-value", json))
+        .await
+        .unwrap();
     let avro = AvroSchema::parse(KAFKIT_AVRO).unwrap();
     let avro_value = wire::frame(
         avro_id,
@@ -81,7 +89,7 @@ async fn confluent_kafkas_client_and_serializers_work_with_kafkits_registry() {
     assert!(out["id_bad_now"].as_i64().unwrap() > out["id2"].as_i64().unwrap());
 
     // What confluent-kafka's serializers framed, kafkit decodes.
-    let r = registry.lock().unwrap();
+    let r = registry.read().await;
     let mut decoded = Vec::new();
     for h in out["avro_framed"].as_array().unwrap() {
         let bytes = unhex(h.as_str().unwrap());
@@ -129,6 +137,35 @@ async fn confluent_kafkas_client_and_serializers_work_with_kafkits_registry() {
     assert!(!subjects.contains(&json!("orders-value")), "{subjects:?}");
     assert!(subjects.contains(&json!("payments-value")), "{subjects:?}");
     assert_eq!(out["hard_delete_subject"], json!([1, 2, 3]));
+
+    // Reopened from its topic, the registry is the same.
+    let before = (
+        r.subjects(true),
+        r.schema(avro_id).unwrap().clone(),
+        r.level(None),
+    );
+    let versions = r.versions("payments-value", true).unwrap();
+    drop(r);
+    drop(registry);
+    let reopened = open().await;
+    let again = reopened.read().await;
+    assert_eq!(
+        (
+            again.subjects(true),
+            again.schema(avro_id).unwrap().clone(),
+            again.level(None)
+        ),
+        before
+    );
+    assert_eq!(again.versions("payments-value", true).unwrap(), versions);
+    assert!(
+        again.versions("orders-value", true).is_err(),
+        "deleted for good"
+    );
+    assert_eq!(
+        again.level(Some("orders-value")),
+        kafkit_registry::Compatibility::Backward
+    );
 }
 
 fn run_peer(url: &str, job: &Value) -> Value {
