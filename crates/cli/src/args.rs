@@ -273,6 +273,9 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A Schema Registry with Confluent's REST API, kept in a topic of the storage.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Show or grow a topic's partition count.
     #[command(subcommand)]
     Partitions(PartitionsCommand),
@@ -352,6 +355,21 @@ pub(crate) enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RegistryCommand {
+    /// Serve the registry until Ctrl-C: subjects, versions, ids, references, compatibility
+    /// levels and deletes, kept in TOPIC (Confluent's `_schemas` record format, so it can take
+    /// over a Confluent registry's topic).
+    Serve {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+        /// The topic the registry is kept in (created compacted when missing).
+        #[arg(long, default_value = "_schemas")]
+        topic: String,
     },
 }
 

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use args::{Cli, Command, ConfigCommand, PartitionsCommand, PerfCommand};
+use args::{Cli, Command, ConfigCommand, PartitionsCommand, PerfCommand, RegistryCommand};
 use clap::Parser;
 use kafkit::client::{Client, ConsumerConfig, ProducerConfig, Target};
 
@@ -14,6 +14,7 @@ mod groups;
 mod jq;
 mod out;
 mod perf;
+mod registry;
 use kafkit_cli::settings;
 mod shell;
 mod storages;
@@ -96,6 +97,10 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     apply_defaults(&mut cli.command, &resolved.defaults());
     let cli = &*cli;
     let storage = open_storage(cli, &resolved).await?;
+    if let Command::Registry(RegistryCommand::Serve { listen, topic }) = &cli.command {
+        registry::serve(storage, listen, topic).await?;
+        return Ok(Some(Outcome::Done));
+    }
     match &cli.command {
         Command::Ls { json } => topics::ls(&storage, *json).await?,
         Command::Touch {
@@ -378,6 +383,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
         | Command::Completions { .. } => {
             unreachable!("not storage commands")
         }
+        Command::Registry(_) => unreachable!("served above"),
     }
     storage.close().await?;
     Ok(Some(Outcome::Done))
