@@ -283,6 +283,14 @@ impl TlsConfig {
         self.verify_certificates = false;
         self
     }
+
+    /// The rustls configuration these settings make (the one kafkit's connections use), for
+    /// other TLS clients of kafkit: the Schema Registry client, for one.
+    pub fn rustls_client_config(
+        &self,
+    ) -> Result<std::sync::Arc<rustls::ClientConfig>, crate::Error> {
+        crate::conn::tls::client_config(self)
+    }
 }
 
 /// A SASL mechanism.

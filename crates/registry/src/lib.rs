@@ -5,6 +5,7 @@
 //! - [`RegistryService`]: a registry for concurrent requests, its changes kept in a
 //!   `_schemas` topic (Confluent's record format) of a Kafka cluster or a local directory.
 //! - [`router`]: the REST API over a service, for axum; [`serve`] runs it on a listener.
+//! - [`RegistryClient`]: a client of any registry with Confluent's REST API.
 //!
 //! ```
 //! use kafkit_registry::{Registry, Schema};
@@ -18,6 +19,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod client;
 mod compat;
 mod error;
 mod journal;
@@ -26,6 +28,7 @@ mod registry;
 mod server;
 mod service;
 
+pub use client::{Auth, ClientError, RegistryClient, RegistryClientConfig};
 pub use error::RegistryError;
 pub use journal::JournalRecord;
 pub use model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};

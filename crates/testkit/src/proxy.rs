@@ -203,7 +203,7 @@ where
     closed.borrow_and_update();
     tokio::select! {
         _ = pump_requests(&mut cr, &mut sw, control) => {}
-        _ = pump_responses(&mut sr, &mut cw, control) => {}
+        _ = pump_chunks(&mut sr, &mut cw, control, true) => {}
         _ = closed.changed() => {}
     }
     let _ = cw.shutdown().await;
@@ -227,9 +227,15 @@ where
         if src.read_exact(&mut size).await.is_err() {
             return;
         }
+        let prefix = size;
         let size = u32::from_be_bytes(size) as usize;
         if size > MAX_REQUEST {
-            return;
+            // Not a Kafka frame (an HTTP request starts "GET ", 1.2 GB as a length): not
+            // Kafka traffic, so it passes as it comes.
+            if dst.write_all(&prefix).await.is_err() {
+                return;
+            }
+            return pump_chunks(src, dst, control, false).await;
         }
         let mut frame = vec![0u8; size];
         if src.read_exact(&mut frame).await.is_err() {
@@ -290,8 +296,8 @@ fn corrupt_first_batch(frame: &[u8]) -> Option<Vec<u8>> {
     Some(out.to_vec())
 }
 
-/// Broker to client, as it comes (a response can be cut in the middle).
-async fn pump_responses<R, W>(src: &mut R, dst: &mut W, control: &Control)
+/// Bytes as they come; broker to client (`cuts`), a response can be cut in the middle.
+async fn pump_chunks<R, W>(src: &mut R, dst: &mut W, control: &Control, cuts: bool)
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -318,7 +324,11 @@ where
                 return;
             }
         }
-        let cut = control.cut_after.swap(-1, Ordering::SeqCst);
+        let cut = if cuts {
+            control.cut_after.swap(-1, Ordering::SeqCst)
+        } else {
+            -1
+        };
         if cut >= 0 {
             let keep = (cut as usize).min(n);
             let _ = dst.write_all(&buf[..keep]).await;
