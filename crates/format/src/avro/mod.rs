@@ -28,6 +28,7 @@
 //! ```
 
 mod from_json;
+mod scan;
 mod to_json;
 
 use std::collections::HashMap;
@@ -108,6 +109,7 @@ impl AvroSchema {
         reader: Option<&AvroSchema>,
         out: &mut String,
     ) -> Result<()> {
+        scan::check(&self.names, &self.schema, datum)?;
         let mut input = datum;
         let writer_refs: Vec<&Schema> = self.references.iter().collect();
         let value = match reader {

@@ -174,3 +174,40 @@ fn references_supply_named_types() {
     schema.decode_json(&datum, None, &mut out).unwrap();
     assert_eq!(out, r#"{"to":{"zip":"9"}}"#);
 }
+
+#[test]
+fn a_block_claiming_more_items_than_bytes_is_refused_before_any_allocation() {
+    // Found by the schema_payload fuzz target: apache-avro reserved ~3.4 GB for this.
+    let schema = AvroSchema::parse(
+        r#"{"type":"record","name":"R","fields":[
+        {"name":"i","type":"int"},{"name":"a","type":{"type":"array","items":"long"}}]}"#,
+    )
+    .unwrap();
+    let mut out = String::new();
+    let datum = [0x02, 0x80, 0x80, 0x80, 0x80, 0x10, 0x02];
+    let err = schema
+        .decode_json(&datum, None, &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("items at byte 1"), "{err}");
+    // Nulls take no bytes: many are fine, too many are not.
+    let nulls = AvroSchema::parse(r#"{"type":"array","items":"null"}"#).unwrap();
+    assert!(nulls
+        .decode_json(&[0x80, 0x01, 0x00], None, &mut out)
+        .is_ok());
+    assert!(nulls
+        .decode_json(&[0x80, 0x80, 0x80, 0x80, 0x10, 0x00], None, &mut out)
+        .is_err());
+    // Nesting has a bound: a list linked 200 deep.
+    let list = AvroSchema::parse(
+        r#"{"type":"record","name":"L","fields":[{"name":"next","type":["null","L"]}]}"#,
+    )
+    .unwrap();
+    let mut deep = vec![0x02; 200];
+    deep.push(0x00);
+    let err = list
+        .decode_json(&deep, None, &mut out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("deeper"), "{err}");
+}
