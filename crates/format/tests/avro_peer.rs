@@ -4,9 +4,6 @@
 //! Maps hold one entry each: apache-avro keeps a map in a `HashMap`, so the order in which
 //! several entries are written differs from run to run (docs/ARCHITECTURE.md).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use kafkit_format::AvroSchema;
 
 const SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[
@@ -31,7 +28,6 @@ const RECORDS: [&str; 3] = [
 
 #[test]
 fn kafkit_and_fastavro_read_each_others_avro_json() {
-    let python = std::env::var("KAFKIT_PYTHON").unwrap_or_else(|_| "python3".into());
     let schema = AvroSchema::parse(SCHEMA).unwrap();
     let ours: Vec<Vec<u8>> = RECORDS
         .iter()
@@ -42,30 +38,11 @@ fn kafkit_and_fastavro_read_each_others_avro_json() {
         "json": RECORDS,
         "datums": ours.iter().map(|d| hex(d)).collect::<Vec<_>>(),
     });
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testing/peers/python/avro_json.py"
+    let out = kafkit_testkit::run_peer(
+        kafkit_testkit::python_peer("avro_json.py"),
+        job.to_string().as_bytes(),
     );
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python} runs: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the fastavro peer failed (scripts/test installs fastavro):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out).unwrap();
     for (i, json) in RECORDS.iter().enumerate() {
         // kafkit's JSON, read by fastavro, is the datum kafkit writes for it.
         assert_eq!(

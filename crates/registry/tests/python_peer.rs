@@ -3,8 +3,6 @@
 //! get Confluent's answers and error codes, values they frame decode in kafkit, and values
 //! kafkit frames decode in them.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use kafkit_format::{wire, AvroSchema, JsonSchema};
@@ -169,32 +167,9 @@ async fn confluent_kafkas_client_and_serializers_work_with_kafkits_registry() {
 }
 
 fn run_peer(url: &str, job: &Value) -> Value {
-    let python = std::env::var("KAFKIT_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testing/peers/python/registry_peer.py"
-    );
-    let mut child = Command::new(&python)
-        .arg(script)
-        .arg(url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{python} runs: {e}"));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the confluent-kafka peer failed (scripts/test installs confluent-kafka[avro,schemaregistry,json]):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let mut peer = kafkit_testkit::python_peer("registry_peer.py");
+    peer.arg(url);
+    serde_json::from_slice(&kafkit_testkit::run_peer(peer, job.to_string().as_bytes())).unwrap()
 }
 
 fn hex(bytes: &[u8]) -> String {

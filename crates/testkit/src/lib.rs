@@ -11,8 +11,9 @@
 //! - [`ProxiedBroker`]: a private broker that clients reach only through a [`FaultProxy`].
 //! - [`KafkaCluster`]: several Kafka nodes in one KRaft cluster, for leader failover.
 //! - [`TestPki`]: a throwaway CA with server and client certificates.
-//! - [`java_peer`], [`go_peer`]: the Java client and franz-go as peer programs for interop
-//!   tests.
+//! - [`java_peer`], [`go_peer`], [`python_peer`]: the Java client, franz-go and Python
+//!   scripts (fastavro, confluent-kafka's registry client) as peer programs for interop tests;
+//!   [`run_peer`] feeds one its input.
 //!
 //! Tansu is found through `$TANSU`, then `PATH`, then `~/.cargo/bin/tansu`; Kafka's jars in
 //! `$KAFKIT_KAFKA_LIBS`, else `~/.cache/kafkit/kafka-<version>/libs` (scripts/install-kafka).
@@ -31,7 +32,7 @@ pub use broker::{
 };
 pub use cluster::KafkaCluster;
 pub use kafka::{kafka_libs, kafka_version, KafkaOptions, KafkaQuorum, KafkaSecurity};
-pub use peers::{go_peer, java_peer};
+pub use peers::{go_peer, java_peer, python_peer, run_peer};
 pub use pki::TestPki;
 pub use proxied::ProxiedBroker;
 pub use proxy::FaultProxy;

@@ -117,3 +117,41 @@ fn java_classes() -> PathBuf {
         })
         .clone()
 }
+
+/// A command running the Python peer script `testing/peers/python/SCRIPT` with
+/// `$KAFKIT_PYTHON` (default `python3`); add its arguments.
+pub fn python_peer(script: &str) -> Command {
+    let python = std::env::var("KAFKIT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testing/peers/python")
+        .join(script);
+    let mut command = Command::new(python);
+    command.arg(path);
+    command
+}
+
+/// Runs a peer `command` with `input` on its standard input and returns its standard output.
+/// Panics with its standard error when it fails (scripts/test installs the peers).
+pub fn run_peer(mut command: Command, input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("the peer {command:?} starts: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin was piped")
+        .write_all(input)
+        .expect("the peer reads its input");
+    let out = child.wait_with_output().expect("the peer ends");
+    assert!(
+        out.status.success(),
+        "the peer {command:?} failed (scripts/test installs the peers):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
