@@ -168,6 +168,12 @@ impl<'a> CopyPlan<'a> {
             && self.limit.is_none()
     }
 
+    /// Whether records go through JSON (a pipeline, or other key or value types in the
+    /// target) rather than being copied as they are.
+    pub(super) fn converts(&self) -> bool {
+        !self.pipeline.is_empty() || self.target_types != (self.read.key_type, self.read.value_type)
+    }
+
     pub(super) fn limit_reached(&self, consumed: u64) -> bool {
         self.limit.is_some_and(|n| consumed >= n)
     }
@@ -258,8 +264,6 @@ pub async fn copy(
         false => None,
     };
     let mut reader = plan.read.open(source, topic).await?;
-    let convert = !plan.pipeline.is_empty()
-        || plan.target_types != (plan.read.key_type, plan.read.value_type);
     let mut at = Progress {
         source: end_name(source, topic),
         target: end_name(target, target_topic),
@@ -293,7 +297,7 @@ pub async fn copy(
             records: batch,
             origins,
             next: last,
-        } = match prepare(records, plan, convert, &mut at.copied) {
+        } = match prepare(records, plan, &mut at.copied) {
             Ok(p) => p,
             Err(e) => {
                 let _ = finish(target, &mut reader, &at.written).await;
@@ -484,14 +488,14 @@ pub(super) struct Prepared {
 }
 
 /// Turns source records into target records as `plan` says (the end time, the pipeline and
-/// types when `convert`, partitions, timestamps and headers kept or not), counting what it
+/// types when it converts, partitions, timestamps and headers kept or not), counting what it
 /// consumed and stopping at the plan's limit.
 pub(super) fn prepare(
     records: Vec<ConsumerRecord>,
     plan: &CopyPlan<'_>,
-    convert: bool,
     copied: &mut Copied,
 ) -> Result<Prepared, String> {
+    let convert = plan.converts();
     let mut out = Prepared {
         records: Vec::with_capacity(records.len()),
         origins: Vec::with_capacity(records.len()),

@@ -79,8 +79,6 @@ pub async fn copy_exactly_once(
         .transactional_producer(&format!("kafkit-cp-{group}-{topic}"))
         .await?;
     let member = ConsumerGroupMetadata::new(group);
-    let convert = !plan.pipeline.is_empty()
-        || plan.target_types != (plan.read.key_type, plan.read.value_type);
     let mut at = Progress {
         source: end_name(source, topic),
         target: end_name(target, target_topic),
@@ -102,7 +100,7 @@ pub async fn copy_exactly_once(
             Ok(None) => break,
             Err(e) => return Err(at.failed(e)),
         };
-        let prepared = match prepare(records, plan, convert, &mut at.copied) {
+        let prepared = match prepare(records, plan, &mut at.copied) {
             Ok(p) => p,
             Err(e) => return Err(at.failed(e)),
         };
