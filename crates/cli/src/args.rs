@@ -113,6 +113,16 @@ pub(crate) enum Command {
         /// How values are given [default: str, or the config's value.type].
         #[arg(long, value_parser = shell::data_type())]
         value_type: Option<kafkit::store::ops::json::DataType>,
+        /// The schema keys are written with (avro, protobuf, jsonschema): a schema file
+        /// (registered under the subject the strategy names), a schema id, or
+        /// SUBJECT[:VERSION].
+        #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
+        key_schema: Option<String>,
+        /// The schema values are written with (avro, protobuf, jsonschema): a schema file
+        /// (.avsc, .proto, .json; registered under `<topic>-value` by default), a schema id,
+        /// or SUBJECT[:VERSION].
+        #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
+        value_schema: Option<String>,
     },
     /// Print records as JSON lines.
     Cat {
@@ -223,6 +233,14 @@ pub(crate) enum Command {
         /// Value type in the target (default: the source's --value-type).
         #[arg(long, value_parser = shell::data_type())]
         target_value_type: Option<kafkit::store::ops::json::DataType>,
+        /// The schema target keys are written with (a schema-typed --target-key-type): a
+        /// schema file, a schema id, or SUBJECT[:VERSION].
+        #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
+        key_schema: Option<String>,
+        /// The schema target values are written with (a schema-typed --target-value-type):
+        /// a schema file, a schema id, or SUBJECT[:VERSION].
+        #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
+        value_schema: Option<String>,
         /// Stop after N records.
         #[arg(short = 'n')]
         n: Option<u64>,

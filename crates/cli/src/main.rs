@@ -15,6 +15,7 @@ mod jq;
 mod out;
 mod perf;
 mod registry;
+mod schemas;
 use kafkit_cli::settings;
 mod shell;
 mod storages;
@@ -22,13 +23,16 @@ mod table;
 mod time;
 mod topics;
 use kafkit::store::ops::jq::Pipeline;
+use kafkit::store::ops::schemas::RecordFormat;
 use serde_json::json;
 use shell::ReadPlan;
 use storages::StorageSpec;
 
-/// The -X properties.
+/// The -X properties of the Kafka client (the registry's are left out).
 fn properties(cli: &Cli) -> anyhow::Result<Vec<(String, String)>> {
-    storages::parse_properties(&cli.properties)
+    let mut props = storages::parse_properties(&cli.properties)?;
+    props.retain(|(k, _)| !schemas::is_registry_property(k));
+    Ok(props)
 }
 
 /// The storage the command works on: --storage, else -b, else ./.kafkit.
@@ -95,8 +99,13 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     let spec = storage_spec(cli);
     let resolved = storages::resolve(&spec)?;
     apply_defaults(&mut cli.command, &resolved.defaults());
-    let cli = &*cli;
     let storage = open_storage(cli, &resolved).await?;
+    let registry = schemas::RegistrySettings::new(
+        resolved.settings.as_ref(),
+        &storages::parse_properties(&cli.properties)?,
+    );
+    attach_schemas(&mut cli.command, &registry, &storage).await?;
+    let cli = &*cli;
     if let Command::Registry(RegistryCommand::Serve { listen, topic }) = &cli.command {
         registry::serve(storage, listen, topic).await?;
         return Ok(Some(Outcome::Done));
@@ -131,16 +140,25 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             lines,
             key_type,
             value_type,
+            key_schema,
+            value_schema,
         } => {
-            let n = shell::produce(
-                &storage,
-                topic,
-                file.as_ref(),
-                *lines,
-                key_type.unwrap_or_default(),
-                value_type.unwrap_or_default(),
-            )
-            .await?;
+            let types = (key_type.unwrap_or_default(), value_type.unwrap_or_default());
+            let writers = (key_schema.as_deref(), value_schema.as_deref());
+            for (side, ty, writer) in [("key", types.0, writers.0), ("value", types.1, writers.1)] {
+                if ty.is_schema() && writer.is_none() {
+                    anyhow::bail!(
+                        "--{side}-type {} needs --{side}-schema FILE|ID|SUBJECT[:VERSION] to write with",
+                        ty.name()
+                    );
+                }
+            }
+            let format = RecordFormat {
+                key: types.0,
+                value: types.1,
+                schemas: schemas::for_command(&registry, &storage, topic, types, writers).await?,
+            };
+            let n = shell::produce(&storage, topic, file.as_ref(), *lines, &format).await?;
             eprintln!("kafkit: produced {n} records to '{topic}'");
         }
         Command::Cat {
@@ -323,6 +341,8 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             groups,
             target_key_type,
             target_value_type,
+            key_schema,
+            value_schema,
             n,
             append,
             resume,
@@ -341,10 +361,17 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             plan.keep_timestamps = !new_timestamps;
             plan.keep_headers = !no_headers;
             plan.limit = *n;
-            plan.target_types = (
+            let types = (
                 target_key_type.unwrap_or(read.key_type),
                 target_value_type.unwrap_or(read.value_type),
             );
+            let writers = (key_schema.as_deref(), value_schema.as_deref());
+            plan.target = RecordFormat {
+                key: types.0,
+                value: types.1,
+                schemas: schemas::for_command(&registry, &target_storage, target, types, writers)
+                    .await?,
+            };
             plan.groups = *groups;
             plan.into_existing = match (*append, *resume) {
                 (_, true) => kafkit::store::ops::copy::IntoExisting::Resume,
@@ -387,6 +414,32 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     }
     storage.close().await?;
     Ok(Some(Outcome::Done))
+}
+
+/// Gives the reading commands the schemas their schema-typed keys and values need.
+async fn attach_schemas(
+    command: &mut Command,
+    registry: &schemas::RegistrySettings,
+    storage: &kafkit::store::AnyStorage,
+) -> anyhow::Result<()> {
+    let (topic, read) = match command {
+        Command::Cat { topic, read, .. }
+        | Command::Head { topic, read, .. }
+        | Command::Tail { topic, read, .. }
+        | Command::Grep { topic, read, .. }
+        | Command::Cp {
+            source: topic,
+            read,
+            ..
+        }
+        | Command::Diff {
+            left: topic, read, ..
+        } => (topic.as_str(), read),
+        _ => return Ok(()),
+    };
+    let types = (read.key_type, read.value_type);
+    read.schemas = schemas::for_command(registry, storage, topic, types, (None, None)).await?;
+    Ok(())
 }
 
 /// Fills in what the command line left to the configuration's defaults.

@@ -17,6 +17,7 @@ use kafkit::store::ops::diff::{DiffSpec, Differences};
 use kafkit::store::ops::jq::Pipeline;
 use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, DataType};
 use kafkit::store::ops::read::{parse_offsets, ReadSpec};
+use kafkit::store::ops::schemas::RecordFormat;
 
 /// `--key-type` / `--value-type` values, listed in `--help`.
 pub(crate) fn data_type() -> impl clap::builder::TypedValueParser<Value = DataType> {
@@ -64,6 +65,9 @@ pub struct ReadArgs {
     /// The value type in effect (after `apply_defaults`).
     #[arg(skip)]
     pub value_type: DataType,
+    /// The schemas of schema-typed keys and values (set once the storage is open).
+    #[arg(skip)]
+    pub schemas: Option<std::sync::Arc<dyn kafkit::store::ops::schemas::Schemas>>,
     /// Skip records that do not decode as the requested type (counted on stderr) instead of
     /// stopping with an error.
     #[arg(long)]
@@ -82,6 +86,15 @@ impl ReadArgs {
             .or(defaults.value_type)
             .unwrap_or_default();
         self.defaults = defaults.clone();
+    }
+
+    /// How keys and values are shown.
+    pub(crate) fn format(&self) -> RecordFormat {
+        RecordFormat {
+            key: self.key_type,
+            value: self.value_type,
+            schemas: self.schemas.clone(),
+        }
     }
 
     /// The group this read runs as, if any.
@@ -114,8 +127,7 @@ impl ReadArgs {
             to: self.to,
             group: None,
             follow,
-            key_type: self.key_type,
-            value_type: self.value_type,
+            format: self.format(),
             skip_errors: self.skip_errors,
         };
         let Some(group) = self.group_of(topic) else {
@@ -180,8 +192,7 @@ pub async fn produce(
     topic: &str,
     file: Option<&PathBuf>,
     lines: bool,
-    key_type: DataType,
-    value_type: DataType,
+    format: &RecordFormat,
 ) -> anyhow::Result<u64> {
     if !storage.exists(topic).await? {
         bail!(
@@ -224,8 +235,7 @@ pub async fn produce(
         } else {
             let v: serde_json::Value = serde_json::from_str(&line)
                 .map_err(|e| anyhow!("{name}: line {n}: not JSON: {e}"))?;
-            json_to_record(&v, key_type, value_type, true)
-                .map_err(|e| anyhow!("{name}: line {n}: {e}"))?
+            json_to_record(&v, format, true).map_err(|e| anyhow!("{name}: line {n}: {e}"))?
         }))
     };
     let mut pending = Vec::new();
@@ -387,6 +397,7 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
     let mut handled: BTreeMap<i32, i64> = BTreeMap::new();
     let mut ended = false;
     let mut formatted = Vec::new();
+    let record_format = args.format();
     // Ctrl-C ends a read cleanly (what was printed is committed for --group); a following
     // group read also commits every few seconds, so a kill loses little.
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
@@ -409,6 +420,11 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
                 return Err(e.context(format!("after {} records", done.printed)));
             }
         };
+        // Schemas that cannot be had are reported by the records that name them.
+        record_format
+            .prepare(&records)
+            .await
+            .map_err(|e| anyhow!(e))?;
         if args.follow && last_commit.elapsed() >= FOLLOW_COMMIT_EVERY {
             out.flush()?;
             reader.commit(&handled).await?;
@@ -431,11 +447,11 @@ pub async fn cat(storage: &AnyStorage, plan: ReadPlan<'_>) -> anyhow::Result<Pri
                 format.write(&r, &mut formatted);
                 Ok(1)
             } else if plan.pipeline.is_empty() {
-                write_record(&mut formatted, &r, args.key_type, args.value_type)
+                write_record(&mut formatted, &r, &record_format)
                     .map(|()| 1)
                     .map_err(|e| (e, true))
             } else {
-                let line = record_to_json(&r, args.key_type, args.value_type);
+                let line = record_to_json(&r, &record_format);
                 match line {
                     Err(e) => Err((e, true)),
                     Ok(line) => {
@@ -542,32 +558,50 @@ pub async fn diff(
     };
     let mut out = Out::new();
     let mut failed: Option<anyhow::Error> = None;
+    let format = args.format();
     let show = |r: Option<&kafkit::store::ConsumerRecord>| -> Result<serde_json::Value, String> {
         Ok(match r {
             None => serde_json::Value::Null,
-            Some(r) => serde_json::to_value(record_to_json(r, args.key_type, args.value_type)?)
-                .map_err(|e| e.to_string())?,
+            Some(r) => {
+                serde_json::to_value(record_to_json(r, &format)?).map_err(|e| e.to_string())?
+            }
         })
     };
+    let print = |d: &ops::diff::Difference, out: &mut Out| -> anyhow::Result<()> {
+        let line = serde_json::json!({
+            "partition": d.partition,
+            "index": d.index,
+            "left": show(d.left.as_ref()).map_err(|e| anyhow!(e))?,
+            "right": show(d.right.as_ref()).map_err(|e| anyhow!(e))?,
+        });
+        out.json(&line)
+    };
+    // Schema-typed records need their schemas fetched before they are shown: differences
+    // are then kept until the comparison ends, and printed after one fetch.
+    let mut kept = Vec::new();
     let found = ops::diff::diff((left, left_topic), (right, right_topic), &spec, &mut |d| {
         if failed.is_some() {
             return;
         }
-        let line = show(d.left.as_ref()).and_then(|l| {
-            Ok(serde_json::json!({
-                "partition": d.partition,
-                "index": d.index,
-                "left": l,
-                "right": show(d.right.as_ref())?,
-            }))
-        });
-        if let Err(e) = line.map_err(|e| anyhow!(e)).and_then(|l| out.json(&l)) {
+        if format.uses_schemas() {
+            kept.push(d);
+        } else if let Err(e) = print(&d, &mut out) {
             failed = Some(e);
         }
     })
     .await?;
     if let Some(e) = failed {
         return Err(e);
+    }
+    if !kept.is_empty() {
+        let records: Vec<kafkit::store::ConsumerRecord> = kept
+            .iter()
+            .flat_map(|d| d.left.iter().chain(d.right.iter()).cloned())
+            .collect();
+        format.prepare(&records).await.map_err(|e| anyhow!(e))?;
+        for d in &kept {
+            print(d, &mut out)?;
+        }
     }
     out.finish()?;
     let (nl, nr) = found.partitions;

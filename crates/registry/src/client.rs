@@ -360,6 +360,11 @@ impl RegistryClient {
         Ok((ok, messages))
     }
 
+    /// The registry's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.config.url
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.config.url)
     }

@@ -7,10 +7,11 @@ use crate::model::{Compatibility, SchemaType};
 
 /// A schema parsed by the formats crate (Protobuf and JSON Schema ones are parsed to check
 /// them; their compatibility rules are not applied yet).
+#[derive(Debug)]
 pub(crate) enum Parsed {
     Avro(Box<AvroSchema>),
-    Protobuf,
-    Json,
+    Protobuf(Box<ProtobufSchema>),
+    Json(Box<JsonSchema>),
 }
 
 /// Parses `text` of `kind`; `references` are (name, text) of every schema it uses, the
@@ -29,8 +30,10 @@ pub(crate) fn parse(
             let texts: Vec<&str> = pairs.iter().map(|(_, t)| *t).collect();
             AvroSchema::parse_with_references(text, &texts).map(|s| Parsed::Avro(Box::new(s)))
         }
-        SchemaType::Protobuf => ProtobufSchema::parse(text, &pairs).map(|_| Parsed::Protobuf),
-        SchemaType::Json => JsonSchema::parse(text, &pairs).map(|_| Parsed::Json),
+        SchemaType::Protobuf => {
+            ProtobufSchema::parse(text, &pairs).map(|s| Parsed::Protobuf(Box::new(s)))
+        }
+        SchemaType::Json => JsonSchema::parse(text, &pairs).map(|s| Parsed::Json(Box::new(s))),
     };
     parsed.map_err(|e| e.to_string())
 }

@@ -6,6 +6,9 @@
 //!   `_schemas` topic (Confluent's record format) of a Kafka cluster or a local directory.
 //! - [`router`]: the REST API over a service, for axum; [`serve`] runs it on a listener.
 //! - [`RegistryClient`]: a client of any registry with Confluent's REST API.
+//! - [`RegistrySchemas`]: the schemas of schema-typed keys and values, from a registry
+//!   server or one in this process, for kafkit-store's record formats; the subject a schema
+//!   is registered under follows a [`SubjectStrategy`].
 //!
 //! ```
 //! use kafkit_registry::{Registry, Schema};
@@ -25,16 +28,20 @@ mod error;
 mod journal;
 mod model;
 mod registry;
+mod schemas;
 mod server;
 mod service;
+mod strategy;
 
 pub use client::{Auth, ClientError, RegistryClient, RegistryClientConfig};
 pub use error::RegistryError;
 pub use journal::JournalRecord;
 pub use model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};
 pub use registry::{Planned, Registry, VersionSpec};
+pub use schemas::{RegistrySchemas, SchemaSource, WriterSchema};
 pub use server::{router, ApiError};
 pub use service::RegistryService;
+pub use strategy::SubjectStrategy;
 
 /// Serves the REST API over `registry` on `listener` until the task is dropped.
 pub async fn serve(

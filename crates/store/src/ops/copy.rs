@@ -26,8 +26,9 @@ use std::future::Future;
 
 use super::commits::GroupTranslation;
 use super::jq::Pipeline;
-use super::json::{json_to_record, record_to_json, DataType};
+use super::json::{json_to_record, record_to_json};
 use super::read::{self, ReadSpec};
+use super::schemas::RecordFormat;
 use crate::error::StoreError;
 use crate::types::{ConsumerRecord, NewRecord, ReadFrom};
 use crate::{AnyStorage, KafkaStorage, LocalStorage, RecordReader, Storage};
@@ -131,9 +132,9 @@ pub struct CopyPlan<'a> {
     pub limit: Option<u64>,
     /// jq expressions applied to each record's JSON.
     pub pipeline: &'a Pipeline,
-    /// Types of keys and values in the target (converted from the read's types; used with a
-    /// pipeline or when they differ).
-    pub target_types: (DataType, DataType),
+    /// Types of keys and values in the target, and the schemas they are written with
+    /// (converted from the read's format; used with a pipeline or when they differ).
+    pub target: RecordFormat,
     /// Carry the committed offsets of the source topic's groups over, moved to the matching
     /// target offsets.
     pub groups: bool,
@@ -151,7 +152,7 @@ impl<'a> CopyPlan<'a> {
             keep_headers: true,
             limit: None,
             pipeline,
-            target_types: (DataType::Str, DataType::Str),
+            target: RecordFormat::default(),
             groups: false,
             into_existing: IntoExisting::Refuse,
         }
@@ -160,7 +161,7 @@ impl<'a> CopyPlan<'a> {
     /// Nothing changes on the way: batches can be copied as they are.
     pub(super) fn as_is(&self) -> bool {
         self.pipeline.is_empty()
-            && self.target_types == (self.read.key_type, self.read.value_type)
+            && self.target == self.read.format
             && self.keep_partitions
             && self.keep_timestamps
             && self.keep_headers
@@ -171,7 +172,7 @@ impl<'a> CopyPlan<'a> {
     /// Whether records go through JSON (a pipeline, or other key or value types in the
     /// target) rather than being copied as they are.
     pub(super) fn converts(&self) -> bool {
-        !self.pipeline.is_empty() || self.target_types != (self.read.key_type, self.read.value_type)
+        !self.pipeline.is_empty() || self.target != self.read.format
     }
 
     pub(super) fn limit_reached(&self, consumed: u64) -> bool {
@@ -297,7 +298,7 @@ pub async fn copy(
             records: batch,
             origins,
             next: last,
-        } = match prepare(records, plan, &mut at.copied) {
+        } = match prepare(records, plan, &mut at.copied).await {
             Ok(p) => p,
             Err(e) => {
                 let _ = finish(target, &mut reader, &at.written).await;
@@ -489,13 +490,17 @@ pub(super) struct Prepared {
 
 /// Turns source records into target records as `plan` says (the end time, the pipeline and
 /// types when it converts, partitions, timestamps and headers kept or not), counting what it
-/// consumed and stopping at the plan's limit.
-pub(super) fn prepare(
+/// consumed and stopping at the plan's limit. The schemas the records name are fetched
+/// first when it converts.
+pub(super) async fn prepare(
     records: Vec<ConsumerRecord>,
     plan: &CopyPlan<'_>,
     copied: &mut Copied,
 ) -> Result<Prepared, String> {
     let convert = plan.converts();
+    if convert {
+        plan.read.format.prepare(&records).await?;
+    }
     let mut out = Prepared {
         records: Vec::with_capacity(records.len()),
         origins: Vec::with_capacity(records.len()),
@@ -541,7 +546,7 @@ pub(super) fn prepare(
 
 /// A source record through the pipeline (and type conversion) into target records.
 fn transform(r: &ConsumerRecord, plan: &CopyPlan<'_>) -> Result<Vec<NewRecord>, String> {
-    let line = record_to_json(r, plan.read.key_type, plan.read.value_type)?;
+    let line = record_to_json(r, &plan.read.format)?;
     let value = serde_json::to_value(&line).map_err(|e| e.to_string())?;
     let at = |e: String| {
         format!(
@@ -550,9 +555,8 @@ fn transform(r: &ConsumerRecord, plan: &CopyPlan<'_>) -> Result<Vec<NewRecord>, 
         )
     };
     let results = plan.pipeline.apply(value).map_err(at)?;
-    let (key_type, value_type) = plan.target_types;
     results
         .iter()
-        .map(|v| json_to_record(v, key_type, value_type, true).map_err(at))
+        .map(|v| json_to_record(v, &plan.target, true).map_err(at))
         .collect()
 }

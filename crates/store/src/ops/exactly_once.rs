@@ -100,7 +100,7 @@ pub async fn copy_exactly_once(
             Ok(None) => break,
             Err(e) => return Err(at.failed(e)),
         };
-        let prepared = match prepare(records, plan, &mut at.copied) {
+        let prepared = match prepare(records, plan, &mut at.copied).await {
             Ok(p) => p,
             Err(e) => return Err(at.failed(e)),
         };

@@ -3,7 +3,9 @@
 //! Keys, values and header values are written per their type:
 //! - `str` (default): a JSON string when the bytes are UTF-8, else `{"base64": "..."}`;
 //! - `bytes`: always `{"base64": "..."}`;
-//! - `json`: the JSON value itself (an error when the bytes are not JSON).
+//! - `json`: the JSON value itself (an error when the bytes are not JSON);
+//! - `avro`, `protobuf`, `jsonschema`: the Schema Registry wire format, decoded to JSON with
+//!   the schema its id names (see [`super::schemas`]); the line then says the schema id.
 //!
 //! `null` is a null key or value. Reading a line back gives the same bytes for `str` and
 //! `bytes`; `json` values are written back compactly.
@@ -13,6 +15,7 @@ use bytes::Bytes;
 use kafkit_record::Header;
 use serde_json::{json, Value};
 
+use super::schemas::{RecordFormat, Side};
 use crate::types::{ConsumerRecord, NewRecord};
 
 /// How key or value bytes are shown.
@@ -26,23 +29,43 @@ pub enum DataType {
     Bytes,
     /// JSON.
     Json,
+    /// Avro in the Schema Registry wire format, shown in Avro's JSON encoding.
+    Avro,
+    /// Protobuf in the Schema Registry wire format, shown in proto3's JSON mapping.
+    Protobuf,
+    /// JSON checked against a JSON Schema, in the Schema Registry wire format.
+    JsonSchema,
 }
 
 impl DataType {
     /// Every type, by its name.
-    pub const ALL: [(&'static str, DataType); 3] = [
+    pub const ALL: [(&'static str, DataType); 6] = [
         ("str", DataType::Str),
         ("bytes", DataType::Bytes),
         ("json", DataType::Json),
+        ("avro", DataType::Avro),
+        ("protobuf", DataType::Protobuf),
+        ("jsonschema", DataType::JsonSchema),
     ];
 
-    /// The type's name: `str`, `bytes` or `json`.
+    /// The type's name, as `--key-type` and `--value-type` take it.
     pub fn name(self) -> &'static str {
         match self {
             DataType::Str => "str",
             DataType::Bytes => "bytes",
             DataType::Json => "json",
+            DataType::Avro => "avro",
+            DataType::Protobuf => "protobuf",
+            DataType::JsonSchema => "jsonschema",
         }
+    }
+
+    /// Whether bytes of this type are framed with a schema id and need a registry.
+    pub fn is_schema(self) -> bool {
+        matches!(
+            self,
+            DataType::Avro | DataType::Protobuf | DataType::JsonSchema
+        )
     }
 }
 
@@ -53,7 +76,11 @@ impl std::str::FromStr for DataType {
             .iter()
             .find(|(name, _)| *name == s)
             .map(|&(_, t)| t)
-            .ok_or_else(|| format!("unknown type '{s}' (expected str, bytes or json)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown type '{s}' (expected str, bytes, json, avro, protobuf or jsonschema)"
+                )
+            })
     }
 }
 
@@ -63,12 +90,16 @@ fn base64_marker(b: &[u8]) -> Value {
     json!({ "base64": B64.encode(b) })
 }
 
-/// Shows `bytes` as `ty`; `Err` names what is wrong (the caller adds where).
+/// Shows `bytes` as `ty`; `Err` names what is wrong (the caller adds where). The schema
+/// types need their registry: [`RecordFormat`] shows them.
 pub fn encode_data(bytes: Option<&[u8]>, ty: DataType) -> Result<Value, String> {
     let Some(b) = bytes else {
         return Ok(Value::Null);
     };
     Ok(match ty {
+        DataType::Avro | DataType::Protobuf | DataType::JsonSchema => {
+            return Err(format!("{} needs its schema registry", ty.name()))
+        }
         DataType::Bytes => base64_marker(b),
         DataType::Str => match std::str::from_utf8(b) {
             Ok(s) => Value::String(s.to_string()),
@@ -91,8 +122,11 @@ pub fn decode_data(v: &Value, ty: DataType) -> Result<Option<Bytes>, String> {
                 B64.decode(s).map_err(|e| format!("bad base64: {e}"))?,
             ))
         }
-        Value::String(s) if ty != DataType::Json => Some(Bytes::from(s.clone())),
+        Value::String(s) if matches!(ty, DataType::Str | DataType::Bytes) => {
+            Some(Bytes::from(s.clone()))
+        }
         other if ty == DataType::Json => Some(Bytes::from(other.to_string())),
+        _ if ty.is_schema() => return Err(format!("{} needs its schema registry", ty.name())),
         other => {
             return Err(format!(
                 "expected a string, null or {{\"base64\": ...}}, got {other}"
@@ -111,6 +145,10 @@ pub struct RecordLine<'a> {
     key: Value,
     value: Value,
     headers: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_schema_id: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_schema_id: Option<i32>,
 }
 
 impl RecordLine<'_> {
@@ -128,12 +166,12 @@ impl std::fmt::Display for RecordLine<'_> {
     }
 }
 
-/// One record as a JSON line.
-pub fn record_to_json(
-    r: &ConsumerRecord,
-    key: DataType,
-    value: DataType,
-) -> Result<RecordLine<'_>, String> {
+/// One record as a JSON line (schema-typed sides need their schemas prepared:
+/// [`RecordFormat::prepare`]).
+pub fn record_to_json<'a>(
+    r: &'a ConsumerRecord,
+    format: &RecordFormat,
+) -> Result<RecordLine<'a>, String> {
     let where_ = |what: &str, e: String| {
         format!(
             "topic '{}' partition {} offset {}: {what} {e}",
@@ -151,14 +189,22 @@ pub fn record_to_json(
         })
         .collect::<Result<_, String>>()
         .map_err(|e| where_("header", e))?;
+    let (key, key_schema_id) = format
+        .show(Side::Key, r.key.as_deref())
+        .map_err(|e| where_("key", e))?;
+    let (value, value_schema_id) = format
+        .show(Side::Value, r.value.as_deref())
+        .map_err(|e| where_("value", e))?;
     Ok(RecordLine {
         topic: &r.topic,
         partition: r.partition,
         offset: r.offset,
         timestamp: r.timestamp,
-        key: encode_data(r.key.as_deref(), key).map_err(|e| where_("key", e))?,
-        value: encode_data(r.value.as_deref(), value).map_err(|e| where_("value", e))?,
+        key,
+        value,
         headers,
+        key_schema_id,
+        value_schema_id,
     })
 }
 
@@ -166,8 +212,7 @@ pub fn record_to_json(
 /// `value`). With `keep_partition`, its `partition` and `timestamp` are kept.
 pub fn json_to_record(
     v: &Value,
-    key: DataType,
-    value: DataType,
+    format: &RecordFormat,
     keep_partition: bool,
 ) -> Result<NewRecord, String> {
     let Value::Object(m) = v else {
@@ -175,8 +220,12 @@ pub fn json_to_record(
     };
     let field = |name: &str| m.get(name).unwrap_or(&Value::Null);
     let mut r = NewRecord {
-        key: decode_data(field("key"), key).map_err(|e| format!("key: {e}"))?,
-        value: decode_data(field("value"), value).map_err(|e| format!("value: {e}"))?,
+        key: format
+            .bytes_of(Side::Key, field("key"))
+            .map_err(|e| format!("key: {e}"))?,
+        value: format
+            .bytes_of(Side::Value, field("value"))
+            .map_err(|e| format!("value: {e}"))?,
         ..Default::default()
     };
     if let Some(ts) = m.get("timestamp").and_then(Value::as_i64) {
@@ -241,18 +290,19 @@ mod tests {
                 Header::new("n", None::<Bytes>),
             ],
         };
-        let j = record_to_json(&r, DataType::Str, DataType::Str)
+        let j = record_to_json(&r, &RecordFormat::new(DataType::Str, DataType::Str))
             .unwrap()
             .to_value();
         assert_eq!(j["key"], json!({"base64": "/wBiaW4="}));
         assert_eq!(j["value"], json!(""));
-        let back = json_to_record(&j, DataType::Str, DataType::Str, true).unwrap();
+        let back =
+            json_to_record(&j, &RecordFormat::new(DataType::Str, DataType::Str), true).unwrap();
         assert_eq!(back.key, r.key);
         assert_eq!(back.value, r.value);
         assert_eq!(back.headers, r.headers);
         assert_eq!(back.partition, Some(2));
         assert_eq!(back.timestamp, Some(r.timestamp));
-        let bad = record_to_json(&r, DataType::Str, DataType::Json)
+        let bad = record_to_json(&r, &RecordFormat::new(DataType::Str, DataType::Json))
             .err()
             .unwrap();
         assert!(bad.contains("partition 2 offset 7"), "{bad}");
@@ -337,6 +387,9 @@ fn write_data(out: &mut Vec<u8>, bytes: Option<&[u8]>, ty: DataType) -> Result<(
             Ok(_) => write_json_str(out, b),
             Err(_) => marker(out, b),
         },
+        DataType::Avro | DataType::Protobuf | DataType::JsonSchema => {
+            return Err(format!("{} needs its schema registry", ty.name()))
+        }
         DataType::Json => {
             // Valid JSON on one line is copied as it is (key order and number spelling kept);
             // JSON spread over lines is rewritten compactly.
@@ -359,8 +412,7 @@ fn write_data(out: &mut Vec<u8>, bytes: Option<&[u8]>, ty: DataType) -> Result<(
 pub fn write_record(
     out: &mut Vec<u8>,
     r: &ConsumerRecord,
-    key: DataType,
-    value: DataType,
+    format: &RecordFormat,
 ) -> Result<(), String> {
     let start = out.len();
     let result = (|| {
@@ -379,10 +431,30 @@ pub fn write_record(
         out.extend_from_slice(digits.format(r.offset).as_bytes());
         out.extend_from_slice(b",\"timestamp\":");
         out.extend_from_slice(digits.format(r.timestamp).as_bytes());
-        out.extend_from_slice(b",\"key\":");
-        write_data(out, r.key.as_deref(), key).map_err(|e| where_("key", e))?;
-        out.extend_from_slice(b",\"value\":");
-        write_data(out, r.value.as_deref(), value).map_err(|e| where_("value", e))?;
+        let mut ids = [None, None];
+        for (i, (side, name, bytes)) in [
+            (Side::Key, &b",\"key\":"[..], r.key.as_deref()),
+            (Side::Value, &b",\"value\":"[..], r.value.as_deref()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            out.extend_from_slice(name);
+            let ty = match side {
+                Side::Key => format.key,
+                Side::Value => format.value,
+            };
+            match bytes {
+                Some(b) if ty.is_schema() => {
+                    ids[i] = Some(
+                        format
+                            .write_schema_typed(side, b, out)
+                            .map_err(|e| where_(side.name(), e))?,
+                    );
+                }
+                _ => write_data(out, bytes, ty).map_err(|e| where_(side.name(), e))?,
+            }
+        }
         out.extend_from_slice(b",\"headers\":[");
         for (i, h) in r.headers.iter().enumerate() {
             if i > 0 {
@@ -394,7 +466,17 @@ pub fn write_record(
             write_data(out, h.value.as_deref(), DataType::Str).map_err(|e| where_("header", e))?;
             out.push(b']');
         }
-        out.extend_from_slice(b"]}\n");
+        out.push(b']');
+        for (name, id) in [
+            (&b",\"key_schema_id\":"[..], ids[0]),
+            (b",\"value_schema_id\":", ids[1]),
+        ] {
+            if let Some(id) = id {
+                out.extend_from_slice(name);
+                out.extend_from_slice(digits.format(id).as_bytes());
+            }
+        }
+        out.extend_from_slice(b"}\n");
         Ok(())
     })();
     if result.is_err() {
@@ -436,8 +518,11 @@ mod write_tests {
                 };
                 for ty in [DataType::Str, DataType::Bytes] {
                     let mut out = Vec::new();
-                    write_record(&mut out, &r, ty, ty).unwrap();
-                    let expected = format!("{}\n", record_to_json(&r, ty, ty).unwrap());
+                    write_record(&mut out, &r, &RecordFormat::new(ty, ty)).unwrap();
+                    let expected = format!(
+                        "{}\n",
+                        record_to_json(&r, &RecordFormat::new(ty, ty)).unwrap()
+                    );
                     assert_eq!(String::from_utf8(out).unwrap(), expected);
                 }
             }
@@ -452,20 +537,35 @@ mod write_tests {
             headers: Vec::new(),
         };
         let mut out = Vec::new();
-        write_record(&mut out, &r, DataType::Str, DataType::Json).unwrap();
+        write_record(
+            &mut out,
+            &r,
+            &RecordFormat::new(DataType::Str, DataType::Json),
+        )
+        .unwrap();
         let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["value"], json!({"a": [1.5, true], "b": 1}));
         assert_eq!(v["key"], Value::Null);
         r.value = Some(Bytes::from_static(b"{\"z\":1,\"a\":2}"));
         out.clear();
-        write_record(&mut out, &r, DataType::Str, DataType::Json).unwrap();
+        write_record(
+            &mut out,
+            &r,
+            &RecordFormat::new(DataType::Str, DataType::Json),
+        )
+        .unwrap();
         assert!(
             out.ends_with(b"\"value\":{\"z\":1,\"a\":2},\"headers\":[]}\n"),
             "kept as written"
         );
         r.value = Some(Bytes::from_static(b"{not json"));
         out.clear();
-        let e = write_record(&mut out, &r, DataType::Str, DataType::Json).unwrap_err();
+        let e = write_record(
+            &mut out,
+            &r,
+            &RecordFormat::new(DataType::Str, DataType::Json),
+        )
+        .unwrap_err();
         assert!(e.contains("partition 0 offset 0: value not JSON"), "{e}");
         assert!(out.is_empty(), "nothing half-written");
     }

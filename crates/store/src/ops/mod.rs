@@ -2,6 +2,8 @@
 //!
 //! - [`json`]: records as JSON objects and JSON Lines (keys and values as text, base64 or
 //!   JSON), and back.
+//! - [`schemas`]: keys and values typed by a schema (Avro, Protobuf, JSON Schema) and the
+//!   registry that knows them.
 //! - [`jq`]: jq pipelines (filter, map, flatmap) over records as JSON.
 //! - [`read`]: what to read of a topic ([`read::ReadSpec`]): partitions, start, end, group.
 //! - [`copy`]: copying a topic within a storage or to another, saying how far it got.
@@ -20,6 +22,7 @@ pub mod jq;
 pub mod json;
 pub mod properties;
 pub mod read;
+pub mod schemas;
 pub mod table;
 
 mod commits;

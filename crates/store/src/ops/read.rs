@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use super::json::DataType;
+use super::schemas::RecordFormat;
 use crate::error::{Result, StoreError};
 use crate::types::{ConsumerRecord, GroupRead, ReadFrom};
 use crate::{RecordReader, Storage};
@@ -41,10 +41,8 @@ pub struct ReadSpec {
     pub group: Option<GroupRead>,
     /// Keep reading new records instead of stopping at the end.
     pub follow: bool,
-    /// How keys are shown as JSON.
-    pub key_type: DataType,
-    /// How values are shown as JSON.
-    pub value_type: DataType,
+    /// How keys and values are shown as JSON.
+    pub format: RecordFormat,
     /// Step over corrupt stored batches (counted) instead of stopping at one.
     pub skip_errors: bool,
 }

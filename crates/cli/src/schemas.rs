@@ -1,0 +1,192 @@
+//! Where the schemas of `--key-type` / `--value-type avro|protobuf|jsonschema` come from:
+//! a registry server (`-X schema.registry.url=...` or the config's `schema_registry`
+//! section, with Confluent's client property names), else the registry a local storage keeps
+//! in its own `_schemas` topic.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use kafkit::registry::{
+    RegistryClient, RegistryClientConfig, RegistrySchemas, RegistryService, SchemaSource,
+    SubjectStrategy, WriterSchema,
+};
+use kafkit::store::ops::json::DataType;
+use kafkit::store::ops::schemas::{Schemas, Side};
+use kafkit::store::{AnyStorage, Storage};
+
+use crate::settings::Settings;
+
+/// The topic a local storage keeps its registry in.
+pub(crate) const LOCAL_REGISTRY_TOPIC: &str = "_schemas";
+
+/// Properties of the registry and of the serializers, not of the Kafka client.
+pub(crate) fn is_registry_property(key: &str) -> bool {
+    key.starts_with("schema.registry.")
+        || key.starts_with("basic.auth.")
+        || key.starts_with("bearer.auth.")
+        || matches!(
+            key,
+            "auto.register.schemas"
+                | "key.subject.name.strategy"
+                | "value.subject.name.strategy"
+                | "json.schema.validate"
+        )
+}
+
+/// The registry settings: the config's `schema_registry` section, then `-X`.
+pub(crate) struct RegistrySettings {
+    props: Vec<(String, String, String)>,
+}
+
+impl RegistrySettings {
+    /// From the named configuration and the -X properties (others are left out).
+    pub(crate) fn new(settings: Option<&Settings>, props: &[(String, String)]) -> Self {
+        let from_file = settings.into_iter().flat_map(|s| {
+            let origin = s
+                .path
+                .as_ref()
+                .map(|p| format!("{} schema_registry", p.display()))
+                .unwrap_or_default();
+            s.schema_registry
+                .iter()
+                .map(move |(k, v)| (k.clone(), v.clone(), origin.clone()))
+        });
+        let from_cli = props
+            .iter()
+            .filter(|(k, _)| is_registry_property(k))
+            .map(|(k, v)| (k.clone(), v.clone(), format!("-X {k}")));
+        RegistrySettings {
+            props: from_file.chain(from_cli).collect(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<(&str, &str)> {
+        self.props
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, origin)| (v.as_str(), origin.as_str()))
+    }
+
+    /// Where schemas come from for `storage`: the registry server, else a local storage's
+    /// own registry.
+    pub(crate) async fn source(&self, storage: &AnyStorage) -> anyhow::Result<SchemaSource> {
+        if let Some((url, _)) = self.get("schema.registry.url") {
+            let mut config = RegistryClientConfig::new(url);
+            for (k, v, origin) in &self.props {
+                if k == "schema.registry.url" || !is_client_property(k) {
+                    continue;
+                }
+                config = config.set(k, v).map_err(|e| anyhow!("{origin}: {e}"))?;
+            }
+            let client = RegistryClient::new(config).context("schema registry client")?;
+            return Ok(SchemaSource::Remote(Arc::new(client)));
+        }
+        match storage {
+            AnyStorage::Local(_) => {
+                let service = RegistryService::open(storage.clone(), LOCAL_REGISTRY_TOPIC)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "the registry of {} ({LOCAL_REGISTRY_TOPIC})",
+                            storage.describe()
+                        )
+                    })?;
+                Ok(SchemaSource::Own(Arc::new(service)))
+            }
+            _ => bail!(
+                "the schema types need a schema registry on {}: give -X schema.registry.url=URL \
+                 or a config with a schema_registry section",
+                storage.describe()
+            ),
+        }
+    }
+
+    /// Schemas from `source`, subjects and registering as the settings say.
+    pub(crate) fn schemas(&self, source: SchemaSource) -> anyhow::Result<RegistrySchemas> {
+        let mut schemas = RegistrySchemas::new(source);
+        for (side, key) in [
+            (Side::Key, "key.subject.name.strategy"),
+            (Side::Value, "value.subject.name.strategy"),
+        ] {
+            if let Some((v, origin)) = self.get(key) {
+                let s: SubjectStrategy = v.parse().map_err(|e| anyhow!("{origin}: {e}"))?;
+                schemas = schemas.strategy(side, s);
+            }
+        }
+        if let Some((v, origin)) = self.get("auto.register.schemas") {
+            schemas = schemas.auto_register(
+                bool_value(v)
+                    .ok_or_else(|| anyhow!("{origin}: expected true or false, got '{v}'"))?,
+            );
+        }
+        if let Some((v, origin)) = self.get("json.schema.validate") {
+            schemas = schemas.check_json_on_decode(
+                bool_value(v)
+                    .ok_or_else(|| anyhow!("{origin}: expected true or false, got '{v}'"))?,
+            );
+        }
+        Ok(schemas)
+    }
+}
+
+/// Properties the registry client takes (the others configure the serializers).
+fn is_client_property(key: &str) -> bool {
+    !matches!(
+        key,
+        "auto.register.schemas"
+            | "key.subject.name.strategy"
+            | "value.subject.name.strategy"
+            | "json.schema.validate"
+    )
+}
+
+fn bool_value(v: &str) -> Option<bool> {
+    match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// The schemas a command over `topic` needs: `None` when neither side is schema-typed;
+/// writers set from `--key-schema` / `--value-schema`.
+pub(crate) async fn for_command(
+    registry: &RegistrySettings,
+    storage: &AnyStorage,
+    topic: &str,
+    types: (DataType, DataType),
+    writers: (Option<&str>, Option<&str>),
+) -> anyhow::Result<Option<Arc<dyn Schemas>>> {
+    let sides = [
+        (Side::Key, types.0, writers.0),
+        (Side::Value, types.1, writers.1),
+    ];
+    for (side, ty, writer) in sides {
+        if writer.is_some() && !ty.is_schema() {
+            bail!(
+                "--{}-schema needs --{}-type avro, protobuf or jsonschema (it is {})",
+                side.name(),
+                side.name(),
+                ty.name()
+            );
+        }
+    }
+    if !types.0.is_schema() && !types.1.is_schema() {
+        return Ok(None);
+    }
+    let source = registry.source(storage).await?;
+    let mut schemas = registry.schemas(source)?;
+    for (side, ty, writer) in sides {
+        let Some(arg) = writer else { continue };
+        let arg = arg.to_string();
+        let spec = tokio::task::spawn_blocking(move || WriterSchema::from_arg(&arg))
+            .await?
+            .map_err(|e| anyhow!("--{}-schema {e}", side.name()))?;
+        schemas
+            .set_writer(side, ty, &spec, topic)
+            .await
+            .map_err(|e| anyhow!("--{}-schema: {e}", side.name()))?;
+    }
+    Ok(Some(Arc::new(schemas)))
+}
