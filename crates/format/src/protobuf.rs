@@ -7,6 +7,10 @@
 //! messages only, as Confluent's Java serializer does (the entry types protoc makes for map
 //! fields are not counted).
 //!
+//! A schema (or a reference) may also be Confluent's serialized form, the base64 of a
+//! `FileDescriptorProto`, as the Python and Go serializers register it;
+//! [`ProtobufSchema::serialized`] gives that form back.
+//!
 //! JSON follows the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings,
 //! bytes as base64, enums by name, fields at their default left out); encoding also takes
 //! the `.proto` field names.
@@ -47,31 +51,75 @@ pub struct ProtobufSchema {
 
 impl ProtobufSchema {
     /// Compiles `text`; `references` are the files it imports, as (import path, text).
+    /// Each text may be `.proto` source or Confluent's serialized form (the base64 of a
+    /// `FileDescriptorProto`).
     pub fn parse(text: &str, references: &[(&str, &str)]) -> Result<ProtobufSchema> {
-        let mut files: HashMap<String, String> = references
-            .iter()
-            .map(|(name, text)| (name.to_string(), text.to_string()))
-            .collect();
-        files.insert(MAIN_FILE.to_string(), text.to_string());
+        let bad = |message: String| FormatError::Schema {
+            kind: "Protobuf",
+            message: message.replace(MAIN_FILE, "the schema"),
+        };
+        // Serialized files go into the pool as they are, after the source files they may
+        // import (compiled with protox, Google's well-known types built in).
+        let mut sources: HashMap<String, String> = HashMap::new();
+        let mut serialized = Vec::new();
+        for (name, text) in references {
+            match serialized_descriptor(text) {
+                Some(mut file) => {
+                    file.name = Some(name.to_string());
+                    serialized.push(file);
+                }
+                None => {
+                    sources.insert(name.to_string(), text.to_string());
+                }
+            }
+        }
+        let main = serialized_descriptor(text).map(|mut file| {
+            if file.name().is_empty() {
+                file.name = Some(MAIN_FILE.to_string());
+            }
+            file
+        });
+        let main_name = match &main {
+            Some(file) => file.name().to_string(),
+            None => {
+                sources.insert(MAIN_FILE.to_string(), text.to_string());
+                MAIN_FILE.to_string()
+            }
+        };
         let mut resolver = ChainFileResolver::new();
-        resolver.add(Sources(files));
+        resolver.add(Sources(sources));
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true);
-        compiler
-            .open_file(MAIN_FILE)
-            .map_err(|e| FormatError::Schema {
-                kind: "Protobuf",
-                message: e.to_string().replace(MAIN_FILE, "the schema"),
-            })?;
-        let pool: DescriptorPool = compiler.descriptor_pool();
+        let given: Vec<&str> = serialized.iter().chain(&main).map(|f| f.name()).collect();
+        let mut to_compile: Vec<String> = serialized
+            .iter()
+            .chain(&main)
+            .flat_map(|f| f.dependency.iter().cloned())
+            .filter(|d| !given.contains(&d.as_str()))
+            .collect();
+        if main.is_none() {
+            to_compile.push(MAIN_FILE.to_string());
+        }
+        for name in &to_compile {
+            compiler.open_file(name).map_err(|e| bad(e.to_string()))?;
+        }
+        let mut pool: DescriptorPool = compiler.descriptor_pool();
+        for file in serialized.into_iter().chain(main) {
+            pool.add_file_descriptor_proto(file)
+                .map_err(|e| bad(e.to_string()))?;
+        }
         let file = pool
-            .get_file_by_name(MAIN_FILE)
-            .ok_or_else(|| FormatError::Schema {
-                kind: "Protobuf",
-                message: "the compiled schema lost its own file".into(),
-            })?;
+            .get_file_by_name(&main_name)
+            .ok_or_else(|| bad("the compiled schema lost its own file".into()))?;
         Ok(ProtobufSchema { file })
+    }
+
+    /// The schema in Confluent's serialized form: the base64 of its `FileDescriptorProto`
+    /// (what a registry answers to `?format=serialized`).
+    pub fn serialized(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.file.encode_to_vec())
     }
 
     /// The full names of the file's messages, nested ones included, in index order.
@@ -183,6 +231,20 @@ impl ProtobufSchema {
     }
 }
 
+/// The `FileDescriptorProto` a schema text in Confluent's serialized form holds (`None`:
+/// the text is `.proto` source).
+fn serialized_descriptor(text: &str) -> Option<prost_reflect::prost_types::FileDescriptorProto> {
+    use base64::Engine;
+    let text = text.trim();
+    if text.is_empty() || text.contains(|c: char| c.is_whitespace() || c == ';') {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()?;
+    prost_reflect::prost_types::FileDescriptorProto::decode(bytes.as_slice()).ok()
+}
+
 /// The messages the schema declares (not the entry types of map fields).
 fn declared(
     messages: impl Iterator<Item = MessageDescriptor>,
@@ -226,6 +288,23 @@ mod tests {
 
     fn shop() -> ProtobufSchema {
         ProtobufSchema::parse(SHOP, &[("common.proto", COMMON)]).unwrap()
+    }
+
+    #[test]
+    fn the_serialized_form_parses_to_the_same_schema() {
+        let s = shop();
+        let common = ProtobufSchema::parse(COMMON, &[]).unwrap().serialized();
+        let again = ProtobufSchema::parse(&s.serialized(), &[("common.proto", &common)]).unwrap();
+        assert_eq!(again.message_names(), s.message_names());
+        let json = r#"{"id":"o-1","total":{"cents":"5","currency":"EUR"}}"#;
+        let bytes = s.encode_json(&[0], json).unwrap();
+        let mut out = String::new();
+        again.decode_json(&[0], &bytes, &mut out).unwrap();
+        assert_eq!(out, json);
+        // Text references work beside a serialized main file too.
+        let mixed = ProtobufSchema::parse(&s.serialized(), &[("common.proto", COMMON)]).unwrap();
+        assert_eq!(mixed.indexes_of("shop.Order.Line").unwrap(), [0, 0]);
+        assert!(ProtobufSchema::parse("bm90IGEgZGVzY3JpcHRvcg==", &[]).is_err());
     }
 
     #[test]

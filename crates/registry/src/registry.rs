@@ -556,6 +556,22 @@ impl Registry {
         })
     }
 
+    /// `schema` as a client asks for it with `?format=`: `serialized` gives a Protobuf
+    /// schema as the base64 of its `FileDescriptorProto` (what Confluent's Python and Go
+    /// serializers read); anything else, and the other types, as registered.
+    pub fn formatted(&self, schema: &Schema, format: Option<&str>) -> Result<Schema> {
+        match (schema.schema_type, format) {
+            (SchemaType::Protobuf, Some("serialized")) => match self.parse(schema)? {
+                Parsed::Protobuf(p) => Ok(Schema {
+                    text: p.serialized(),
+                    ..schema.clone()
+                }),
+                _ => Ok(schema.clone()),
+            },
+            _ => Ok(schema.clone()),
+        }
+    }
+
     /// Adds (name, text) of `refs` and of what they reference, dependencies first.
     fn collect_references(
         &self,

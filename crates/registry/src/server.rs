@@ -127,9 +127,20 @@ fn schema_json(schema: &Schema) -> Value {
     out
 }
 
-async fn schema_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
+async fn schema_by_id(
+    State(r): State<SharedRegistry>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Reply {
     let id = parse_id(&id)?;
-    Ok(Json(schema_json(r.read().await.schema(id)?)))
+    let registry = r.read().await;
+    let schema = registry.formatted(registry.schema(id)?, format_of(&params))?;
+    Ok(Json(schema_json(&schema)))
+}
+
+/// The `format` a client asks schemas in (`serialized`: Protobuf as a base64 descriptor).
+fn format_of(params: &Params) -> Option<&str> {
+    params.get("format").map(String::as_str)
 }
 
 async fn schema_text_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Response {
@@ -219,11 +230,10 @@ async fn version(
     params: Params,
 ) -> Reply {
     let spec = VersionSpec::parse(&version)?;
-    Ok(Json(json!(r.read().await.version(
-        &subject,
-        spec,
-        flag(&params, "deleted")
-    )?)))
+    let registry = r.read().await;
+    let mut found = registry.version(&subject, spec, flag(&params, "deleted"))?;
+    found.schema = registry.formatted(&found.schema, format_of(&params))?;
+    Ok(Json(json!(found)))
 }
 
 async fn version_text(
