@@ -294,6 +294,11 @@ pub(crate) enum Command {
     /// A Schema Registry with Confluent's REST API, kept in a topic of the storage.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// The schemas of a Schema Registry (-X schema.registry.url, the config's
+    /// schema_registry section, or a local storage's own): subjects, versions, register,
+    /// delete, compatibility.
+    #[command(subcommand)]
+    Schemas(crate::schema_commands::SchemasCommand),
     /// Show or grow a topic's partition count.
     #[command(subcommand)]
     Partitions(PartitionsCommand),

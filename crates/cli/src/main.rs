@@ -15,6 +15,7 @@ mod jq;
 mod out;
 mod perf;
 mod registry;
+mod schema_commands;
 mod schemas;
 use kafkit_cli::settings;
 mod shell;
@@ -106,6 +107,16 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     );
     attach_schemas(&mut cli.command, &registry, &storage).await?;
     let cli = &*cli;
+    if let Command::Schemas(command) = &cli.command {
+        let source = registry.source(&storage).await?;
+        let positive = schema_commands::run(&source, command).await?;
+        storage.close().await?;
+        return Ok(Some(if positive {
+            Outcome::Done
+        } else {
+            Outcome::Negative
+        }));
+    }
     if let Command::Registry(RegistryCommand::Serve { listen, topic }) = &cli.command {
         registry::serve(storage, listen, topic).await?;
         return Ok(Some(Outcome::Done));
@@ -410,7 +421,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
         | Command::Completions { .. } => {
             unreachable!("not storage commands")
         }
-        Command::Registry(_) => unreachable!("served above"),
+        Command::Registry(_) | Command::Schemas(_) => unreachable!("run above"),
     }
     storage.close().await?;
     Ok(Some(Outcome::Done))

@@ -31,6 +31,7 @@ mod registry;
 mod schemas;
 mod server;
 mod service;
+mod source;
 mod strategy;
 
 pub use client::{Auth, ClientError, RegistryClient, RegistryClientConfig};
@@ -38,9 +39,10 @@ pub use error::RegistryError;
 pub use journal::JournalRecord;
 pub use model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};
 pub use registry::{Planned, Registry, VersionSpec};
-pub use schemas::{RegistrySchemas, SchemaSource, WriterSchema};
+pub use schemas::{RegistrySchemas, WriterSchema};
 pub use server::{router, ApiError};
 pub use service::RegistryService;
+pub use source::SchemaSource;
 pub use strategy::SubjectStrategy;
 
 /// Serves the REST API over `registry` on `listener` until the task is dropped.

@@ -25,141 +25,14 @@ use kafkit_store::ops::json::DataType;
 use kafkit_store::ops::schemas::{LoadFuture, Schemas, Side};
 use serde_json::Value;
 
-use crate::compat::{self, Parsed};
-use crate::model::{Reference, Schema, SchemaType};
+use crate::compat::Parsed;
+use crate::model::{Schema, SchemaType};
 use crate::registry::VersionSpec;
+use crate::source::SchemaSource;
 use crate::strategy::SubjectStrategy;
-use crate::{RegistryClient, RegistryService};
 
 /// Parsed schemas kept at most; more, and the cache starts over.
 const CACHE_LIMIT: usize = 10_000;
-
-/// How deep references may nest.
-const MAX_REFERENCE_DEPTH: usize = 32;
-
-/// Where schemas come from.
-#[derive(Debug, Clone)]
-pub enum SchemaSource {
-    /// A registry server (Confluent's, kafkit's, or any with the same REST API).
-    Remote(Arc<RegistryClient>),
-    /// A registry in this process, e.g. the one a local storage keeps.
-    Own(Arc<RegistryService>),
-}
-
-impl SchemaSource {
-    /// Where it is, for messages.
-    pub fn describe(&self) -> String {
-        match self {
-            SchemaSource::Remote(c) => format!("registry {}", c.base_url()),
-            SchemaSource::Own(s) => format!("{s:?}"),
-        }
-    }
-
-    /// The schema with `id`.
-    pub async fn schema(&self, id: i32) -> Result<Schema, String> {
-        match self {
-            SchemaSource::Remote(c) => c.schema(id).await.map_err(|e| e.to_string()),
-            SchemaSource::Own(s) => s
-                .read()
-                .await
-                .schema(id)
-                .cloned()
-                .map_err(|e| e.to_string()),
-        }
-    }
-
-    /// The id and schema of a version of `subject`.
-    pub async fn version(
-        &self,
-        subject: &str,
-        version: VersionSpec,
-    ) -> Result<(i32, Schema), String> {
-        let v = match self {
-            SchemaSource::Remote(c) => c.version(subject, version).await.map_err(|e| e.to_string()),
-            SchemaSource::Own(s) => s
-                .read()
-                .await
-                .version(subject, version, false)
-                .map_err(|e| e.to_string()),
-        }?;
-        Ok((v.id, v.schema))
-    }
-
-    /// Registers `schema` under `subject` (or finds it there); its id.
-    pub async fn register(&self, subject: &str, schema: &Schema) -> Result<i32, String> {
-        match self {
-            SchemaSource::Remote(c) => c.register(subject, schema).await.map_err(|e| e.to_string()),
-            SchemaSource::Own(s) => s
-                .write(|r| r.plan_register(subject, schema.clone()))
-                .await
-                .map_err(|e| e.to_string()),
-        }
-    }
-
-    /// The id `schema` has under `subject`, without registering it.
-    pub async fn lookup(&self, subject: &str, schema: &Schema) -> Result<i32, String> {
-        match self {
-            SchemaSource::Remote(c) => c
-                .lookup(subject, schema)
-                .await
-                .map(|v| v.id)
-                .map_err(|e| e.to_string()),
-            SchemaSource::Own(s) => s
-                .read()
-                .await
-                .lookup(subject, schema, false)
-                .map(|v| v.id)
-                .map_err(|e| e.to_string()),
-        }
-    }
-
-    /// `(name, text)` of every schema `refs` use, the ones they use included, dependencies
-    /// first.
-    pub async fn reference_texts(
-        &self,
-        refs: &[Reference],
-    ) -> Result<Vec<(String, String)>, String> {
-        let mut out = Vec::new();
-        // An explicit stack instead of recursion (async recursion needs boxing): each entry
-        // is a reference and whether its own references were pushed already.
-        let mut stack: Vec<(Reference, bool, usize)> =
-            refs.iter().rev().map(|r| (r.clone(), false, 0)).collect();
-        while let Some((r, expanded, depth)) = stack.pop() {
-            if out.iter().any(|(n, _)| n == &r.name) {
-                continue;
-            }
-            if depth > MAX_REFERENCE_DEPTH {
-                return Err(format!(
-                    "references nest more than {MAX_REFERENCE_DEPTH} deep (a cycle?)"
-                ));
-            }
-            let (_, schema) = self
-                .version(&r.subject, VersionSpec::Number(r.version))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reference {} (subject '{}' version {}): {e}",
-                        r.name, r.subject, r.version
-                    )
-                })?;
-            if expanded || schema.references.is_empty() {
-                out.push((r.name.clone(), schema.text));
-                continue;
-            }
-            stack.push((r, true, depth));
-            for inner in schema.references.iter().rev() {
-                stack.push((inner.clone(), false, depth + 1));
-            }
-        }
-        Ok(out)
-    }
-
-    /// `schema` parsed, with the schemas it references.
-    async fn parse(&self, schema: &Schema) -> Result<Parsed, String> {
-        let references = self.reference_texts(&schema.references).await?;
-        compat::parse(schema.schema_type, &schema.text, &references)
-    }
-}
 
 /// The schema a side is written with, as the user names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,7 +162,8 @@ impl RegistrySchemas {
         let (id, schema) = match writer {
             WriterSchema::Id(id) => (*id, self.source.schema(*id).await?),
             WriterSchema::Subject(subject, version) => {
-                self.source.version(subject, *version).await?
+                let v = self.source.version(subject, *version).await?;
+                (v.id, v.schema)
             }
             WriterSchema::Text(text) => {
                 let schema = Schema {
