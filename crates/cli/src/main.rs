@@ -108,7 +108,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
     attach_schemas(&mut cli.command, &registry, &storage).await?;
     let cli = &*cli;
     if let Command::Schemas(command) = &cli.command {
-        let source = registry.source(&storage).await?;
+        let source = registry.source(&storage, false).await?;
         let positive = schema_commands::run(&source, command).await?;
         storage.close().await?;
         return Ok(Some(if positive {
@@ -362,9 +362,15 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             read,
             jq,
         } => {
-            let target_storage = match into {
-                Some(t) if *t != spec => open_storage(cli, &storages::resolve(t)?).await?,
-                _ => storage.clone(),
+            let (target_storage, target_registry) = match into {
+                Some(t) if *t != spec => {
+                    let resolved = storages::resolve(t)?;
+                    let props = storages::parse_properties(&cli.properties)?;
+                    let registry =
+                        schemas::RegistrySettings::new(resolved.settings.as_ref(), &props);
+                    (open_storage(cli, &resolved).await?, registry)
+                }
+                _ => (storage.clone(), registry.clone()),
             };
             let pipeline = jq.pipeline()?;
             let mut plan = kafkit::store::ops::copy::CopyPlan::new(&pipeline);
@@ -380,8 +386,14 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             plan.target = RecordFormat {
                 key: types.0,
                 value: types.1,
-                schemas: schemas::for_command(&registry, &target_storage, target, types, writers)
-                    .await?,
+                schemas: schemas::for_command(
+                    &target_registry,
+                    &target_storage,
+                    target,
+                    types,
+                    writers,
+                )
+                .await?,
             };
             plan.groups = *groups;
             plan.into_existing = match (*append, *resume) {

@@ -34,8 +34,17 @@ pub(crate) fn is_registry_property(key: &str) -> bool {
 }
 
 /// The registry settings: the config's `schema_registry` section, then `-X`.
+///
+/// Which registry a storage's records use: the `schema_registry` section of its named
+/// config; else, for a cluster, `-X schema.registry.url`; else, for a local storage, its own
+/// registry (so a copy between a cluster and local files uses the cluster's registry on one
+/// end and the files' own on the other). `kafkit schemas` takes `-X` on any storage.
+#[derive(Clone)]
 pub(crate) struct RegistrySettings {
+    /// (key, value, origin), the file's first.
     props: Vec<(String, String, String)>,
+    /// Whether the named config has a registry URL.
+    url_in_file: bool,
 }
 
 impl RegistrySettings {
@@ -55,8 +64,11 @@ impl RegistrySettings {
             .iter()
             .filter(|(k, _)| is_registry_property(k))
             .map(|(k, v)| (k.clone(), v.clone(), format!("-X {k}")));
+        let url_in_file =
+            settings.is_some_and(|s| s.schema_registry.contains_key("schema.registry.url"));
         RegistrySettings {
             props: from_file.chain(from_cli).collect(),
+            url_in_file,
         }
     }
 
@@ -68,10 +80,23 @@ impl RegistrySettings {
             .map(|(_, v, origin)| (v.as_str(), origin.as_str()))
     }
 
-    /// Where schemas come from for `storage`: the registry server, else a local storage's
-    /// own registry.
-    pub(crate) async fn source(&self, storage: &AnyStorage) -> anyhow::Result<SchemaSource> {
-        if let Some((url, _)) = self.get("schema.registry.url") {
+    /// Where the schemas of `storage`'s records come from (see [`RegistrySettings`]).
+    pub(crate) async fn records_source(
+        &self,
+        storage: &AnyStorage,
+    ) -> anyhow::Result<SchemaSource> {
+        let local = matches!(storage, AnyStorage::Local(_));
+        self.source(storage, local && !self.url_in_file).await
+    }
+
+    /// Where schemas come from for `storage`: the registry server (unless `own_first` and
+    /// the storage keeps its own), else a local storage's own registry.
+    pub(crate) async fn source(
+        &self,
+        storage: &AnyStorage,
+        own_first: bool,
+    ) -> anyhow::Result<SchemaSource> {
+        if let (false, Some((url, _))) = (own_first, self.get("schema.registry.url")) {
             let mut config = RegistryClientConfig::new(url);
             for (k, v, origin) in &self.props {
                 if k == "schema.registry.url" || !is_client_property(k) {
@@ -175,7 +200,7 @@ pub(crate) async fn for_command(
     if !types.0.is_schema() && !types.1.is_schema() {
         return Ok(None);
     }
-    let source = registry.source(storage).await?;
+    let source = registry.records_source(storage).await?;
     let mut schemas = registry.schemas(source)?;
     for (side, ty, writer) in sides {
         let Some(arg) = writer else { continue };

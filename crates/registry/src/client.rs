@@ -232,6 +232,19 @@ impl RegistryClient {
             .cloned()
     }
 
+    /// The (subject, version) pairs that hold the schema with `id`.
+    pub async fn uses_of(&self, id: i32) -> Result<Vec<(String, i32)>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Use {
+            subject: String,
+            version: i32,
+        }
+        let path = format!("/schemas/ids/{id}/versions");
+        let v = self.call("GET", &path, None).await?;
+        let uses: Vec<Use> = parse(&self.url(&path), v)?;
+        Ok(uses.into_iter().map(|u| (u.subject, u.version)).collect())
+    }
+
     /// Registers `schema` under `subject`; returns its id.
     pub async fn register(&self, subject: &str, schema: &Schema) -> Result<i32, ClientError> {
         let path = format!("/subjects/{}/versions", encode(subject));

@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod carry;
 mod client;
 mod compat;
 mod error;
@@ -34,6 +35,7 @@ mod service;
 mod source;
 mod strategy;
 
+pub use carry::{export, import, Exported};
 pub use client::{Auth, ClientError, RegistryClient, RegistryClientConfig};
 pub use error::RegistryError;
 pub use journal::JournalRecord;

@@ -22,9 +22,10 @@ use std::sync::{Arc, RwLock};
 
 use kafkit_format::wire;
 use kafkit_store::ops::json::DataType;
-use kafkit_store::ops::schemas::{LoadFuture, Schemas, Side};
+use kafkit_store::ops::schemas::{ExportFuture, LoadFuture, Schemas, Side};
 use serde_json::Value;
 
+use crate::carry::{self, Exported};
 use crate::compat::Parsed;
 use crate::model::{Schema, SchemaType};
 use crate::registry::VersionSpec;
@@ -91,6 +92,8 @@ pub struct RegistrySchemas {
     by_id: RwLock<HashMap<i32, Arc<Parsed>>>,
     /// Why ids could not be had, for the records that name them.
     failed: RwLock<HashMap<i32, String>>,
+    /// Ids of schemas imported from another registry → their ids here.
+    imported: RwLock<HashMap<i32, i32>>,
     key: Option<Writer>,
     value: Option<Writer>,
     key_strategy: SubjectStrategy,
@@ -107,6 +110,7 @@ impl RegistrySchemas {
             source,
             by_id: RwLock::new(HashMap::new()),
             failed: RwLock::new(HashMap::new()),
+            imported: RwLock::new(HashMap::new()),
             key: None,
             value: None,
             key_strategy: SubjectStrategy::TopicName,
@@ -286,7 +290,49 @@ fn kind_of(parsed: &Parsed) -> SchemaType {
     }
 }
 
+impl RegistrySchemas {
+    async fn import_ids(&self, from: &dyn Schemas, ids: &BTreeSet<i32>) -> Result<(), String> {
+        for &id in ids {
+            if self.imported_id(id).is_some() {
+                continue;
+            }
+            let exported: Exported = serde_json::from_value(from.export(id).await?)
+                .map_err(|e| format!("schema id {id}: not a kafkit export: {e}"))?;
+            let here = carry::import(&self.source, &exported).await.map_err(|e| {
+                format!("carrying schema id {id} to {}: {e}", self.source.describe())
+            })?;
+            let mut imported = self.imported.write().unwrap_or_else(|e| e.into_inner());
+            if imported.len() >= CACHE_LIMIT {
+                imported.clear();
+            }
+            imported.insert(id, here);
+        }
+        Ok(())
+    }
+}
+
 impl Schemas for RegistrySchemas {
+    fn export<'a>(&'a self, id: i32) -> ExportFuture<'a> {
+        Box::pin(async move {
+            let exported = carry::export(&self.source, id)
+                .await
+                .map_err(|e| format!("schema id {id} ({}): {e}", self.source.describe()))?;
+            serde_json::to_value(exported).map_err(|e| e.to_string())
+        })
+    }
+
+    fn import<'a>(&'a self, from: &'a dyn Schemas, ids: &'a BTreeSet<i32>) -> LoadFuture<'a> {
+        Box::pin(self.import_ids(from, ids))
+    }
+
+    fn imported_id(&self, id: i32) -> Option<i32> {
+        self.imported
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .copied()
+    }
+
     fn load<'a>(&'a self, ids: &'a BTreeSet<i32>) -> LoadFuture<'a> {
         Box::pin(self.load_ids(ids))
     }

@@ -188,6 +188,30 @@ impl SchemaSource {
         }
     }
 
+    /// The (subject, version) pairs that hold the schema with `id`.
+    pub async fn uses_of(&self, id: i32) -> Result<Vec<(String, i32)>, String> {
+        match self {
+            SchemaSource::Remote(c) => c.uses_of(id).await.map_err(|e| e.to_string()),
+            SchemaSource::Own(s) => s.read().await.uses_of(id).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The version of `subject` that holds `schema`.
+    pub async fn lookup_version(
+        &self,
+        subject: &str,
+        schema: &Schema,
+    ) -> Result<SubjectVersion, String> {
+        match self {
+            SchemaSource::Remote(c) => c.lookup(subject, schema).await.map_err(|e| e.to_string()),
+            SchemaSource::Own(s) => s
+                .read()
+                .await
+                .lookup(subject, schema, false)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     /// The id `schema` has under `subject`, without registering it.
     pub async fn lookup(&self, subject: &str, schema: &Schema) -> Result<i32, String> {
         match self {

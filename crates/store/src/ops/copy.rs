@@ -28,7 +28,7 @@ use super::commits::GroupTranslation;
 use super::jq::Pipeline;
 use super::json::{json_to_record, record_to_json};
 use super::read::{self, ReadSpec};
-use super::schemas::RecordFormat;
+use super::schemas::{Carry, RecordFormat, Side};
 use crate::error::StoreError;
 use crate::types::{ConsumerRecord, NewRecord, ReadFrom};
 use crate::{AnyStorage, KafkaStorage, LocalStorage, RecordReader, Storage};
@@ -133,7 +133,9 @@ pub struct CopyPlan<'a> {
     /// jq expressions applied to each record's JSON.
     pub pipeline: &'a Pipeline,
     /// Types of keys and values in the target, and the schemas they are written with
-    /// (converted from the read's format; used with a pipeline or when they differ).
+    /// (converted from the read's format with a pipeline or when the types differ; with the
+    /// same schema types and another registry, the schemas are carried over and the ids in
+    /// the records rewritten).
     pub target: RecordFormat,
     /// Carry the committed offsets of the source topic's groups over, moved to the matching
     /// target offsets.
@@ -161,7 +163,8 @@ impl<'a> CopyPlan<'a> {
     /// Nothing changes on the way: batches can be copied as they are.
     pub(super) fn as_is(&self) -> bool {
         self.pipeline.is_empty()
-            && self.target == self.read.format
+            && self.target.same_types(&self.read.format)
+            && Carry::between(&self.read.format, &self.target).is_none()
             && self.keep_partitions
             && self.keep_timestamps
             && self.keep_headers
@@ -172,7 +175,7 @@ impl<'a> CopyPlan<'a> {
     /// Whether records go through JSON (a pipeline, or other key or value types in the
     /// target) rather than being copied as they are.
     pub(super) fn converts(&self) -> bool {
-        !self.pipeline.is_empty() || self.target != self.read.format
+        !self.pipeline.is_empty() || !self.target.same_types(&self.read.format)
     }
 
     pub(super) fn limit_reached(&self, consumed: u64) -> bool {
@@ -501,6 +504,13 @@ pub(super) async fn prepare(
     if convert {
         plan.read.format.prepare(&records).await?;
     }
+    let carry = match convert {
+        true => None,
+        false => Carry::between(&plan.read.format, &plan.target),
+    };
+    if let Some(c) = &carry {
+        c.prepare(&records).await?;
+    }
     let mut out = Prepared {
         records: Vec::with_capacity(records.len()),
         origins: Vec::with_capacity(records.len()),
@@ -519,11 +529,15 @@ pub(super) async fn prepare(
         let news = if convert {
             transform(&r, plan)?
         } else {
+            let (key, value) = match &carry {
+                Some(c) => (c.rewrite(Side::Key, r.key), c.rewrite(Side::Value, r.value)),
+                None => (r.key, r.value),
+            };
             vec![NewRecord {
                 partition: Some(r.partition),
                 timestamp: Some(r.timestamp),
-                key: r.key,
-                value: r.value,
+                key,
+                value,
                 headers: r.headers,
             }]
         };

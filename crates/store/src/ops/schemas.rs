@@ -46,8 +46,12 @@ impl Side {
     }
 }
 
-/// What [`Schemas::load`] returns.
+/// What [`Schemas::load`] and [`Schemas::import`] return.
 pub type LoadFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// What [`Schemas::export`] returns: a schema as one registry hands it to another (its
+/// shape is the registry's business).
+pub type ExportFuture<'a> = Pin<Box<dyn Future<Output = Result<Value, String>> + Send + 'a>>;
 
 /// Knows schemas by id (fetched from a registry on [`load`](Schemas::load)), and the schema
 /// each side is written with.
@@ -62,6 +66,17 @@ pub trait Schemas: Send + Sync + fmt::Debug {
 
     /// `json` encoded in the wire format with the schema `side` is written with.
     fn encode(&self, side: Side, ty: DataType, json: &Value) -> Result<Vec<u8>, String>;
+
+    /// The schema with `id`, with what it references and the subjects that hold it, for
+    /// another registry to [`import`](Schemas::import).
+    fn export<'a>(&'a self, id: i32) -> ExportFuture<'a>;
+
+    /// Registers the schemas `ids` name in `from` here, under the subjects they have there,
+    /// remembering the id each gets here ([`imported_id`](Schemas::imported_id)).
+    fn import<'a>(&'a self, from: &'a dyn Schemas, ids: &'a BTreeSet<i32>) -> LoadFuture<'a>;
+
+    /// The id here of the schema imported as `id`.
+    fn imported_id(&self, id: i32) -> Option<i32>;
 }
 
 /// How keys and values are shown as JSON, and the schemas of the schema types.
@@ -87,6 +102,11 @@ impl PartialEq for RecordFormat {
 }
 
 impl RecordFormat {
+    /// Whether the key and value types are the same as `other`'s (the schemas may differ).
+    pub fn same_types(&self, other: &RecordFormat) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+
     /// Keys and values shown as these types, with no registry.
     pub fn new(key: DataType, value: DataType) -> RecordFormat {
         RecordFormat {
@@ -192,6 +212,76 @@ impl RecordFormat {
         }
         let bytes = self.schemas(side)?.encode(side, ty, v)?;
         Ok(Some(Bytes::from(bytes)))
+    }
+}
+
+/// Schema ids carried from a copy's source registry to its target's: schema-typed sides
+/// of the same type at both ends, with registries of their own. The records are copied as
+/// they are but for the schema id in their wire format, which becomes the id the target's
+/// registry gave the imported schema.
+pub(crate) struct Carry<'a> {
+    from: &'a dyn Schemas,
+    into: &'a dyn Schemas,
+    key: bool,
+    value: bool,
+}
+
+impl<'a> Carry<'a> {
+    /// What a copy from `source` to `target` format carries, if anything.
+    pub(crate) fn between(source: &'a RecordFormat, target: &'a RecordFormat) -> Option<Carry<'a>> {
+        let (from, into) = (source.schemas.as_deref()?, target.schemas.as_deref()?);
+        let same = std::ptr::addr_eq(from as *const dyn Schemas, into as *const dyn Schemas);
+        let key = source.key.is_schema() && source.key == target.key;
+        let value = source.value.is_schema() && source.value == target.value;
+        (!same && (key || value)).then_some(Carry {
+            from,
+            into,
+            key,
+            value,
+        })
+    }
+
+    fn carries(&self, side: Side) -> bool {
+        match side {
+            Side::Key => self.key,
+            Side::Value => self.value,
+        }
+    }
+
+    /// Imports the schemas `records` name into the target's registry.
+    pub(crate) async fn prepare(&self, records: &[ConsumerRecord]) -> Result<(), String> {
+        let mut ids = BTreeSet::new();
+        for r in records {
+            for (side, bytes) in [(Side::Key, &r.key), (Side::Value, &r.value)] {
+                if let (true, Some(id)) = (self.carries(side), bytes.as_deref().and_then(schema_id))
+                {
+                    ids.insert(id);
+                }
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.into.import(self.from, &ids).await
+    }
+
+    /// `bytes` of `side` with the schema id the target's registry gave their schema
+    /// (payloads not in the wire format are left as they are).
+    pub(crate) fn rewrite(&self, side: Side, bytes: Option<Bytes>) -> Option<Bytes> {
+        let b = bytes?;
+        let Some(id) = schema_id(&b).filter(|_| self.carries(side)) else {
+            return Some(b);
+        };
+        match self.into.imported_id(id) {
+            Some(new) if new != id => {
+                let mut out = Vec::with_capacity(b.len());
+                out.push(0);
+                out.extend_from_slice(&new.to_be_bytes());
+                out.extend_from_slice(&b[5..]);
+                Some(Bytes::from(out))
+            }
+            _ => Some(b),
+        }
     }
 }
 
