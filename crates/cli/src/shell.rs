@@ -19,10 +19,18 @@ use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, Dat
 use kafkit::store::ops::read::{parse_offsets, ReadSpec};
 use kafkit::store::ops::schemas::RecordFormat;
 
-/// `--key-type` / `--value-type` values, listed in `--help`.
+/// `--key-type` / `--value-type` values, listed in `--help` (kafi's aliases `pb` and
+/// `json_sr` taken too).
 pub(crate) fn data_type() -> impl clap::builder::TypedValueParser<Value = DataType> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::PossibleValuesParser::new(DataType::ALL.map(|(name, _)| name))
+    use clap::builder::{PossibleValue, TypedValueParser as _};
+    let values = DataType::ALL.map(|(name, ty)| {
+        let aliases = DataType::ALIASES
+            .iter()
+            .filter(move |(_, t)| *t == ty)
+            .map(|(alias, _)| *alias);
+        PossibleValue::new(name).aliases(aliases)
+    });
+    clap::builder::PossibleValuesParser::new(values)
         .map(|name| name.parse::<DataType>().expect("a listed type"))
 }
 

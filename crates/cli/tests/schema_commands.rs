@@ -186,3 +186,50 @@ fn the_same_commands_work_on_a_registry_server() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn a_named_configs_schema_registry_section_names_the_server_of_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("v1.avsc"), V1).unwrap();
+    let port = kafkit_testkit::free_port();
+    let mut server = serve_registry(&d.join("server"), port);
+    wait_until_up(port, &mut server);
+    // kafi's layout and keys; the URL from the environment; Avro values by default.
+    let config = "local:\n  root.dir: ../../store\nschema_registry:\n  schema.registry.url: http://127.0.0.1:${REGISTRY_PORT}\n  \
+                  value.subject.name.strategy: io.confluent.kafka.serializers.subject.RecordNameStrategy\nkafkit:\n  value.type: avro\n";
+    std::fs::create_dir_all(d.join("configs/locals")).unwrap();
+    std::fs::write(d.join("configs/locals/typed.yaml"), config).unwrap();
+    let with_port = |args: &[&str], stdin: Option<&str>| {
+        let mut c = common::kafkit("typed", d);
+        c.env("REGISTRY_PORT", port.to_string()).args(args);
+        let out = common::run_command(c, stdin);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    with_port(&["touch", "t"], None);
+    with_port(
+        &["produce", "t", "--value-schema", "v1.avsc"],
+        Some("{\"value\":{\"id\":5}}\n"),
+    );
+    let got = common::lines(&with_port(&["cat", "t"], None));
+    assert_eq!(got[0]["value"], json!({"id": 5}));
+    // The record name strategy put the schema under the record's full name, on the server.
+    let s = &format!("local:{}", d.join("elsewhere").display());
+    let url = format!("schema.registry.url=http://127.0.0.1:{port}");
+    let subjects = json_of(&ok(
+        s,
+        d,
+        &["-X", &url, "schemas", "subjects", "--json"],
+        None,
+    ));
+    assert_eq!(subjects, json!(["shop.Order"]));
+    // And the storage's own registry is not used.
+    assert!(!d.join("store/topics/_schemas").exists());
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

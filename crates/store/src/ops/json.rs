@@ -32,8 +32,10 @@ pub enum DataType {
     /// Avro in the Schema Registry wire format, shown in Avro's JSON encoding.
     Avro,
     /// Protobuf in the Schema Registry wire format, shown in proto3's JSON mapping.
+    #[serde(alias = "pb")]
     Protobuf,
     /// JSON checked against a JSON Schema, in the Schema Registry wire format.
+    #[serde(alias = "json_sr")]
     JsonSchema,
 }
 
@@ -69,11 +71,20 @@ impl DataType {
     }
 }
 
+impl DataType {
+    /// Other names taken for a type (kafi's): `pb` for protobuf, `json_sr` for jsonschema.
+    pub const ALIASES: [(&'static str, DataType); 2] = [
+        ("pb", DataType::Protobuf),
+        ("json_sr", DataType::JsonSchema),
+    ];
+}
+
 impl std::str::FromStr for DataType {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         DataType::ALL
             .iter()
+            .chain(&DataType::ALIASES)
             .find(|(name, _)| *name == s)
             .map(|&(_, t)| t)
             .ok_or_else(|| {
