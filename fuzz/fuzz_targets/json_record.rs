@@ -4,6 +4,7 @@
 #![no_main]
 
 use kafkit_store::ops::json::{json_to_record, record_to_json, DataType};
+use kafkit_store::ops::schemas::RecordFormat;
 use kafkit_store::ConsumerRecord;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
     };
     for (_, key_type) in DataType::ALL {
         for (_, value_type) in DataType::ALL {
-            let Ok(new) = json_to_record(&value, key_type, value_type, true) else {
+            let format = RecordFormat::new(key_type, value_type);
+            let Ok(new) = json_to_record(&value, &format, true) else {
                 continue;
             };
             let record = ConsumerRecord {
@@ -25,9 +27,9 @@ fuzz_target!(|data: &[u8]| {
                 headers: new.headers.clone(),
                 ..Default::default()
             };
-            if let Ok(line) = record_to_json(&record, key_type, value_type) {
+            if let Ok(line) = record_to_json(&record, &format) {
                 let again = serde_json::to_value(&line).expect("a record line serializes");
-                let back = json_to_record(&again, key_type, value_type, true)
+                let back = json_to_record(&again, &format, true)
                     .expect("a printed record reads back");
                 assert_eq!((back.key, back.headers), (new.key, new.headers));
             }
