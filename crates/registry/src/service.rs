@@ -2,9 +2,12 @@
 //! kafkit storage (a Kafka cluster or a local directory) or only in memory.
 //!
 //! Every change is planned on the registry, written to the topic, and only then applied:
-//! what a client was told is registered survives a restart. One registry process writes a
-//! topic at a time (there is no leader election as in Confluent's registry); it reads the
-//! topic whole when it opens.
+//! what a client was told is registered survives a restart. The topic is read whole when the
+//! registry opens, and again from where it was before each change is planned and after it is
+//! written, so processes sharing a topic (kafkit commands on one local storage, say) see each
+//! other's schemas; on local files, writers of one partition in two processes take turns (a
+//! writer holds the partition's lock while its storage is open). There is no leader election as in Confluent's registry: two processes
+//! registering new schemas in the same instant could still both take the next id.
 
 use kafkit_store::{AnyStorage, NewRecord, ReadFrom, RecordReader, Storage};
 use tokio::sync::{Mutex, MutexGuard};
@@ -17,6 +20,46 @@ use crate::registry::{Planned, Registry};
 struct Journal {
     storage: AnyStorage,
     topic: String,
+    /// The offset after the last record applied (changed under the registry's lock).
+    next: std::sync::atomic::AtomicI64,
+}
+
+impl Journal {
+    /// Applies the journal's records from `next` on to `registry`; records that do not apply
+    /// are skipped and said.
+    async fn catch_up(&self, registry: &mut Registry) -> Result<u64, RegistryError> {
+        use std::sync::atomic::Ordering;
+        let topic = &self.topic;
+        let store_error =
+            |e: kafkit_store::StoreError| RegistryError::store(format!("{topic}: {e}"));
+        let from = self.next.load(Ordering::Acquire);
+        let start = match from {
+            0 => ReadFrom::Beginning,
+            _ => ReadFrom::Offsets([(0, from)].into_iter().collect()),
+        };
+        let mut reader = self
+            .storage
+            .reader(topic, Some(&[0]), start, false)
+            .await
+            .map_err(store_error)?;
+        let mut records = 0u64;
+        while let Some(batch) = reader.next_records().await.map_err(store_error)? {
+            for r in batch {
+                let record = JournalRecord {
+                    key: String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+                    value: r.value.map(|v| String::from_utf8_lossy(&v).into_owned()),
+                };
+                if let Err(e) = registry.apply(&record) {
+                    // Confluent's registry would stop here; one bad record should not
+                    // take every schema down, so it is skipped and said.
+                    tracing::warn!(topic, offset = r.offset, error = %e, "a _schemas record skipped");
+                }
+                self.next.store(r.offset + 1, Ordering::Release);
+                records += 1;
+            }
+        }
+        Ok(records)
+    }
 }
 
 /// A registry for concurrent callers, with its journal.
@@ -60,33 +103,17 @@ impl RegistryService {
                 .await
                 .map_err(store_error)?;
         }
+        let journal = Journal {
+            storage,
+            topic: topic.to_string(),
+            next: std::sync::atomic::AtomicI64::new(0),
+        };
         let mut registry = Registry::new();
-        let mut reader = storage
-            .reader(topic, None, ReadFrom::Beginning, false)
-            .await
-            .map_err(store_error)?;
-        let mut records = 0u64;
-        while let Some(batch) = reader.next_records().await.map_err(store_error)? {
-            for r in batch {
-                let record = JournalRecord {
-                    key: String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
-                    value: r.value.map(|v| String::from_utf8_lossy(&v).into_owned()),
-                };
-                if let Err(e) = registry.apply(&record) {
-                    // Confluent's registry would stop here; one bad record should not
-                    // take every schema down, so it is skipped and said.
-                    tracing::warn!(topic, offset = r.offset, error = %e, "a _schemas record skipped");
-                }
-                records += 1;
-            }
-        }
-        tracing::info!(topic, records, storage = %storage.describe(), "registry read");
+        let records = journal.catch_up(&mut registry).await?;
+        tracing::info!(topic, records, storage = %journal.storage.describe(), "registry read");
         Ok(RegistryService {
             registry: Mutex::new(registry),
-            journal: Some(Journal {
-                storage,
-                topic: topic.to_string(),
-            }),
+            journal: Some(journal),
         })
     }
 
@@ -102,6 +129,9 @@ impl RegistryService {
         plan: impl FnOnce(&Registry) -> Result<Planned<T>, RegistryError>,
     ) -> Result<T, RegistryError> {
         let mut registry = self.registry.lock().await;
+        if let Some(journal) = &self.journal {
+            journal.catch_up(&mut registry).await?;
+        }
         let Planned { answer, records } = plan(&registry)?;
         if records.is_empty() {
             return Ok(answer);
@@ -121,10 +151,52 @@ impl RegistryService {
                 .append(&journal.topic, new)
                 .await
                 .map_err(|e| RegistryError::store(format!("{}: {e}", journal.topic)))?;
+            // What was written, and whatever another writer put before it, in the topic's
+            // order.
+            journal.catch_up(&mut registry).await?;
+            return Ok(answer);
         }
         for r in &records {
             registry.apply(r).map_err(RegistryError::store)?;
         }
         Ok(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kafkit_store::LocalStorage;
+
+    use super::*;
+    use crate::model::Schema;
+
+    #[tokio::test]
+    async fn two_services_on_one_topic_see_each_others_schemas_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        // One storage handle: a partition's writer holds its directory's lock for as long as
+        // the handle lives, so writers in two processes take turns.
+        let storage = LocalStorage::open(dir.path()).unwrap();
+        let open = || async {
+            let storage = AnyStorage::Local(storage.clone());
+            RegistryService::open(storage, "_schemas").await.unwrap()
+        };
+        let (a, b) = (open().await, open().await);
+        let x = a
+            .write(|r| r.plan_register("x", Schema::avro(r#""int""#)))
+            .await
+            .unwrap();
+        // b opened before a wrote; it catches up before planning, so ids do not clash.
+        let y = b
+            .write(|r| r.plan_register("y", Schema::avro(r#""long""#)))
+            .await
+            .unwrap();
+        assert_eq!((x, y), (1, 2));
+        assert_eq!(b.read().await.subjects(false), ["x", "y"]);
+        // a sees y at its next write (the same schema again: no new record).
+        a.write(|r| r.plan_register("x", Schema::avro(r#""int""#)))
+            .await
+            .unwrap();
+        assert_eq!(a.read().await.subjects(false), ["x", "y"]);
+        assert_eq!(open().await.read().await.subjects(false), ["x", "y"]);
     }
 }
