@@ -28,6 +28,15 @@ const BASE: &str = "https://schemas.kafkit.invalid/";
 #[derive(Debug, Clone)]
 pub struct JsonSchema {
     validator: std::sync::Arc<Validator>,
+    document: std::sync::Arc<SchemaDocument>,
+}
+
+/// A schema's JSON and its references', as given (for comparing schemas).
+#[derive(Debug)]
+pub(crate) struct SchemaDocument {
+    pub(crate) root: Value,
+    /// (name, schema) of each reference.
+    pub(crate) references: Vec<(String, Value)>,
 }
 
 impl JsonSchema {
@@ -39,10 +48,15 @@ impl JsonSchema {
         };
         let schema: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut resources = Vec::with_capacity(references.len());
+        let mut document = SchemaDocument {
+            root: schema.clone(),
+            references: Vec::with_capacity(references.len()),
+        };
         for (name, text) in references {
             let value: Value =
                 serde_json::from_str(text).map_err(|e| bad(format!("reference {name}: {e}")))?;
-            resources.push((uri_of(name), value));
+            resources.push((uri_of(name), value.clone()));
+            document.references.push((name.to_string(), value));
         }
         let validator = if resources.is_empty() {
             jsonschema::options()
@@ -64,7 +78,13 @@ impl JsonSchema {
         .map_err(|e| bad(e.to_string()))?;
         Ok(JsonSchema {
             validator: std::sync::Arc::new(validator),
+            document: std::sync::Arc::new(document),
         })
+    }
+
+    /// The schema's JSON and its references'.
+    pub(crate) fn document(&self) -> &SchemaDocument {
+        &self.document
     }
 
     /// Checks `value`; the error names the first place that does not fit.
@@ -104,7 +124,7 @@ impl JsonSchema {
 }
 
 /// The URI a reference named `name` is found at.
-fn uri_of(name: &str) -> String {
+pub(crate) fn uri_of(name: &str) -> String {
     if name.contains("://") || name.starts_with("urn:") {
         name.to_string()
     } else {

@@ -15,7 +15,9 @@
 mod avro;
 mod error;
 mod json_schema;
+mod json_schema_compat;
 mod protobuf;
+mod protobuf_compat;
 pub mod wire;
 
 pub use avro::AvroSchema;

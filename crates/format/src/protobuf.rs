@@ -122,6 +122,11 @@ impl ProtobufSchema {
         base64::engine::general_purpose::STANDARD.encode(self.file.encode_to_vec())
     }
 
+    /// The compiled file.
+    pub(crate) fn file(&self) -> &FileDescriptor {
+        &self.file
+    }
+
     /// The full names of the file's messages, nested ones included, in index order.
     pub fn message_names(&self) -> Vec<String> {
         fn walk(m: MessageDescriptor, out: &mut Vec<String>) {

@@ -5,8 +5,7 @@ use kafkit_format::{AvroSchema, JsonSchema, ProtobufSchema};
 
 use crate::model::{Compatibility, SchemaType};
 
-/// A schema parsed by the formats crate (Protobuf and JSON Schema ones are parsed to check
-/// them; their compatibility rules are not applied yet).
+/// A schema parsed by the formats crate.
 #[derive(Debug)]
 pub(crate) enum Parsed {
     Avro(Box<AvroSchema>),
@@ -63,33 +62,37 @@ pub(crate) fn incompatibilities(
     };
     let mut problems = Vec::new();
     for old in against {
-        match (new, old) {
-            (Parsed::Avro(new), Parsed::Avro(old)) => {
-                if level.backward() {
-                    if let Err(e) = SchemaCompatibility::can_read(old.schema(), new.schema()) {
-                        problems.push(format!(
-                            "the new schema cannot read data written with an older one: {e}"
-                        ));
+        // (reader, writer) for each direction the level checks.
+        let mut directions = Vec::new();
+        if level.backward() {
+            directions.push((
+                new,
+                old,
+                "the new schema cannot read data written with an older one",
+            ));
+        }
+        if level.forward() {
+            directions.push((
+                old,
+                new,
+                "an older schema cannot read data written with the new one",
+            ));
+        }
+        for (reader, writer, why) in directions {
+            let found = match (reader, writer) {
+                (Parsed::Avro(r), Parsed::Avro(w)) => {
+                    match SchemaCompatibility::can_read(w.schema(), r.schema()) {
+                        Ok(()) => Vec::new(),
+                        Err(e) => vec![e.to_string()],
                     }
                 }
-                if level.forward() {
-                    if let Err(e) = SchemaCompatibility::can_read(new.schema(), old.schema()) {
-                        problems.push(format!(
-                            "an older schema cannot read data written with the new one: {e}"
-                        ));
-                    }
-                }
-            }
-            _ if std::mem::discriminant(new) != std::mem::discriminant(old) => {
-                problems.push("the new schema is of another type than an older one".into());
-            }
-            _ => {
-                // Protobuf and JSON Schema rules are not checked yet (docs/ARCHITECTURE.md).
-                tracing::warn!(
-                    "compatibility of Protobuf and JSON Schema schemas is not checked yet; accepted"
-                );
-            }
+                (Parsed::Protobuf(r), Parsed::Protobuf(w)) => r.problems_reading(w),
+                (Parsed::Json(r), Parsed::Json(w)) => r.problems_reading(w),
+                _ => vec!["the new schema is of another type than an older one".into()],
+            };
+            problems.extend(found.into_iter().map(|p| format!("{why}: {p}")));
         }
     }
+    problems.dedup();
     problems
 }

@@ -60,6 +60,22 @@ impl Schema {
             references: Vec::new(),
         }
     }
+
+    /// A Protobuf schema (`.proto` text) without references.
+    pub fn protobuf(text: impl Into<String>) -> Schema {
+        Schema {
+            schema_type: SchemaType::Protobuf,
+            ..Schema::avro(text)
+        }
+    }
+
+    /// A JSON Schema without references.
+    pub fn json(text: impl Into<String>) -> Schema {
+        Schema {
+            schema_type: SchemaType::Json,
+            ..Schema::avro(text)
+        }
+    }
 }
 
 /// A schema registered under a subject.

@@ -109,6 +109,91 @@ async fn every_call_gets_the_registrys_answer() {
     assert!(client.subjects(true).await.unwrap().is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_and_json_schemas_are_held_to_the_subjects_compatibility_level() {
+    let client = RegistryClient::new(RegistryClientConfig::new(server().await)).unwrap();
+    let proto = |body: &str| Schema::protobuf(format!("syntax = \"proto3\"; package shop; {body}"));
+    let subject = "orders-value";
+    client
+        .register(
+            subject,
+            &proto("message Order { int32 id = 1; string note = 2; }"),
+        )
+        .await
+        .unwrap();
+    // A wider integer and a new field: wire-compatible, registered.
+    client
+        .register(
+            subject,
+            &proto("message Order { int64 id = 1; string note = 2; bool paid = 3; }"),
+        )
+        .await
+        .unwrap();
+    let err = client
+        .register(
+            subject,
+            &proto("message Order { string id = 1; bool paid = 3; }"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(409), "{err}");
+    assert!(
+        err.to_string()
+            .contains("field Order.id (1) changed from int64 to string"),
+        "{err}"
+    );
+    let (ok, why) = client
+        .check(
+            subject,
+            VersionSpec::Latest,
+            &proto("message Renamed { int64 id = 1; }"),
+        )
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        why.iter().any(|w| w.contains("message Order was removed")),
+        "{why:?}"
+    );
+
+    // JSON Schema, FORWARD: the older schema must accept what the new one allows.
+    let subject = "events-value";
+    client
+        .set_compatibility(Some(subject), Compatibility::Forward)
+        .await
+        .unwrap();
+    let object = |props: &str| {
+        Schema::json(format!(
+            r#"{{"type": "object", "properties": {{{props}}}, "additionalProperties": false}}"#
+        ))
+    };
+    client
+        .register(
+            subject,
+            &object(r#""n": {"type": "number"}, "s": {"type": "string"}"#),
+        )
+        .await
+        .unwrap();
+    // Narrower, and a property dropped from the closed model: older readers accept it all.
+    client
+        .register(subject, &object(r#""n": {"type": "integer"}"#))
+        .await
+        .unwrap();
+    let err = client
+        .register(
+            subject,
+            &object(r#""n": {"type": "integer"}, "t": {"type": "string"}"#),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(409), "{err}");
+    assert!(
+        err.to_string()
+            .contains("an older schema cannot read data written with the new one: at $: the writer's property t is not in the reader's closed content model"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_registry_is_retried_a_bounded_number_of_times() {
     let port = kafkit_testkit::free_port(); // nothing listens there
