@@ -297,9 +297,9 @@ impl Storage for KafkaStorage {
             .iter()
             .map(|&p| TopicPartition::new(topic, p))
             .collect();
-        consumer.assign(&tps).await?;
         let marks = self.readable_range(topic).await?;
         let mut stops = BTreeMap::new();
+        let mut starts = Vec::with_capacity(tps.len());
         for tp in &tps {
             let (low, high) = marks.get(&tp.partition).copied().unwrap_or((0, 0));
             let start = match &from {
@@ -312,9 +312,10 @@ impl Storage for KafkaStorage {
                     .map_or(Offset::Beginning, |o| Offset::At((*o).clamp(low, high))),
                 ReadFrom::Timestamp(ts) => Offset::Timestamp(*ts),
             };
-            consumer.seek(tp, start)?;
+            starts.push((tp.clone(), start));
             stops.insert(tp.partition, high);
         }
+        consumer.assign_from(&starts).await?;
         Ok(KafkaReader::new(consumer, tps, None, stops, follow))
     }
 

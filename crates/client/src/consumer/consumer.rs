@@ -178,6 +178,42 @@ impl Consumer {
         shared.install(partitions, &HashMap::new(), start).await
     }
 
+    /// Reads exactly these partitions (replacing any earlier assignment), each from the
+    /// offset given: nothing is fetched from an `auto_offset_reset` start first, so a reader
+    /// that knows where to begin pays no extra fetch.
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: kafkit_client::Consumer) -> kafkit_client::Result<()> {
+    /// use kafkit_client::{Offset, TopicPartition};
+    /// consumer
+    ///     .assign_from(&[
+    ///         (TopicPartition::new("orders", 0), Offset::At(42)),
+    ///         (TopicPartition::new("orders", 1), Offset::Beginning),
+    ///     ])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn assign_from(&self, starts: &[(TopicPartition, Offset)]) -> Result<()> {
+        let shared = &self.handle.shared;
+        shared.config.validate()?;
+        let partitions: Vec<TopicPartition> = starts.iter().map(|(tp, _)| tp.clone()).collect();
+        let at: HashMap<TopicPartition, i64> = starts
+            .iter()
+            .filter_map(|(tp, o)| match o {
+                Offset::At(o) => Some((tp.clone(), *o)),
+                _ => None,
+            })
+            .collect();
+        // The others start nowhere (no fetch) until the seek below gives them a start.
+        shared.install(&partitions, &at, None).await?;
+        for (tp, offset) in starts {
+            if !matches!(offset, Offset::At(_)) {
+                self.seek(tp, *offset)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads every partition of `topics`, without a group (no commits): the group-less mode
     /// global tables use. Returns the partitions assigned.
     pub async fn assign_topics(&self, topics: &[&str]) -> Result<Vec<TopicPartition>> {
