@@ -123,6 +123,14 @@ pub(crate) enum Command {
         /// or SUBJECT[:VERSION].
         #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
         value_schema: Option<String>,
+        /// The Protobuf message keys are (full name, e.g. shop.Order; default: the
+        /// schema's first message).
+        #[arg(long, value_name = "MESSAGE", requires = "key_schema")]
+        key_message: Option<String>,
+        /// The Protobuf message values are (full name, e.g. shop.Order; default: the
+        /// schema's first message).
+        #[arg(long, value_name = "MESSAGE", requires = "value_schema")]
+        value_message: Option<String>,
     },
     /// Print records as JSON lines.
     Cat {
@@ -241,6 +249,12 @@ pub(crate) enum Command {
         /// a schema file, a schema id, or SUBJECT[:VERSION].
         #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
         value_schema: Option<String>,
+        /// The Protobuf message target keys are (default: the schema's first message).
+        #[arg(long, value_name = "MESSAGE", requires = "key_schema")]
+        key_message: Option<String>,
+        /// The Protobuf message target values are (default: the schema's first message).
+        #[arg(long, value_name = "MESSAGE", requires = "value_schema")]
+        value_message: Option<String>,
         /// Stop after N records.
         #[arg(short = 'n')]
         n: Option<u64>,

@@ -153,10 +153,20 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             value_type,
             key_schema,
             value_schema,
+            key_message,
+            value_message,
         } => {
             let types = (key_type.unwrap_or_default(), value_type.unwrap_or_default());
-            let writers = (key_schema.as_deref(), value_schema.as_deref());
-            for (side, ty, writer) in [("key", types.0, writers.0), ("value", types.1, writers.1)] {
+            let writers = schemas::Writers {
+                key: key_schema.as_deref(),
+                value: value_schema.as_deref(),
+                key_message: key_message.as_deref(),
+                value_message: value_message.as_deref(),
+            };
+            for (side, ty, writer) in [
+                ("key", types.0, writers.key),
+                ("value", types.1, writers.value),
+            ] {
                 if ty.is_schema() && writer.is_none() {
                     anyhow::bail!(
                         "--{side}-type {} needs --{side}-schema FILE|ID|SUBJECT[:VERSION] to write with",
@@ -354,6 +364,8 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             target_value_type,
             key_schema,
             value_schema,
+            key_message,
+            value_message,
             n,
             append,
             resume,
@@ -382,7 +394,12 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 target_key_type.unwrap_or(read.key_type),
                 target_value_type.unwrap_or(read.value_type),
             );
-            let writers = (key_schema.as_deref(), value_schema.as_deref());
+            let writers = schemas::Writers {
+                key: key_schema.as_deref(),
+                value: value_schema.as_deref(),
+                key_message: key_message.as_deref(),
+                value_message: value_message.as_deref(),
+            };
             plan.target = RecordFormat {
                 key: types.0,
                 value: types.1,
@@ -461,7 +478,8 @@ async fn attach_schemas(
         _ => return Ok(()),
     };
     let types = (read.key_type, read.value_type);
-    read.schemas = schemas::for_command(registry, storage, topic, types, (None, None)).await?;
+    read.schemas =
+        schemas::for_command(registry, storage, topic, types, schemas::Writers::default()).await?;
     Ok(())
 }
 

@@ -174,20 +174,29 @@ fn bool_value(v: &str) -> Option<bool> {
     }
 }
 
+/// What `--key-schema` / `--value-schema` and `--key-message` / `--value-message` say.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Writers<'a> {
+    pub(crate) key: Option<&'a str>,
+    pub(crate) value: Option<&'a str>,
+    pub(crate) key_message: Option<&'a str>,
+    pub(crate) value_message: Option<&'a str>,
+}
+
 /// The schemas a command over `topic` needs: `None` when neither side is schema-typed;
-/// writers set from `--key-schema` / `--value-schema`.
+/// writers set from `writers`.
 pub(crate) async fn for_command(
     registry: &RegistrySettings,
     storage: &AnyStorage,
     topic: &str,
     types: (DataType, DataType),
-    writers: (Option<&str>, Option<&str>),
+    writers: Writers<'_>,
 ) -> anyhow::Result<Option<Arc<dyn Schemas>>> {
     let sides = [
-        (Side::Key, types.0, writers.0),
-        (Side::Value, types.1, writers.1),
+        (Side::Key, types.0, writers.key, writers.key_message),
+        (Side::Value, types.1, writers.value, writers.value_message),
     ];
-    for (side, ty, writer) in sides {
+    for (side, ty, writer, _) in sides {
         if writer.is_some() && !ty.is_schema() {
             bail!(
                 "--{}-schema needs --{}-type avro, protobuf or jsonschema (it is {})",
@@ -202,14 +211,14 @@ pub(crate) async fn for_command(
     }
     let source = registry.records_source(storage).await?;
     let mut schemas = registry.schemas(source)?;
-    for (side, ty, writer) in sides {
+    for (side, ty, writer, message) in sides {
         let Some(arg) = writer else { continue };
         let arg = arg.to_string();
         let spec = tokio::task::spawn_blocking(move || WriterSchema::from_arg(&arg))
             .await?
             .map_err(|e| anyhow!("--{}-schema {e}", side.name()))?;
         schemas
-            .set_writer(side, ty, &spec, topic)
+            .set_writer(side, ty, &spec, message, topic)
             .await
             .map_err(|e| anyhow!("--{}-schema: {e}", side.name()))?;
     }

@@ -149,6 +149,34 @@ fn protobuf_values_with_nested_messages_and_json_schema_values_round_trip() {
     assert_eq!(out[0]["value"], value);
     assert_eq!(out[0]["value_schema_id"], 1);
 
+    // Another message of the file, by name: its indexes go into each record's framing.
+    ok(&storage, d, &["touch", "lines"], None);
+    let with_message = |message: &'static str| {
+        [
+            "produce",
+            "lines",
+            "--value-type",
+            "protobuf",
+            "--value-schema",
+            "order.proto",
+            "--value-message",
+            message,
+        ]
+    };
+    let line = json!({"sku": "s2", "qty": 3});
+    let input = format!("{}\n", json!({ "value": line }));
+    ok(&storage, d, &with_message("shop.Order.Line"), Some(&input));
+    let out = lines(&ok(
+        &storage,
+        d,
+        &["cat", "lines", "--value-type", "protobuf"],
+        None,
+    ));
+    assert_eq!(out[0]["value"], line);
+    let e = err(&storage, d, &with_message("shop.Nope"));
+    assert!(e.contains("no message shop.Nope"), "{e}");
+    assert!(e.contains("shop.Order, shop.Order.Line"), "{e}");
+
     ok(&storage, d, &["touch", "js"], None);
     let args = [
         "produce",

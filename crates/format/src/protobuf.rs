@@ -13,7 +13,9 @@
 //!
 //! JSON follows the proto3 JSON mapping (lowerCamelCase names, 64-bit integers as strings,
 //! bytes as base64, enums by name, fields at their default left out); encoding also takes
-//! the `.proto` field names.
+//! the `.proto` field names. Fields print in declaration order, except in a message that
+//! holds a map (directly or in a message field): map entries come out of prost-reflect in
+//! hash order, so such a message prints with every object's keys sorted, the same each time.
 //!
 //! ```
 //! use kafkit_format::ProtobufSchema;
@@ -47,6 +49,9 @@ const MAIN_FILE: &str = "kafkit-schema.proto";
 #[derive(Debug, Clone)]
 pub struct ProtobufSchema {
     file: FileDescriptor,
+    /// The messages of the file that hold a map field, directly or in a message field:
+    /// their JSON is written with map keys sorted, so equal messages print the same.
+    with_maps: std::sync::Arc<std::collections::HashSet<String>>,
 }
 
 impl ProtobufSchema {
@@ -112,7 +117,8 @@ impl ProtobufSchema {
         let file = pool
             .get_file_by_name(&main_name)
             .ok_or_else(|| bad("the compiled schema lost its own file".into()))?;
-        Ok(ProtobufSchema { file })
+        let with_maps = std::sync::Arc::new(messages_with_maps(&file));
+        Ok(ProtobufSchema { file, with_maps })
     }
 
     /// The schema in Confluent's serialized form: the base64 of its `FileDescriptorProto`
@@ -201,18 +207,30 @@ impl ProtobufSchema {
     /// as proto3 JSON.
     pub fn decode_json(&self, indexes: &[i32], payload: &[u8], out: &mut String) -> Result<()> {
         let desc = self.message(indexes)?;
+        let full_name = desc.full_name().to_string();
         let message = DynamicMessage::decode(desc, payload).map_err(|e| FormatError::Decode {
             kind: "Protobuf",
             message: e.to_string(),
         })?;
+        let failed = |e: serde_json::Error| FormatError::Decode {
+            kind: "Protobuf",
+            message: e.to_string(),
+        };
+        let options = prost_reflect::SerializeOptions::new();
         let mut buf = Vec::new();
-        let mut serializer = serde_json::Serializer::new(&mut buf);
-        message
-            .serialize_with_options(&mut serializer, &prost_reflect::SerializeOptions::new())
-            .map_err(|e| FormatError::Decode {
-                kind: "Protobuf",
-                message: e.to_string(),
-            })?;
+        if self.with_maps.contains(full_name.as_str()) {
+            // Through a serde_json value, whose objects keep keys sorted: map entries come
+            // out of prost-reflect in hash order.
+            let value = message
+                .serialize_with_options(serde_json::value::Serializer, &options)
+                .map_err(failed)?;
+            serde_json::to_writer(&mut buf, &value)?;
+        } else {
+            let mut serializer = serde_json::Serializer::new(&mut buf);
+            message
+                .serialize_with_options(&mut serializer, &options)
+                .map_err(failed)?;
+        }
         // serde_json writes UTF-8 only.
         out.push_str(std::str::from_utf8(&buf).map_err(|e| FormatError::Decode {
             kind: "Protobuf",
@@ -234,6 +252,33 @@ impl ProtobufSchema {
         deserializer.end()?;
         Ok(message.encode_to_vec())
     }
+}
+
+/// The full names of the file's messages that hold a map field, directly or through message
+/// fields (recursive messages included).
+fn messages_with_maps(file: &FileDescriptor) -> std::collections::HashSet<String> {
+    fn holds_map(m: &MessageDescriptor, seen: &mut std::collections::HashSet<String>) -> bool {
+        if !seen.insert(m.full_name().to_string()) {
+            return false;
+        }
+        m.fields().any(|f| {
+            f.is_map()
+                || match f.kind() {
+                    prost_reflect::Kind::Message(inner) => holds_map(&inner, seen),
+                    _ => false,
+                }
+        })
+    }
+    let mut all = Vec::new();
+    let mut stack: Vec<MessageDescriptor> = file.messages().collect();
+    while let Some(m) = stack.pop() {
+        stack.extend(m.child_messages());
+        all.push(m);
+    }
+    all.into_iter()
+        .filter(|m| holds_map(m, &mut std::collections::HashSet::new()))
+        .map(|m| m.full_name().to_string())
+        .collect()
 }
 
 /// The `FileDescriptorProto` a schema text in Confluent's serialized form holds (`None`:
@@ -296,6 +341,36 @@ mod tests {
     }
 
     #[test]
+    fn map_entries_print_sorted_by_key() {
+        let s = shop();
+        let indexes = s.indexes_of("shop.Order").unwrap();
+        let tags: Vec<String> = (0..40).map(|i| format!("\"k{i:02}\": {i}")).collect();
+        let json = format!(r#"{{"id": "o1", "tags": {{{}}}}}"#, tags.join(", "));
+        let bytes = s.encode_json(&indexes, &json).unwrap();
+        let mut out = String::new();
+        s.decode_json(&indexes, &bytes, &mut out).unwrap();
+        let keys: Vec<&str> = out
+            .match_indices("\"k")
+            .map(|(i, _)| &out[i + 1..i + 4])
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys.len(), 40);
+        assert_eq!(keys, sorted, "{out}");
+        assert!(
+            out.starts_with(r#"{"id":"o1","tags":{"k00":0,"k01":1,"#),
+            "{out}"
+        );
+        // A message without maps keeps its declaration order.
+        let bytes = s
+            .encode_json(&[1], r#"{"status":"DONE","order_id":"o"}"#)
+            .unwrap();
+        out.clear();
+        s.decode_json(&[1], &bytes, &mut out).unwrap();
+        assert_eq!(out, r#"{"orderId":"o","status":"DONE"}"#);
+    }
+
+    #[test]
     fn the_serialized_form_parses_to_the_same_schema() {
         let s = shop();
         let common = ProtobufSchema::parse(COMMON, &[]).unwrap().serialized();
@@ -337,7 +412,9 @@ mod tests {
         let bytes = s.encode_json(&[0], json).unwrap();
         let mut out = String::new();
         s.decode_json(&[0], &bytes, &mut out).unwrap();
-        assert_eq!(out, json);
+        // Order holds a map: its JSON comes out with every object's keys sorted.
+        let sorted = r#"{"at":"2026-12-03T10:00:00Z","id":"o-1","lines":[{"count":2,"sku":"x"}],"tags":{"a":1},"total":{"cents":"1250","currency":"EUR"}}"#;
+        assert_eq!(out, sorted);
         // Field names as written in the .proto are taken too; enums by name.
         let bytes = s
             .encode_json(&[1], r#"{"order_id":"o-1","status":"DONE"}"#)

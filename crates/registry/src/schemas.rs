@@ -12,7 +12,7 @@
 //! let source = SchemaSource::Own(Arc::new(RegistryService::in_memory()));
 //! let mut schemas = RegistrySchemas::new(source);
 //! let writer = WriterSchema::Text(r#"{"type":"record","name":"N","fields":[{"name":"n","type":"int"}]}"#.into());
-//! schemas.set_writer(Side::Value, DataType::Avro, &writer, "numbers").await?;
+//! schemas.set_writer(Side::Value, DataType::Avro, &writer, None, "numbers").await?;
 //! let format = RecordFormat::new(DataType::Str, DataType::Avro).with_schemas(Arc::new(schemas));
 //! # Ok(()) }
 //! ```
@@ -148,13 +148,23 @@ impl RegistrySchemas {
     }
 
     /// Chooses the schema `side` of records in `topic` is written with; returns its id.
+    /// `message` names the Protobuf message records are (full name, package included;
+    /// without it, the file's first message, as Confluent's console producer takes).
     pub async fn set_writer(
         &mut self,
         side: Side,
         ty: DataType,
         writer: &WriterSchema,
+        message: Option<&str>,
         topic: &str,
     ) -> Result<i32, String> {
+        if message.is_some() && ty != DataType::Protobuf {
+            return Err(format!(
+                "a message name is for Protobuf schemas; the {} type is {}",
+                side.name(),
+                ty.name()
+            ));
+        }
         let kind = schema_type(ty).ok_or_else(|| {
             format!(
                 "a {} schema was given, but the {} type is {}",
@@ -180,7 +190,7 @@ impl RegistrySchemas {
                     Side::Key => self.key_strategy,
                     Side::Value => self.value_strategy,
                 };
-                let subject = strategy.subject(topic, side, text, &parsed)?;
+                let subject = strategy.subject(topic, side, text, &parsed, message)?;
                 let id = match self.auto_register {
                     true => self.source.register(&subject, &schema).await,
                     false => self.source.lookup(&subject, &schema).await,
@@ -204,12 +214,20 @@ impl RegistrySchemas {
         );
         let indexes = match &*parsed {
             Parsed::Protobuf(p) => {
-                let first = p
-                    .message_names()
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| format!("schema id {id} declares no message"))?;
-                p.indexes_of(&first).map_err(|e| e.to_string())?
+                let name = match message {
+                    Some(name) => name.to_string(),
+                    None => p
+                        .message_names()
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| format!("schema id {id} declares no message"))?,
+                };
+                p.indexes_of(&name).map_err(|e| {
+                    format!(
+                        "schema id {id}: {e} (it has {})",
+                        p.message_names().join(", ")
+                    )
+                })?
             }
             _ => Vec::new(),
         };

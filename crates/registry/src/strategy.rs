@@ -46,15 +46,20 @@ impl std::str::FromStr for SubjectStrategy {
 }
 
 impl SubjectStrategy {
-    /// The subject of `side` in `topic` for a schema (`text`, parsed).
+    /// The subject of `side` in `topic` for a schema (`text`, parsed); `message` is the
+    /// Protobuf message chosen (else the first).
     pub(crate) fn subject(
         self,
         topic: &str,
         side: Side,
         text: &str,
         parsed: &Parsed,
+        message: Option<&str>,
     ) -> Result<String, String> {
-        let record = || record_name(text, parsed);
+        let record = || match (parsed, message) {
+            (Parsed::Protobuf(_), Some(name)) => Ok(name.to_string()),
+            _ => record_name(text, parsed),
+        };
         Ok(match self {
             SubjectStrategy::TopicName => format!("{topic}-{}", side.name()),
             SubjectStrategy::RecordName => record()?,
