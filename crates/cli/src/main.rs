@@ -340,12 +340,28 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             pretty,
             value_type,
         } => {
+            let types = (
+                kafkit::store::ops::json::DataType::Str,
+                value_type.unwrap_or_default(),
+            );
+            let schemas = schemas::for_command(
+                &registry,
+                &storage,
+                topic,
+                types,
+                schemas::Writers::default(),
+            )
+            .await?;
             let shown = table::Shown {
                 get: get.as_deref(),
                 watch: *watch,
                 stats: *stats,
                 pretty: *pretty,
-                value_type: value_type.unwrap_or_default(),
+                format: RecordFormat {
+                    key: types.0,
+                    value: types.1,
+                    schemas,
+                },
             };
             if !table::table(&storage, topic, shown).await? {
                 storage.close().await?;

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use kafkit::store::ops::json::DataType;
+use kafkit::store::ops::schemas::RecordFormat;
 use kafkit::store::ops::table::Table;
 use kafkit::store::{AnyStorage, ReadFrom, RecordReader, Storage};
 use serde_json::json;
@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::out::Out;
 
 /// What `table` shows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Shown<'a> {
     /// Only this key.
     pub get: Option<&'a str>,
@@ -22,8 +22,8 @@ pub struct Shown<'a> {
     pub stats: bool,
     /// A table instead of JSON lines.
     pub pretty: bool,
-    /// How values are shown.
-    pub value_type: DataType,
+    /// How values are shown, with the schemas of the schema types.
+    pub format: RecordFormat,
 }
 
 /// Shows `topic` as a table; false when `--get` found no such key.
@@ -32,7 +32,7 @@ pub async fn table(storage: &AnyStorage, topic: &str, shown: Shown<'_>) -> anyho
     let mut reader = storage
         .reader(topic, None, ReadFrom::Beginning, false)
         .await?;
-    let mut table = Table::new(shown.value_type);
+    let mut table = Table::with_format(shown.format.clone());
     table
         .load(&mut reader)
         .await
@@ -76,6 +76,7 @@ pub async fn table(storage: &AnyStorage, topic: &str, shown: Shown<'_>) -> anyho
             _ = &mut interrupted => break,
         };
         let Some(records) = records else { break };
+        table.prepare(&records).await?;
         for r in &records {
             let Some(change) = table.apply(r) else {
                 continue;

@@ -122,6 +122,20 @@ fn avro_values_are_written_from_json_and_read_back_with_their_schema_id() {
     ));
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["value"]["name"], "b");
+    // table decodes too: the latest value per key (k1, k2; the keyless records skipped).
+    let table = lines(&ok(
+        &storage,
+        d,
+        &["table", "orders", "--value-type", "avro"],
+        None,
+    ));
+    assert_eq!(
+        table,
+        [
+            json!({"key": "k1", "value": {"id": 1, "name": "a", "note": {"string": "x"}}}),
+            json!({"key": "k2", "value": {"id": 2, "name": "b", "note": null}}),
+        ]
+    );
 }
 
 #[test]

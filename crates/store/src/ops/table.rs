@@ -29,8 +29,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::json::{encode_data, DataType};
-use crate::error::Result;
+use super::json::DataType;
+use super::schemas::{RecordFormat, Side};
+use crate::error::{Result, StoreError};
 use crate::types::ConsumerRecord;
 use crate::RecordReader;
 
@@ -68,18 +69,34 @@ pub struct TableChange {
 #[derive(Clone, Debug)]
 pub struct Table {
     values: BTreeMap<String, Value>,
-    value_type: DataType,
+    format: RecordFormat,
     stats: TableStats,
 }
 
 impl Table {
-    /// An empty table whose values are shown as `value_type`.
+    /// An empty table whose values are shown as `value_type` (a plain type: the schema
+    /// types need [`Table::with_format`]).
     pub fn new(value_type: DataType) -> Self {
+        Table::with_format(RecordFormat::new(DataType::Str, value_type))
+    }
+
+    /// An empty table whose values are shown as `format.value` says, decoded with
+    /// `format`'s schemas when that is a schema type (see [`Table::prepare`]).
+    pub fn with_format(format: RecordFormat) -> Self {
         Table {
             values: BTreeMap::new(),
-            value_type,
+            format,
             stats: TableStats::default(),
         }
+    }
+
+    /// Fetches the schemas `records`' values name, before they are applied (nothing to do
+    /// for the plain types).
+    pub async fn prepare(&self, records: &[ConsumerRecord]) -> Result<()> {
+        self.format
+            .prepare(records)
+            .await
+            .map_err(StoreError::Invalid)
     }
 
     /// Applies `record` by ktables' rules; the change it made, if any.
@@ -95,8 +112,8 @@ impl Table {
         };
         let new = match &record.value {
             None => None,
-            Some(v) => match encode_data(Some(v), self.value_type) {
-                Ok(value) => Some(value),
+            Some(v) => match self.format.show(Side::Value, Some(v)) {
+                Ok((value, _)) => Some(value),
                 Err(_) => {
                     self.stats.value_errors += 1;
                     return None;
@@ -124,6 +141,7 @@ impl Table {
     /// Reads `reader` to its end, applying every record.
     pub async fn load<R: RecordReader>(&mut self, reader: &mut R) -> Result<()> {
         while let Some(records) = reader.next_records().await? {
+            self.prepare(&records).await?;
             for r in &records {
                 self.apply(r);
             }
