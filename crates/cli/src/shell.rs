@@ -208,69 +208,85 @@ pub async fn produce(
             storage.describe()
         );
     }
-    let (input, name): (Box<dyn BufRead + Send>, String) = match file {
+    let (input, name): (Box<dyn std::io::Read + Send>, String) = match file {
         Some(path) => (
-            Box::new(std::io::BufReader::new(
+            Box::new(
                 std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?,
-            )),
+            ),
             path.display().to_string(),
         ),
-        None => (
-            Box::new(std::io::BufReader::new(std::io::stdin())),
-            "stdin".to_string(),
-        ),
+        None => (Box::new(std::io::stdin()), "stdin".to_string()),
     };
-    // Lines are read on a thread of their own (blocking reads stay off the runtime) and
-    // written as they arrive: what is there when a write starts goes in one append (at most
-    // PRODUCE_CHUNK records), so a slow input is written line by line and a fast one in
-    // large appends. The channel bounds what is read ahead.
-    let (tx, mut rx) =
-        tokio::sync::mpsc::channel::<(usize, std::io::Result<String>)>(PRODUCE_CHUNK);
+    // Lines are read and turned into records on a thread of their own (blocking reads stay
+    // off the runtime, and parsing overlaps writing), and sent on in chunks: a chunk goes as
+    // soon as the input has nothing more buffered (the next read could wait) or holds
+    // PRODUCE_CHUNK records, so a slow input is written line by line and a fast one in large
+    // appends. The channel bounds what is read ahead. A bad line ends the input: the records
+    // before it are sent, then the error.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<NewRecord>>>(4);
+    let format = format.clone();
     std::thread::spawn(move || {
-        for (n, line) in input.lines().enumerate() {
-            if tx.blocking_send((n + 1, line)).is_err() {
+        let mut input = std::io::BufReader::with_capacity(1 << 16, input);
+        let parse = |n: usize, line: &str| -> anyhow::Result<Option<NewRecord>> {
+            if line.trim().is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(if lines {
+                NewRecord::new(None::<bytes::Bytes>, Some(line.to_string()))
+            } else {
+                let v: serde_json::Value = serde_json::from_str(line)
+                    .map_err(|e| anyhow!("{name}: line {n}: not JSON: {e}"))?;
+                json_to_record(&v, &format, true).map_err(|e| anyhow!("{name}: line {n}: {e}"))?
+            }))
+        };
+        let mut chunk = Vec::new();
+        let mut line = String::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            let read = input.read_line(&mut line);
+            n += 1;
+            let outcome = match read {
+                Ok(0) => break,
+                Ok(_) => parse(n, line.trim_end_matches(['\n', '\r'])),
+                Err(e) => Err(anyhow::Error::new(e).context(format!("{name}: line {n}"))),
+            };
+            match outcome {
+                Ok(Some(record)) => chunk.push(record),
+                Ok(None) => {}
+                Err(e) => {
+                    if !chunk.is_empty()
+                        && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+                    {
+                        return;
+                    }
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+            // What is buffered is there now; beyond it, a read could wait.
+            let drained = input.buffer().is_empty();
+            if (chunk.len() >= PRODUCE_CHUNK || drained)
+                && !chunk.is_empty()
+                && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
+            {
                 return;
             }
         }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(Ok(chunk));
+        }
     });
-    let parse = |(n, line): (usize, std::io::Result<String>)| -> anyhow::Result<Option<NewRecord>> {
-        let line = line.with_context(|| format!("{name}: line {n}"))?;
-        if line.trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(if lines {
-            NewRecord::new(None::<bytes::Bytes>, Some(line))
-        } else {
-            let v: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| anyhow!("{name}: line {n}: not JSON: {e}"))?;
-            json_to_record(&v, format, true).map_err(|e| anyhow!("{name}: line {n}: {e}"))?
-        }))
-    };
-    let mut pending = Vec::new();
     let mut written = 0u64;
-    while let Some(first) = rx.recv().await {
-        // A bad line stops the input; what came before it is written first.
-        let mut bad = None;
-        let mut next = Some(first);
-        while let Some(line) = next.take() {
-            match parse(line) {
-                Ok(Some(record)) => pending.push(record),
-                Ok(None) => {}
-                Err(e) => {
-                    bad = Some(e);
-                    break;
-                }
+    while let Some(chunk) = rx.recv().await {
+        match chunk {
+            Ok(mut records) => written += flush(storage, topic, &mut records, written).await?,
+            Err(e) => {
+                storage.close().await?;
+                return Err(anyhow!(
+                    "{e:#} (the {written} records before it were written)"
+                ));
             }
-            if pending.len() < PRODUCE_CHUNK {
-                next = rx.try_recv().ok();
-            }
-        }
-        written += flush(storage, topic, &mut pending, written).await?;
-        if let Some(e) = bad {
-            storage.close().await?;
-            return Err(anyhow!(
-                "{e:#} (the {written} records before it were written)"
-            ));
         }
     }
     storage.close().await?;

@@ -27,6 +27,7 @@
 //! assert_eq!(json, r#"{"x":3,"label":{"string":"p"}}"#);
 //! ```
 
+mod encode;
 mod from_json;
 mod scan;
 mod to_json;
@@ -91,13 +92,9 @@ impl AvroSchema {
     /// Encodes a JSON value as an Avro datum.
     pub fn encode_value(&self, json: &serde_json::Value) -> Result<Vec<u8>> {
         let value = from_json::Converter { names: &self.names }.value(json, &self.schema)?;
-        let refs: Vec<&Schema> = self.references.iter().collect();
-        let encoded = if refs.is_empty() {
-            apache_avro::to_avro_datum(&self.schema, value)
-        } else {
-            apache_avro::to_avro_datum_schemata(&self.schema, refs, value)
-        };
-        encoded.map_err(|e| FormatError::mismatch("$", e.to_string()))
+        let mut datum = Vec::with_capacity(64);
+        encode::encode(&value, &self.schema, &self.names, &mut datum)?;
+        Ok(datum)
     }
 
     /// Decodes `datum`, written with this schema, and appends it to `out` as JSON. With a
