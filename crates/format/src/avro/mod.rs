@@ -27,6 +27,7 @@
 //! assert_eq!(json, r#"{"x":3,"label":{"string":"p"}}"#);
 //! ```
 
+mod decode;
 mod encode;
 mod from_json;
 mod scan;
@@ -45,6 +46,9 @@ pub struct AvroSchema {
     references: Vec<Schema>,
     /// Every named type (record, enum, fixed) by full name, for `Schema::Ref`s.
     names: HashMap<String, Schema>,
+    /// Whether datums decode straight to JSON (`decode`); apache-avro's decoder is kept for
+    /// reader schemas and the big-decimal type.
+    direct_decode: bool,
 }
 
 impl AvroSchema {
@@ -65,10 +69,15 @@ impl AvroSchema {
         for s in references.iter().chain(std::iter::once(&schema)) {
             collect_names(s, &mut names);
         }
+        let mentions_big_decimal = references
+            .iter()
+            .chain(std::iter::once(&schema))
+            .any(|s| serde_json::to_string(s).is_ok_and(|t| t.contains("big-decimal")));
         Ok(AvroSchema {
             schema,
             references,
             names,
+            direct_decode: !mentions_big_decimal,
         })
     }
 
@@ -107,6 +116,26 @@ impl AvroSchema {
         out: &mut String,
     ) -> Result<()> {
         scan::check(&self.names, &self.schema, datum)?;
+        if reader.is_none() && self.direct_decode {
+            let at = out.len();
+            let mut decoder = decode::Decoder {
+                names: &self.names,
+                input: datum,
+            };
+            let decoded = decoder
+                .value(&self.schema, out)
+                .and_then(|()| match decoder.left() {
+                    0 => Ok(()),
+                    left => Err(FormatError::Decode {
+                        kind: "Avro",
+                        message: format!("{left} bytes left over after the value"),
+                    }),
+                });
+            if decoded.is_err() {
+                out.truncate(at);
+            }
+            return decoded;
+        }
         let mut input = datum;
         let writer_refs: Vec<&Schema> = self.references.iter().collect();
         let value = match reader {

@@ -245,6 +245,34 @@ fn the_encoder_writes_what_apache_avro_writes() {
         .unwrap();
     let theirs = apache_avro::to_avro_datum(&ours.schema, value).unwrap();
     assert_eq!(ours.encode_value(&json).unwrap(), theirs);
+    // Decoding straight to JSON writes what apache-avro's decoder and the value writer do.
+    let (mut direct, mut through_values) = (String::new(), String::new());
+    ours.decode_json(&theirs, None, &mut direct).unwrap();
+    let value = apache_avro::from_avro_datum(&ours.schema, &mut &theirs[..], None).unwrap();
+    super::to_json::Writer { names: &ours.names }
+        .value(&value, &ours.schema, &mut through_values)
+        .unwrap();
+    assert_eq!(direct, through_values);
+    let mut expected = json.clone();
+    expected["inner"] = serde_json::json!({"x": 7}); // the field's default, filled in
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&direct).unwrap(),
+        expected
+    );
+}
+
+#[test]
+fn blocks_with_byte_sizes_and_cut_data_decode_as_the_specification_says() {
+    let schema = AvroSchema::parse(r#"{"type":"array","items":"int"}"#).unwrap();
+    // A block of -2 items with its size in bytes (2), then a block of 1, then the end.
+    let datum = [0x03, 0x04, 0x02, 0x04, 0x02, 0x06, 0x00];
+    let mut out = String::new();
+    schema.decode_json(&datum, None, &mut out).unwrap();
+    assert_eq!(out, "[1,2,3]");
+    out.clear();
+    let err = schema.decode_json(&datum[..4], None, &mut out).unwrap_err();
+    assert!(!err.to_string().is_empty());
+    assert!(out.is_empty(), "nothing half-written: {out}");
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn decode_error(message: String) -> FormatError {
 }
 
 /// A finite number as JSON; NaN and the infinities as Avro's JSON encoding spells them.
-fn float(value: f64, shortest: impl FnOnce() -> String, out: &mut String) {
+pub(super) fn float(value: f64, shortest: impl FnOnce() -> String, out: &mut String) {
     if value.is_nan() {
         out.push_str("\"NaN\"");
     } else if value.is_infinite() {
@@ -170,7 +170,7 @@ fn float(value: f64, shortest: impl FnOnce() -> String, out: &mut String) {
 }
 
 /// A JSON string.
-fn string(s: &str, out: &mut String) {
+pub(super) fn string(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -189,7 +189,7 @@ fn string(s: &str, out: &mut String) {
 }
 
 /// Bytes as a JSON string of the characters U+0000..U+00FF.
-fn latin1(bytes: &[u8], out: &mut String) {
+pub(super) fn latin1(bytes: &[u8], out: &mut String) {
     let text: String = bytes.iter().map(|&b| char::from(b)).collect();
     string(&text, out);
 }
