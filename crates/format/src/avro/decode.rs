@@ -81,6 +81,10 @@ impl<'a> Decoder<'a> {
                     Schema::Fixed(fixed) => self.take(fixed.size)?,
                     _ => self.bytes()?,
                 };
+                if b.is_empty() {
+                    // No two's-complement digits: not a number (Java's BigInteger refuses it).
+                    return Err(error("a decimal of no bytes".into()));
+                }
                 latin1(b, out);
             }
             Schema::BigDecimal => {

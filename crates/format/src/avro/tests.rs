@@ -273,6 +273,12 @@ fn blocks_with_byte_sizes_and_cut_data_decode_as_the_specification_says() {
     let err = schema.decode_json(&datum[..4], None, &mut out).unwrap_err();
     assert!(!err.to_string().is_empty());
     assert!(out.is_empty(), "nothing half-written: {out}");
+    // A decimal of no bytes is no number (found by fuzzing: it decoded, then did not encode).
+    let decimal =
+        AvroSchema::parse(r#"{"type":"bytes","logicalType":"decimal","precision":4,"scale":1}"#)
+            .unwrap();
+    assert!(decimal.decode_json(&[0x00], None, &mut out).is_err());
+    assert!(out.is_empty());
 }
 
 #[test]
