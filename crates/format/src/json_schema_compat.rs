@@ -73,6 +73,16 @@ struct Side<'a> {
     schema: &'a Value,
 }
 
+impl<'a> Side<'a> {
+    /// A schema inside this one (same document).
+    fn with(self, schema: &'a Value) -> Side<'a> {
+        Side {
+            doc_root: self.doc_root,
+            schema,
+        }
+    }
+}
+
 static TRUE: Value = Value::Bool(true);
 /// The schema `{}`, for a side that has no object where the other has one.
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
@@ -321,19 +331,11 @@ impl<'a> Check<'a> {
         let (r_props, w_props) = (properties(r), properties(w));
         let r_extra = r.get("additionalProperties").unwrap_or(&TRUE);
         let w_extra = w.get("additionalProperties").unwrap_or(&TRUE);
-        let at_reader = |schema| Side {
-            doc_root: reader.doc_root,
-            schema,
-        };
-        let at_writer = |schema| Side {
-            doc_root: writer.doc_root,
-            schema,
-        };
         for (name, w_prop) in w_props {
             let here = format!("{at}.{name}");
             match r_props.get(name) {
                 Some(r_prop) => {
-                    self.compare(at_reader(r_prop), at_writer(w_prop), &here, depth + 1)
+                    self.compare(reader.with(r_prop), writer.with(w_prop), &here, depth + 1)
                 }
                 None if r_extra == &FALSE => self.problem(
                     at,
@@ -341,7 +343,7 @@ impl<'a> Check<'a> {
                         "the writer's property {name} is not in the reader's closed content model"
                     ),
                 ),
-                None => self.compare(at_reader(r_extra), at_writer(w_prop), &here, depth + 1),
+                None => self.compare(reader.with(r_extra), writer.with(w_prop), &here, depth + 1),
             }
         }
         for (name, r_prop) in r_props {
@@ -351,8 +353,8 @@ impl<'a> Check<'a> {
             // Older data may hold anything the writer's extra properties allow under it.
             let before = self.problems.len();
             self.compare(
-                at_reader(r_prop),
-                at_writer(w_extra),
+                reader.with(r_prop),
+                writer.with(w_extra),
                 &format!("{at}.{name}"),
                 depth + 1,
             );
@@ -364,8 +366,8 @@ impl<'a> Check<'a> {
         if r_extra != &TRUE && r_extra != &Value::Object(Map::new()) {
             let before = self.problems.len();
             self.compare(
-                at_reader(r_extra),
-                at_writer(w_extra),
+                reader.with(r_extra),
+                writer.with(w_extra),
                 &format!("{at}.*"),
                 depth + 1,
             );
@@ -388,14 +390,6 @@ impl<'a> Check<'a> {
         at: &str,
         depth: usize,
     ) {
-        let at_reader = |schema| Side {
-            doc_root: reader.doc_root,
-            schema,
-        };
-        let at_writer = |schema| Side {
-            doc_root: writer.doc_root,
-            schema,
-        };
         for key in ["prefixItems", "items"] {
             match (r.get(key), w.get(key)) {
                 (Some(Value::Array(r_items)), w_items) => {
@@ -403,14 +397,14 @@ impl<'a> Check<'a> {
                     for (i, r_item) in r_items.iter().enumerate() {
                         let w_item = w_items.and_then(|a| a.get(i)).unwrap_or(&TRUE);
                         let here = format!("{at}[{i}]");
-                        self.compare(at_reader(r_item), at_writer(w_item), &here, depth + 1);
+                        self.compare(reader.with(r_item), writer.with(w_item), &here, depth + 1);
                     }
                 }
                 (Some(r_items), w_items) => {
                     let w_items = w_items.filter(|v| !v.is_array()).unwrap_or(&TRUE);
                     self.compare(
-                        at_reader(r_items),
-                        at_writer(w_items),
+                        reader.with(r_items),
+                        writer.with(w_items),
                         &format!("{at}[*]"),
                         depth + 1,
                     );
@@ -429,14 +423,6 @@ impl<'a> Check<'a> {
         at: &str,
         depth: usize,
     ) {
-        let at_reader = |schema| Side {
-            doc_root: reader.doc_root,
-            schema,
-        };
-        let at_writer = |schema| Side {
-            doc_root: writer.doc_root,
-            schema,
-        };
         // A sum: each of the writer's alternatives fits one of the reader's.
         for key in ["anyOf", "oneOf"] {
             let Some(r_alternatives) = r.get(key).and_then(Value::as_array) else {
@@ -455,7 +441,7 @@ impl<'a> Check<'a> {
                         writer: self.writer,
                         problems: Vec::new(),
                     };
-                    trial.compare(at_reader(r_alt), at_writer(w_alt), at, depth + 1);
+                    trial.compare(reader.with(r_alt), writer.with(w_alt), at, depth + 1);
                     trial.problems.is_empty()
                 });
                 if !fits {
@@ -471,12 +457,12 @@ impl<'a> Check<'a> {
             match w.get("allOf").and_then(Value::as_array) {
                 Some(w_parts) if w_parts.len() == r_parts.len() => {
                     for (r_part, w_part) in r_parts.iter().zip(w_parts) {
-                        self.compare(at_reader(r_part), at_writer(w_part), at, depth + 1);
+                        self.compare(reader.with(r_part), writer.with(w_part), at, depth + 1);
                     }
                 }
                 _ => {
                     for r_part in r_parts {
-                        self.compare(at_reader(r_part), writer, at, depth + 1);
+                        self.compare(reader.with(r_part), writer, at, depth + 1);
                     }
                 }
             }

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use apache_avro::Schema;
 
-use super::to_json::{float, latin1, string};
-use super::{branch_name, resolve};
+use super::resolve;
+use super::to_json::{float, latin1, string, union_value};
 use crate::error::{FormatError, Result};
 
 /// Reads one value of a schema at a time from a datum.
@@ -107,15 +107,7 @@ impl<'a> Decoder<'a> {
                     .and_then(|i| union.variants().get(i))
                     .ok_or_else(|| error(format!("union branch {index} does not exist")))?;
                 let branch = resolve(self.names, branch)?;
-                if matches!(branch, Schema::Null) {
-                    out.push_str("null");
-                } else {
-                    out.push('{');
-                    string(&branch_name(branch), out);
-                    out.push(':');
-                    self.value(branch, out)?;
-                    out.push('}');
-                }
+                union_value(branch, out, |out| self.value(branch, out))?;
             }
             Schema::Array(array) => {
                 out.push('[');
@@ -193,20 +185,13 @@ impl<'a> Decoder<'a> {
         Ok(head)
     }
 
-    /// A zig-zag varint.
+    /// A zig-zag varint (Kafka's varlong: the same scheme).
     fn long(&mut self) -> Result<i64> {
-        let mut z: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let b = self.take(1)?[0];
-            if shift == 63 && b > 1 {
-                break;
-            }
-            z |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
-            }
-        }
-        Err(error("a varint longer than 64 bits".into()))
+        let mut at = 0;
+        let n = kafkit_record::varint::read_varlong(self.input, &mut at)
+            .map_err(|e| error(format!("a number: {e}")))?;
+        self.input = &self.input[at..];
+        Ok(n)
     }
 
     fn bytes(&mut self) -> Result<&'a [u8]> {

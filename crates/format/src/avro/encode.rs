@@ -118,14 +118,9 @@ pub(super) fn encode(
     Ok(())
 }
 
-/// A zig-zag varint, as Avro writes `int` and `long`.
+/// A zig-zag varint, as Avro writes `int` and `long` (Kafka's varlong: the same scheme).
 fn long(n: i64, out: &mut Vec<u8>) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
+    kafkit_record::varint::put_varlong(out, n);
 }
 
 /// Length-prefixed bytes, as Avro writes `bytes` and `string`.

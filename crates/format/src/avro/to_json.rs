@@ -59,15 +59,7 @@ impl Writer<'_> {
                     .get(*index as usize)
                     .ok_or_else(|| decode_error(format!("union branch {index} does not exist")))?;
                 let branch = resolve(self.names, branch)?;
-                if matches!(branch, Schema::Null) {
-                    out.push_str("null");
-                } else {
-                    out.push('{');
-                    string(&branch_name(branch), out);
-                    out.push(':');
-                    self.value(inner, branch, out)?;
-                    out.push('}');
-                }
+                union_value(branch, out, |out| self.value(inner, branch, out))?;
             }
             (Value::Array(items), Schema::Array(array)) => {
                 out.push('[');
@@ -167,6 +159,25 @@ pub(super) fn float(value: f64, shortest: impl FnOnce() -> String, out: &mut Str
         // ones (1e300): valid JSON either way.
         out.push_str(&shortest());
     }
+}
+
+/// A union's value in Avro's JSON encoding: `null`, or `{"<branch name>": value}` with the
+/// value written by `value`.
+pub(super) fn union_value(
+    branch: &Schema,
+    out: &mut String,
+    value: impl FnOnce(&mut String) -> Result<()>,
+) -> Result<()> {
+    if matches!(branch, Schema::Null) {
+        out.push_str("null");
+        return Ok(());
+    }
+    out.push('{');
+    string(&branch_name(branch), out);
+    out.push(':');
+    value(out)?;
+    out.push('}');
+    Ok(())
 }
 
 /// A JSON string.
