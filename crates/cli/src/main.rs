@@ -261,14 +261,37 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             ignore_timestamps,
             read,
         } => {
-            let other_storage = match other {
-                Some(o) if *o != spec => open_storage(cli, &storages::resolve(o)?).await?,
-                _ => storage.clone(),
+            // Another storage shows its records with its own registry.
+            let (other_storage, right_format) = match other {
+                Some(o) if *o != spec => {
+                    let resolved = storages::resolve(o)?;
+                    let props = storages::parse_properties(&cli.properties)?;
+                    let other_registry =
+                        schemas::RegistrySettings::new(resolved.settings.as_ref(), &props);
+                    let other_storage = open_storage(cli, &resolved).await?;
+                    let types = (read.key_type, read.value_type);
+                    let schemas = schemas::for_command(
+                        &other_registry,
+                        &other_storage,
+                        right,
+                        types,
+                        schemas::Writers::default(),
+                    )
+                    .await?;
+                    let format = RecordFormat {
+                        key: types.0,
+                        value: types.1,
+                        schemas,
+                    };
+                    (other_storage, Some(format))
+                }
+                _ => (storage.clone(), None),
             };
             let found = shell::diff(
                 (&storage, left.as_str()),
                 (&other_storage, right.as_str()),
                 read,
+                right_format,
                 *ignore_timestamps,
             )
             .await?;

@@ -565,10 +565,14 @@ pub async fn wc(storage: &AnyStorage, topic: &str, args: &ReadArgs) -> anyhow::R
 
 /// `diff`: compares two topics (`kafkit::store::ops::diff`), printing one JSON line per
 /// difference: `{"partition", "index", "left", "right"}`.
+///
+/// `right_format` shows the right side's records (another storage's registry, when it
+/// has one of its own); `None`: the same as the left's.
 pub async fn diff(
     (left, left_topic): (&AnyStorage, &str),
     (right, right_topic): (&AnyStorage, &str),
     args: &ReadArgs,
+    right_format: Option<RecordFormat>,
     ignore_timestamps: bool,
 ) -> anyhow::Result<Differences> {
     let spec = DiffSpec {
@@ -583,11 +587,14 @@ pub async fn diff(
     let mut out = Out::new();
     let mut failed: Option<anyhow::Error> = None;
     let format = args.format();
-    let show = |r: Option<&kafkit::store::ConsumerRecord>| -> Result<serde_json::Value, String> {
+    let right_format = right_format.unwrap_or_else(|| format.clone());
+    let show = |r: Option<&kafkit::store::ConsumerRecord>,
+                format: &RecordFormat|
+     -> Result<serde_json::Value, String> {
         Ok(match r {
             None => serde_json::Value::Null,
             Some(r) => {
-                serde_json::to_value(record_to_json(r, &format)?).map_err(|e| e.to_string())?
+                serde_json::to_value(record_to_json(r, format)?).map_err(|e| e.to_string())?
             }
         })
     };
@@ -595,8 +602,8 @@ pub async fn diff(
         let line = serde_json::json!({
             "partition": d.partition,
             "index": d.index,
-            "left": show(d.left.as_ref()).map_err(|e| anyhow!(e))?,
-            "right": show(d.right.as_ref()).map_err(|e| anyhow!(e))?,
+            "left": show(d.left.as_ref(), &format).map_err(|e| anyhow!(e))?,
+            "right": show(d.right.as_ref(), &right_format).map_err(|e| anyhow!(e))?,
         });
         out.json(&line)
     };
@@ -618,11 +625,13 @@ pub async fn diff(
         return Err(e);
     }
     if !kept.is_empty() {
-        let records: Vec<kafkit::store::ConsumerRecord> = kept
-            .iter()
-            .flat_map(|d| d.left.iter().chain(d.right.iter()).cloned())
-            .collect();
-        format.prepare(&records).await.map_err(|e| anyhow!(e))?;
+        let lefts: Vec<_> = kept.iter().flat_map(|d| d.left.clone()).collect();
+        let rights: Vec<_> = kept.iter().flat_map(|d| d.right.clone()).collect();
+        format.prepare(&lefts).await.map_err(|e| anyhow!(e))?;
+        right_format
+            .prepare(&rights)
+            .await
+            .map_err(|e| anyhow!(e))?;
         for d in &kept {
             print(d, &mut out)?;
         }
