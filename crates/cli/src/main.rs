@@ -24,7 +24,6 @@ mod table;
 mod time;
 mod topics;
 use kafkit::store::ops::jq::Pipeline;
-use kafkit::store::ops::schemas::RecordFormat;
 use serde_json::json;
 use shell::ReadPlan;
 use storages::StorageSpec;
@@ -174,11 +173,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                     );
                 }
             }
-            let format = RecordFormat {
-                key: types.0,
-                value: types.1,
-                schemas: schemas::for_command(&registry, &storage, topic, types, writers).await?,
-            };
+            let format = schemas::format_for(&registry, &storage, topic, types, writers).await?;
             let n = shell::produce(&storage, topic, file.as_ref(), *lines, &format).await?;
             eprintln!("kafkit: produced {n} records to '{topic}'");
         }
@@ -264,25 +259,12 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             // Another storage shows its records with its own registry.
             let (other_storage, right_format) = match other {
                 Some(o) if *o != spec => {
-                    let resolved = storages::resolve(o)?;
-                    let props = storages::parse_properties(&cli.properties)?;
-                    let other_registry =
-                        schemas::RegistrySettings::new(resolved.settings.as_ref(), &props);
-                    let other_storage = open_storage(cli, &resolved).await?;
+                    let (other_storage, other_registry) = open_other(cli, o).await?;
                     let types = (read.key_type, read.value_type);
-                    let schemas = schemas::for_command(
-                        &other_registry,
-                        &other_storage,
-                        right,
-                        types,
-                        schemas::Writers::default(),
-                    )
-                    .await?;
-                    let format = RecordFormat {
-                        key: types.0,
-                        value: types.1,
-                        schemas,
-                    };
+                    let writers = schemas::Writers::default();
+                    let format =
+                        schemas::format_for(&other_registry, &other_storage, right, types, writers)
+                            .await?;
                     (other_storage, Some(format))
                 }
                 _ => (storage.clone(), None),
@@ -367,24 +349,13 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 kafkit::store::ops::json::DataType::Str,
                 value_type.unwrap_or_default(),
             );
-            let schemas = schemas::for_command(
-                &registry,
-                &storage,
-                topic,
-                types,
-                schemas::Writers::default(),
-            )
-            .await?;
+            let writers = schemas::Writers::default();
             let shown = table::Shown {
                 get: get.as_deref(),
                 watch: *watch,
                 stats: *stats,
                 pretty: *pretty,
-                format: RecordFormat {
-                    key: types.0,
-                    value: types.1,
-                    schemas,
-                },
+                format: schemas::format_for(&registry, &storage, topic, types, writers).await?,
             };
             if !table::table(&storage, topic, shown).await? {
                 storage.close().await?;
@@ -414,13 +385,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             jq,
         } => {
             let (target_storage, target_registry) = match into {
-                Some(t) if *t != spec => {
-                    let resolved = storages::resolve(t)?;
-                    let props = storages::parse_properties(&cli.properties)?;
-                    let registry =
-                        schemas::RegistrySettings::new(resolved.settings.as_ref(), &props);
-                    (open_storage(cli, &resolved).await?, registry)
-                }
+                Some(t) if *t != spec => open_other(cli, t).await?,
                 _ => (storage.clone(), registry.clone()),
             };
             let pipeline = jq.pipeline()?;
@@ -439,18 +404,9 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 key_message: key_message.as_deref(),
                 value_message: value_message.as_deref(),
             };
-            plan.target = RecordFormat {
-                key: types.0,
-                value: types.1,
-                schemas: schemas::for_command(
-                    &target_registry,
-                    &target_storage,
-                    target,
-                    types,
-                    writers,
-                )
-                .await?,
-            };
+            plan.target =
+                schemas::format_for(&target_registry, &target_storage, target, types, writers)
+                    .await?;
             plan.groups = *groups;
             plan.into_existing = match (*append, *resume) {
                 (_, true) => kafkit::store::ops::copy::IntoExisting::Resume,
@@ -520,6 +476,18 @@ async fn attach_schemas(
     read.schemas =
         schemas::for_command(registry, storage, topic, types, schemas::Writers::default()).await?;
     Ok(())
+}
+
+/// Another storage a command reads or writes (`--other`, `--into`), with the registry its
+/// records use.
+async fn open_other(
+    cli: &Cli,
+    spec: &StorageSpec,
+) -> anyhow::Result<(kafkit::store::AnyStorage, schemas::RegistrySettings)> {
+    let resolved = storages::resolve(spec)?;
+    let props = storages::parse_properties(&cli.properties)?;
+    let registry = schemas::RegistrySettings::new(resolved.settings.as_ref(), &props);
+    Ok((open_storage(cli, &resolved).await?, registry))
 }
 
 /// Fills in what the command line left to the configuration's defaults.

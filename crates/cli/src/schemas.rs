@@ -11,7 +11,7 @@ use kafkit::registry::{
     SubjectStrategy, WriterSchema,
 };
 use kafkit::store::ops::json::DataType;
-use kafkit::store::ops::schemas::{Schemas, Side};
+use kafkit::store::ops::schemas::{RecordFormat, Schemas, Side};
 use kafkit::store::{AnyStorage, Storage};
 
 use crate::settings::Settings;
@@ -181,6 +181,22 @@ pub(crate) struct Writers<'a> {
     pub(crate) value: Option<&'a str>,
     pub(crate) key_message: Option<&'a str>,
     pub(crate) value_message: Option<&'a str>,
+}
+
+/// How a command over `topic` shows and writes records of `types`: [`for_command`]'s
+/// schemas with the types.
+pub(crate) async fn format_for(
+    registry: &RegistrySettings,
+    storage: &AnyStorage,
+    topic: &str,
+    types: (DataType, DataType),
+    writers: Writers<'_>,
+) -> anyhow::Result<RecordFormat> {
+    Ok(RecordFormat {
+        key: types.0,
+        value: types.1,
+        schemas: for_command(registry, storage, topic, types, writers).await?,
+    })
 }
 
 /// The schemas a command over `topic` needs: `None` when neither side is schema-typed;
