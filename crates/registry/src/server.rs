@@ -25,8 +25,33 @@ type SharedRegistry = Arc<RegistryService>;
 type Params = Query<HashMap<String, String>>;
 type Reply = Result<Json<Value>, ApiError>;
 
-/// The REST API's routes over `registry`.
+/// How long a request may take before it is answered with Confluent's "operation timed
+/// out" (50002): a change waits on its journal's storage, which may be a slow cluster.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Answers requests that outlast `timeout` with error 50002 (the work is dropped with it).
+pub fn with_request_timeout(router: Router, timeout: std::time::Duration) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(timeout, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => ApiError(RegistryError {
+                    code: 50002,
+                    message: format!("Operation timed out after {timeout:?}"),
+                })
+                .into_response(),
+            }
+        },
+    ))
+}
+
+/// The REST API's routes over `registry`, each request bounded by [`REQUEST_TIMEOUT`];
+/// bodies are limited to axum's default 2 MB.
 pub fn router(registry: Arc<RegistryService>) -> Router {
+    with_request_timeout(routes(registry), REQUEST_TIMEOUT)
+}
+
+fn routes(registry: Arc<RegistryService>) -> Router {
     Router::new()
         .route("/", get(|| async { Json(json!({})) }))
         .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
@@ -88,6 +113,39 @@ impl IntoResponse for ApiError {
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = Json(json!({"error_code": self.0.code, "message": self.0.message}));
         (status, body).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_that_outlasts_the_timeout_gets_50002() {
+        let slow = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        let app = with_request_timeout(slow, std::time::Duration::from_millis(50));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let started = std::time::Instant::now();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 500"), "{response}");
+        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["error_code"], 50002);
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
     }
 }
 
