@@ -116,39 +116,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_request_that_outlasts_the_timeout_gets_50002() {
-        let slow = Router::new().route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                "late"
-            }),
-        );
-        let app = with_request_timeout(slow, std::time::Duration::from_millis(50));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        let started = std::time::Instant::now();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        stream
-            .write_all(b"GET /slow HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        assert!(response.starts_with("HTTP/1.1 500"), "{response}");
-        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-        assert_eq!(body["error_code"], 50002);
-        assert!(started.elapsed() < std::time::Duration::from_secs(4));
-    }
-}
-
 fn flag(params: &Params, name: &str) -> bool {
     params
         .get(name)
@@ -433,5 +400,38 @@ async fn set_mode(body: Bytes) -> Reply {
             code: 42204,
             message: format!("Invalid mode {other:?}: this registry is always READWRITE"),
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_that_outlasts_the_timeout_gets_50002() {
+        let slow = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+        let app = with_request_timeout(slow, std::time::Duration::from_millis(50));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let started = std::time::Instant::now();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /slow HTTP/1.1\r\nHost: r\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 500"), "{response}");
+        let body: Value = serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["error_code"], 50002);
+        assert!(started.elapsed() < std::time::Duration::from_secs(4));
     }
 }
