@@ -546,6 +546,16 @@ impl PartitionWriter {
     /// largest timestamp is `max_timestamp`; synced before returning: once this returns, the
     /// batch survives a crash.
     pub fn append(&mut self, batch: &[u8], records: i64, max_timestamp: i64) -> Result<()> {
+        // A damaged index can claim offsets near the end of the range: refuse rather than
+        // place records no read can reach.
+        let last_offset = self.next_offset().checked_add(records);
+        if last_offset.is_none_or(|next| next == i64::MAX) {
+            return Err(StoreError::Invalid(format!(
+                "{}: no offsets left after {} for {records} more records",
+                self.dir.display(),
+                self.next_offset()
+            )));
+        }
         if self.log_len >= self.segment_bytes {
             self.roll()?;
         }
