@@ -407,6 +407,11 @@ pub(crate) enum RegistryCommand {
         /// The topic the registry is kept in (created compacted when missing).
         #[arg(long, default_value = "_schemas")]
         topic: String,
+        /// Let in only the users of this password file (`user: password[,role...]` per
+        /// line, the format Confluent's registry reads), by HTTP basic authentication;
+        /// `/health` stays open.
+        #[arg(long, value_name = "FILE")]
+        users: Option<std::path::PathBuf>,
     },
 }
 

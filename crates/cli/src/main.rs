@@ -116,8 +116,13 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             Outcome::Negative
         }));
     }
-    if let Command::Registry(RegistryCommand::Serve { listen, topic }) = &cli.command {
-        registry::serve(storage, listen, topic).await?;
+    if let Command::Registry(RegistryCommand::Serve {
+        listen,
+        topic,
+        users,
+    }) = &cli.command
+    {
+        registry::serve(storage, listen, topic, users.as_deref()).await?;
         return Ok(Some(Outcome::Done));
     }
     match &cli.command {

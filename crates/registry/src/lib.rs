@@ -4,7 +4,8 @@
 //!   schemas, soft and hard deletes, references, compatibility levels) and error codes.
 //! - [`RegistryService`]: a registry for concurrent requests, its changes kept in a
 //!   `_schemas` topic (Confluent's record format) of a Kafka cluster or a local directory.
-//! - [`router`]: the REST API over a service, for axum; [`serve`] runs it on a listener.
+//! - [`router`]: the REST API over a service, for axum, described by [`openapi_json`];
+//!   [`serve`] runs it on a listener, behind basic authentication ([`ServerAuth`]) if asked.
 //! - [`RegistryClient`]: a client of any registry with Confluent's REST API.
 //! - [`RegistrySchemas`]: the schemas of schema-typed keys and values, from a registry
 //!   server or one in this process, for kafkit-store's record formats; the subject a schema
@@ -28,9 +29,11 @@ mod compat;
 mod error;
 mod journal;
 mod model;
+mod openapi;
 mod registry;
 mod schemas;
 mod server;
+mod server_auth;
 mod service;
 mod source;
 mod strategy;
@@ -40,17 +43,25 @@ pub use client::{Auth, ClientError, RegistryClient, RegistryClientConfig};
 pub use error::RegistryError;
 pub use journal::JournalRecord;
 pub use model::{Compatibility, Reference, Schema, SchemaType, SubjectVersion};
+pub use openapi::openapi_json;
 pub use registry::{Planned, Registry, VersionSpec};
 pub use schemas::{RegistrySchemas, WriterSchema};
 pub use server::{router, ApiError};
+pub use server_auth::{with_basic_auth, ServerAuth};
 pub use service::RegistryService;
 pub use source::SchemaSource;
 pub use strategy::SubjectStrategy;
 
-/// Serves the REST API over `registry` on `listener` until the task is dropped.
+/// Serves the REST API over `registry` on `listener` until the task is dropped, to the
+/// users of `auth` only when given (every route but `/health`).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     registry: std::sync::Arc<RegistryService>,
+    auth: Option<ServerAuth>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(registry)).await
+    let app = match auth {
+        Some(auth) => with_basic_auth(router(registry), auth),
+        None => router(registry),
+    };
+    axum::serve(listener, app).await
 }

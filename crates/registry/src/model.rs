@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The kind of a schema.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum SchemaType {
     /// Apache Avro (the default when a request names no type).
@@ -27,7 +29,9 @@ impl SchemaType {
 }
 
 /// A schema another one uses: the name it is imported by, and where it is registered.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct Reference {
     /// The import path (Protobuf), `$ref` (JSON Schema) or full type name (Avro).
     pub name: String,
@@ -38,7 +42,8 @@ pub struct Reference {
 }
 
 /// A schema as sent to be registered or looked up.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"schema": "{\"type\":\"record\",\"name\":\"Order\",\"fields\":[{\"name\":\"id\",\"type\":\"long\"}]}"}))]
 pub struct Schema {
     /// The schema text.
     #[serde(rename = "schema")]
@@ -79,7 +84,7 @@ impl Schema {
 }
 
 /// A schema registered under a subject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubjectVersion {
     /// The subject.
     pub subject: String,
@@ -93,7 +98,7 @@ pub struct SubjectVersion {
 }
 
 /// How a new schema of a subject must relate to the ones before it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Compatibility {
     /// No check.

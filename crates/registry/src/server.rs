@@ -15,8 +15,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use axum::http::header::CONTENT_TYPE;
+
 use crate::error::RegistryError;
-use crate::model::{Compatibility, Schema, SchemaType};
+use crate::model::{Compatibility, Schema, SchemaType, SubjectVersion};
+#[allow(unused_imports)] // named by the OpenAPI annotations
+use crate::openapi::{
+    CompatibilityAnswer, ErrorBody, Health, LevelReading, LevelSetting, Mode, RegisteredId,
+    SubjectAndVersion,
+};
 use crate::registry::VersionSpec;
 use crate::service::RegistryService;
 
@@ -54,11 +61,12 @@ pub fn router(registry: Arc<RegistryService>) -> Router {
 fn routes(registry: Arc<RegistryService>) -> Router {
     Router::new()
         .route("/", get(|| async { Json(json!({})) }))
-        .route("/health", get(|| async { Json(json!({"status": "UP"})) }))
+        .route("/health", get(health))
         .route(
-            "/schemas/types",
-            get(|| async { Json(json!(["JSON", "PROTOBUF", "AVRO"])) }),
+            "/openapi.json",
+            get(|| async { ([(CONTENT_TYPE, "application/json")], crate::openapi_json()) }),
         )
+        .route("/schemas/types", get(schema_types))
         .route("/schemas/ids/{id}", get(schema_by_id))
         .route("/schemas/ids/{id}/schema", get(schema_text_by_id))
         .route("/schemas/ids/{id}/versions", get(versions_of_id))
@@ -94,8 +102,20 @@ fn routes(registry: Arc<RegistryService>) -> Router {
                 .delete(clear_subject_level),
         )
         .route("/mode", get(mode).put(set_mode))
-        .route("/mode/{subject}", get(mode).put(set_mode))
+        .route("/mode/{subject}", get(subject_mode).put(set_subject_mode))
         .with_state(registry)
+}
+
+#[utoipa::path(get, path = "/health", tag = "server", security(()),
+    responses((status = 200, description = "The server answers", body = Health)))]
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({"status": "UP"}))
+}
+
+#[utoipa::path(get, path = "/schemas/types", tag = "schemas",
+    responses((status = 200, description = "The types held", body = [String])))]
+pub(crate) async fn schema_types() -> Json<Value> {
+    Json(json!(["JSON", "PROTOBUF", "AVRO"]))
 }
 
 /// A [`RegistryError`] as an HTTP response.
@@ -152,7 +172,18 @@ fn schema_json(schema: &Schema) -> Value {
     out
 }
 
-async fn schema_by_id(
+#[utoipa::path(
+    get, path = "/schemas/ids/{id}", tag = "schemas",
+    params(
+        ("id" = i32, Path, description = "The schema id"),
+        ("format" = Option<String>, Query, description = "`serialized`: Protobuf as a descriptor"),
+    ),
+    responses(
+        (status = 200, description = "The schema", body = Schema),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn schema_by_id(
     State(r): State<SharedRegistry>,
     Path(id): Path<String>,
     params: Params,
@@ -168,7 +199,20 @@ fn format_of(params: &Params) -> Option<&str> {
     params.get("format").map(String::as_str)
 }
 
-async fn schema_text_by_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Response {
+#[utoipa::path(
+    get, path = "/schemas/ids/{id}/schema", tag = "schemas",
+    params(
+        ("id" = i32, Path, description = "The schema id"),
+    ),
+    responses(
+        (status = 200, description = "The schema text alone", body = String),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn schema_text_by_id(
+    State(r): State<SharedRegistry>,
+    Path(id): Path<String>,
+) -> Response {
     let id = match parse_id(&id) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
@@ -179,7 +223,20 @@ async fn schema_text_by_id(State(r): State<SharedRegistry>, Path(id): Path<Strin
     }
 }
 
-async fn versions_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
+#[utoipa::path(
+    get, path = "/schemas/ids/{id}/versions", tag = "schemas",
+    params(
+        ("id" = i32, Path, description = "The schema id"),
+    ),
+    responses(
+        (status = 200, description = "Where the schema is registered", body = [SubjectAndVersion]),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn versions_of_id(
+    State(r): State<SharedRegistry>,
+    Path(id): Path<String>,
+) -> Reply {
     let uses = r.read().await.uses_of(parse_id(&id)?)?;
     let list: Vec<Value> = uses
         .into_iter()
@@ -188,21 +245,56 @@ async fn versions_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>)
     Ok(Json(json!(list)))
 }
 
-async fn subjects_of_id(State(r): State<SharedRegistry>, Path(id): Path<String>) -> Reply {
+#[utoipa::path(
+    get, path = "/schemas/ids/{id}/subjects", tag = "schemas",
+    params(
+        ("id" = i32, Path, description = "The schema id"),
+    ),
+    responses(
+        (status = 200, description = "Its subjects", body = [String]),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn subjects_of_id(
+    State(r): State<SharedRegistry>,
+    Path(id): Path<String>,
+) -> Reply {
     let uses = r.read().await.uses_of(parse_id(&id)?)?;
     let mut subjects: Vec<String> = uses.into_iter().map(|(s, _)| s).collect();
     subjects.dedup();
     Ok(Json(json!(subjects)))
 }
 
-async fn subjects(State(r): State<SharedRegistry>, params: Params) -> Reply {
+#[utoipa::path(
+    get, path = "/subjects", tag = "subjects",
+    params(
+        ("deleted" = Option<bool>, Query, description = "Include soft-deleted ones"),
+    ),
+    responses(
+        (status = 200, description = "The subjects", body = [String]),
+    ),
+)]
+pub(crate) async fn subjects(State(r): State<SharedRegistry>, params: Params) -> Reply {
     Ok(Json(json!(r
         .read()
         .await
         .subjects(flag(&params, "deleted")))))
 }
 
-async fn lookup(
+#[utoipa::path(
+    post, path = "/subjects/{subject}", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("deleted" = Option<bool>, Query, description = "Include soft-deleted ones"),
+    ),
+    request_body(content = Schema, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The version holding this schema", body = SubjectVersion),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn lookup(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     params: Params,
@@ -216,7 +308,19 @@ async fn lookup(
     Ok(Json(json!(found)))
 }
 
-async fn delete_subject(
+#[utoipa::path(
+    delete, path = "/subjects/{subject}", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("permanent" = Option<bool>, Query, description = "Delete for good (after a soft delete)"),
+    ),
+    responses(
+        (status = 200, description = "The versions deleted", body = [i32]),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Referenced by another schema (42206)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn delete_subject(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     params: Params,
@@ -228,7 +332,18 @@ async fn delete_subject(
     Ok(Json(json!(versions)))
 }
 
-async fn versions(
+#[utoipa::path(
+    get, path = "/subjects/{subject}/versions", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("deleted" = Option<bool>, Query, description = "Include soft-deleted ones"),
+    ),
+    responses(
+        (status = 200, description = "The subject's versions", body = [i32]),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn versions(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     params: Params,
@@ -239,7 +354,19 @@ async fn versions(
         .versions(&subject, flag(&params, "deleted"))?)))
 }
 
-async fn register(
+#[utoipa::path(
+    post, path = "/subjects/{subject}/versions", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+    ),
+    request_body(content = Schema, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "Its id (the same for equal schemas)", body = RegisteredId),
+        (status = 409, description = "Incompatible with the subject's level", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn register(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     body: Bytes,
@@ -249,7 +376,22 @@ async fn register(
     Ok(Json(json!({ "id": id })))
 }
 
-async fn version(
+#[utoipa::path(
+    get, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("version" = String, Path, pattern = "^(latest|-1|[1-9][0-9]{0,8})$",
+            description = "A version number, or `latest` (-1)"),
+        ("deleted" = Option<bool>, Query, description = "Include soft-deleted ones"),
+        ("format" = Option<String>, Query, description = "`serialized`: Protobuf as a descriptor"),
+    ),
+    responses(
+        (status = 200, description = "The version", body = SubjectVersion),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn version(
     State(r): State<SharedRegistry>,
     Path((subject, version)): Path<(String, String)>,
     params: Params,
@@ -261,7 +403,20 @@ async fn version(
     Ok(Json(json!(found)))
 }
 
-async fn version_text(
+#[utoipa::path(
+    get, path = "/subjects/{subject}/versions/{version}/schema", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("version" = String, Path, pattern = "^(latest|-1|[1-9][0-9]{0,8})$",
+            description = "A version number, or `latest` (-1)"),
+    ),
+    responses(
+        (status = 200, description = "The schema text alone", body = String),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn version_text(
     State(r): State<SharedRegistry>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Response {
@@ -275,7 +430,22 @@ async fn version_text(
     }
 }
 
-async fn delete_version(
+#[utoipa::path(
+    delete, path = "/subjects/{subject}/versions/{version}", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("version" = String, Path, pattern = "^(latest|-1|[1-9][0-9]{0,8})$",
+            description = "A version number, or `latest` (-1)"),
+        ("permanent" = Option<bool>, Query, description = "Delete for good (after a soft delete)"),
+    ),
+    responses(
+        (status = 200, description = "The version deleted", body = i32,
+            content_type = "application/json"),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn delete_version(
     State(r): State<SharedRegistry>,
     Path((subject, version)): Path<(String, String)>,
     params: Params,
@@ -288,7 +458,20 @@ async fn delete_version(
     Ok(Json(json!(deleted)))
 }
 
-async fn referenced_by(
+#[utoipa::path(
+    get, path = "/subjects/{subject}/versions/{version}/referencedby", tag = "subjects",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("version" = String, Path, pattern = "^(latest|-1|[1-9][0-9]{0,8})$",
+            description = "A version number, or `latest` (-1)"),
+    ),
+    responses(
+        (status = 200, description = "The ids of the schemas referring to this one", body = [i32]),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn referenced_by(
     State(r): State<SharedRegistry>,
     Path((subject, version)): Path<(String, String)>,
 ) -> Reply {
@@ -304,7 +487,22 @@ fn compatibility_answer(problems: Vec<String>, params: &Params) -> Json<Value> {
     Json(out)
 }
 
-async fn check_version(
+#[utoipa::path(
+    post, path = "/compatibility/subjects/{subject}/versions/{version}", tag = "compatibility",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("version" = String, Path, pattern = "^(latest|-1|[1-9][0-9]{0,8})$",
+            description = "A version number, or `latest` (-1)"),
+        ("verbose" = Option<bool>, Query, description = "Say why not"),
+    ),
+    request_body(content = Schema, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "Compatible with that version?", body = CompatibilityAnswer),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn check_version(
     State(r): State<SharedRegistry>,
     Path((subject, version)): Path<(String, String)>,
     params: Params,
@@ -316,7 +514,20 @@ async fn check_version(
     Ok(compatibility_answer(problems, &params))
 }
 
-async fn check_all(
+#[utoipa::path(
+    post, path = "/compatibility/subjects/{subject}/versions", tag = "compatibility",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("verbose" = Option<bool>, Query, description = "Say why not"),
+    ),
+    request_body(content = Schema, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "Compatible under the level?", body = CompatibilityAnswer),
+        (status = 404, description = "Subject, version or schema not found", body = ErrorBody),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn check_all(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     params: Params,
@@ -336,19 +547,44 @@ fn parse_level(body: &[u8]) -> Result<Compatibility, ApiError> {
     Compatibility::parse(name).ok_or_else(|| ApiError(RegistryError::invalid_compatibility(name)))
 }
 
-async fn global_level(State(r): State<SharedRegistry>) -> Reply {
+#[utoipa::path(
+    get, path = "/config", tag = "config",
+    responses(
+        (status = 200, description = "The global compatibility level", body = LevelReading),
+    ),
+)]
+pub(crate) async fn global_level(State(r): State<SharedRegistry>) -> Reply {
     Ok(Json(
         json!({"compatibilityLevel": r.read().await.level(None).name()}),
     ))
 }
 
-async fn set_global_level(State(r): State<SharedRegistry>, body: Bytes) -> Reply {
+#[utoipa::path(
+    put, path = "/config", tag = "config",
+    request_body(content = LevelSetting, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The level set", body = LevelSetting),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn set_global_level(State(r): State<SharedRegistry>, body: Bytes) -> Reply {
     let level = parse_level(&body)?;
     r.write(|reg| Ok(reg.plan_set_level(None, level))).await?;
     Ok(Json(json!({"compatibility": level.name()})))
 }
 
-async fn subject_level(
+#[utoipa::path(
+    get, path = "/config/{subject}", tag = "config",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+        ("defaultToGlobal" = Option<bool>, Query, description = "Else the global level"),
+    ),
+    responses(
+        (status = 200, description = "The subject's level", body = LevelReading),
+        (status = 404, description = "No level of its own (40408)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn subject_level(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     params: Params,
@@ -369,7 +605,18 @@ async fn subject_level(
     Ok(Json(json!({"compatibilityLevel": level.name()})))
 }
 
-async fn set_subject_level(
+#[utoipa::path(
+    put, path = "/config/{subject}", tag = "config",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+    ),
+    request_body(content = LevelSetting, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "The level set", body = LevelSetting),
+        (status = 422, description = "Invalid schema, version or level", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn set_subject_level(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
     body: Bytes,
@@ -380,7 +627,17 @@ async fn set_subject_level(
     Ok(Json(json!({"compatibility": level.name()})))
 }
 
-async fn clear_subject_level(
+#[utoipa::path(
+    delete, path = "/config/{subject}", tag = "config",
+    params(
+        ("subject" = String, Path, description = "The subject"),
+    ),
+    responses(
+        (status = 200, description = "The level removed", body = LevelReading),
+        (status = 404, description = "No level of its own (40408)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn clear_subject_level(
     State(r): State<SharedRegistry>,
     Path(subject): Path<String>,
 ) -> Reply {
@@ -388,11 +645,25 @@ async fn clear_subject_level(
     Ok(Json(json!({"compatibilityLevel": level.name()})))
 }
 
-async fn mode() -> Json<Value> {
+#[utoipa::path(
+    get, path = "/mode", tag = "mode",
+    responses(
+        (status = 200, description = "Always READWRITE", body = Mode),
+    ),
+)]
+pub(crate) async fn mode() -> Json<Value> {
     Json(json!({"mode": "READWRITE"}))
 }
 
-async fn set_mode(body: Bytes) -> Reply {
+#[utoipa::path(
+    put, path = "/mode", tag = "mode",
+    request_body(content = Mode, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses(
+        (status = 200, description = "READWRITE, the only mode", body = Mode),
+        (status = 422, description = "Any other mode (42204)", body = ErrorBody),
+    ),
+)]
+pub(crate) async fn set_mode(body: Bytes) -> Reply {
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     match value["mode"].as_str() {
         Some("READWRITE") => Ok(Json(json!({"mode": "READWRITE"}))),
@@ -401,6 +672,22 @@ async fn set_mode(body: Bytes) -> Reply {
             message: format!("Invalid mode {other:?}: this registry is always READWRITE"),
         })),
     }
+}
+
+#[utoipa::path(get, path = "/mode/{subject}", tag = "mode",
+    params(("subject" = String, Path, description = "The subject")),
+    responses((status = 200, description = "Always READWRITE", body = Mode)))]
+pub(crate) async fn subject_mode() -> Json<Value> {
+    mode().await
+}
+
+#[utoipa::path(put, path = "/mode/{subject}", tag = "mode",
+    params(("subject" = String, Path, description = "The subject")),
+    request_body(content = Mode, content_type = "application/vnd.schemaregistry.v1+json"),
+    responses((status = 200, description = "READWRITE, the only mode", body = Mode),
+        (status = 422, description = "Any other mode (42204)", body = ErrorBody)))]
+pub(crate) async fn set_subject_mode(body: Bytes) -> Reply {
+    set_mode(body).await
 }
 
 #[cfg(test)]

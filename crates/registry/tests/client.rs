@@ -5,16 +5,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kafkit_registry::{
-    Compatibility, RegistryClient, RegistryClientConfig, RegistryService, Schema, VersionSpec,
+    Compatibility, RegistryClient, RegistryClientConfig, RegistryService, Schema, ServerAuth,
+    VersionSpec,
 };
 
 async fn server() -> String {
+    server_with(None).await
+}
+
+async fn server_with(auth: Option<ServerAuth>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(kafkit_registry::serve(
-        listener,
-        Arc::new(RegistryService::in_memory()),
-    ));
+    let registry = Arc::new(RegistryService::in_memory());
+    tokio::spawn(kafkit_registry::serve(listener, registry, auth));
     url
 }
 

@@ -55,7 +55,7 @@ async fn confluent_kafkas_client_and_serializers_work_with_kafkits_registry() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(kafkit_registry::serve(listener, registry.clone()));
+    let server = tokio::spawn(kafkit_registry::serve(listener, registry.clone(), None));
 
     let job = json!({"avro_values": [hex(&avro_value)], "json_values": [hex(&json_value)]});
     let out = tokio::task::spawn_blocking(move || run_peer(&url, &job))
