@@ -18,6 +18,7 @@ mod json_schema;
 mod json_schema_compat;
 mod protobuf;
 mod protobuf_compat;
+mod protobuf_json;
 pub mod wire;
 
 pub use avro::AvroSchema;

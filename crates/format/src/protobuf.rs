@@ -52,6 +52,8 @@ pub struct ProtobufSchema {
     /// The messages of the file that hold a map field, directly or in a message field:
     /// their JSON is written with map keys sorted, so equal messages print the same.
     with_maps: std::sync::Arc<std::collections::HashSet<String>>,
+    /// How plain proto3 messages are written to JSON without a `DynamicMessage`.
+    plans: std::sync::Arc<crate::protobuf_json::Plans>,
 }
 
 impl ProtobufSchema {
@@ -118,7 +120,12 @@ impl ProtobufSchema {
             .get_file_by_name(&main_name)
             .ok_or_else(|| bad("the compiled schema lost its own file".into()))?;
         let with_maps = std::sync::Arc::new(messages_with_maps(&file));
-        Ok(ProtobufSchema { file, with_maps })
+        let plans = std::sync::Arc::new(crate::protobuf_json::Plans::for_file(&file));
+        Ok(ProtobufSchema {
+            file,
+            with_maps,
+            plans,
+        })
     }
 
     /// The schema in Confluent's serialized form: the base64 of its `FileDescriptorProto`
@@ -207,6 +214,14 @@ impl ProtobufSchema {
     /// as proto3 JSON.
     pub fn decode_json(&self, indexes: &[i32], payload: &[u8], out: &mut String) -> Result<()> {
         let desc = self.message(indexes)?;
+        let mut buf = Vec::new();
+        if self.plans.write(&desc, payload, &mut buf) == crate::protobuf_json::Outcome::Written {
+            out.push_str(std::str::from_utf8(&buf).map_err(|e| FormatError::Decode {
+                kind: "Protobuf",
+                message: e.to_string(),
+            })?);
+            return Ok(());
+        }
         let full_name = desc.full_name().to_string();
         let message = DynamicMessage::decode(desc, payload).map_err(|e| FormatError::Decode {
             kind: "Protobuf",
@@ -217,7 +232,6 @@ impl ProtobufSchema {
             message: e.to_string(),
         };
         let options = prost_reflect::SerializeOptions::new();
-        let mut buf = Vec::new();
         if self.with_maps.contains(full_name.as_str()) {
             // Through a serde_json value, whose objects keep keys sorted: map entries come
             // out of prost-reflect in hash order.
