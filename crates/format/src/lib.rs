@@ -18,7 +18,6 @@ mod json_schema;
 mod json_schema_compat;
 mod protobuf;
 mod protobuf_compat;
-mod protobuf_json;
 pub mod wire;
 
 pub use avro::AvroSchema;

@@ -401,7 +401,7 @@ impl Schemas for RegistrySchemas {
         })?;
         let payload = match &*writer.parsed {
             Parsed::Avro(s) => s.encode_value(json),
-            Parsed::Protobuf(s) => s.encode_json(&writer.indexes, &json.to_string()),
+            Parsed::Protobuf(s) => s.encode_value(&writer.indexes, json),
             Parsed::Json(s) => s.encode_json(&json.to_string()),
         }
         .map_err(|e| format!("schema id {}: {e}", writer.id))?;

@@ -42,6 +42,10 @@ use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
 use crate::error::{FormatError, Result};
 
+mod from_json;
+mod plan;
+mod to_json;
+
 /// The name the schema's own file gets among its imports.
 const MAIN_FILE: &str = "kafkit-schema.proto";
 
@@ -53,7 +57,7 @@ pub struct ProtobufSchema {
     /// their JSON is written with map keys sorted, so equal messages print the same.
     with_maps: std::sync::Arc<std::collections::HashSet<String>>,
     /// How plain proto3 messages are written to JSON without a `DynamicMessage`.
-    plans: std::sync::Arc<crate::protobuf_json::Plans>,
+    plans: std::sync::Arc<plan::Plans>,
 }
 
 impl ProtobufSchema {
@@ -120,7 +124,7 @@ impl ProtobufSchema {
             .get_file_by_name(&main_name)
             .ok_or_else(|| bad("the compiled schema lost its own file".into()))?;
         let with_maps = std::sync::Arc::new(messages_with_maps(&file));
-        let plans = std::sync::Arc::new(crate::protobuf_json::Plans::for_file(&file));
+        let plans = std::sync::Arc::new(plan::Plans::for_file(&file));
         Ok(ProtobufSchema {
             file,
             with_maps,
@@ -215,7 +219,7 @@ impl ProtobufSchema {
     pub fn decode_json(&self, indexes: &[i32], payload: &[u8], out: &mut String) -> Result<()> {
         let desc = self.message(indexes)?;
         let mut buf = Vec::new();
-        if self.plans.write(&desc, payload, &mut buf) == crate::protobuf_json::Outcome::Written {
+        if self.plans.write(&desc, payload, &mut buf) == plan::Outcome::Written {
             out.push_str(std::str::from_utf8(&buf).map_err(|e| FormatError::Decode {
                 kind: "Protobuf",
                 message: e.to_string(),
@@ -255,15 +259,34 @@ impl ProtobufSchema {
 
     /// Encodes the JSON text `json` as a message of the type `indexes` point at.
     pub fn encode_json(&self, indexes: &[i32], json: &str) -> Result<Vec<u8>> {
-        let desc = self.message(indexes)?;
         let mut deserializer = serde_json::Deserializer::from_str(json);
-        let message = DynamicMessage::deserialize(desc, &mut deserializer).map_err(|e| {
-            FormatError::Mismatch {
+        let bytes = self.encode(indexes, &mut deserializer)?;
+        deserializer.end()?;
+        Ok(bytes)
+    }
+
+    /// Encodes the parsed JSON `json` as a message of the type `indexes` point at (the
+    /// same as [`Self::encode_json`] of its text, without writing the text).
+    pub fn encode_value(&self, indexes: &[i32], json: &serde_json::Value) -> Result<Vec<u8>> {
+        let desc = self.message(indexes)?;
+        let mut bytes = Vec::new();
+        if self.plans.encode(&desc, json, &mut bytes) == plan::Outcome::Written {
+            return Ok(bytes);
+        }
+        self.encode(indexes, json)
+    }
+
+    fn encode<'de, D>(&self, indexes: &[i32], json: D) -> Result<Vec<u8>>
+    where
+        D: serde::Deserializer<'de>,
+        D::Error: std::fmt::Display,
+    {
+        let desc = self.message(indexes)?;
+        let message =
+            DynamicMessage::deserialize(desc, json).map_err(|e| FormatError::Mismatch {
                 path: "$".into(),
                 message: e.to_string(),
-            }
-        })?;
-        deserializer.end()?;
+            })?;
         Ok(message.encode_to_vec())
     }
 }
