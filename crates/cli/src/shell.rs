@@ -575,6 +575,8 @@ pub async fn diff(
     right_format: Option<RecordFormat>,
     ignore_timestamps: bool,
 ) -> anyhow::Result<Differences> {
+    let format = args.format();
+    let right_format = right_format.unwrap_or_else(|| format.clone());
     let spec = DiffSpec {
         partitions: args.partitions.clone(),
         start: Some(
@@ -583,11 +585,12 @@ pub async fn diff(
                 .unwrap_or(ReadFrom::Beginning),
         ),
         ignore_timestamps,
+        // Schema-typed sides compare by their decoded JSON: ids differ between registries.
+        formats: (format.uses_schemas() || right_format.uses_schemas())
+            .then(|| (format.clone(), right_format.clone())),
     };
     let mut out = Out::new();
     let mut failed: Option<anyhow::Error> = None;
-    let format = args.format();
-    let right_format = right_format.unwrap_or_else(|| format.clone());
     let show = |r: Option<&kafkit::store::ConsumerRecord>,
                 format: &RecordFormat|
      -> Result<serde_json::Value, String> {

@@ -392,7 +392,17 @@ impl Registry {
                 version,
                 state: Some((id, schema, deleted)),
             } => {
-                self.ids.entry(SchemaKey::of(&schema)).or_insert(id);
+                let key = SchemaKey::of(&schema);
+                if let Some(held) = self.schemas.get(&id) {
+                    if SchemaKey::of(held) != key {
+                        // Two writers took the same new id in the same instant: the first
+                        // in the topic keeps it (the other sees this and registers again).
+                        return Err(format!(
+                            "id {id} already holds another schema; {subject} version {version} not applied"
+                        ));
+                    }
+                }
+                self.ids.entry(key).or_insert(id);
                 self.schemas.entry(id).or_insert(schema);
                 let entries = self.subjects.entry(subject).or_default();
                 match entries.iter_mut().find(|e| e.version == version) {

@@ -372,7 +372,9 @@ pub(crate) async fn register(
     body: Bytes,
 ) -> Reply {
     let schema = parse_schema(&body)?;
-    let id = r.write(|reg| reg.plan_register(&subject, schema)).await?;
+    let id = r
+        .write(|reg| reg.plan_register(&subject, schema.clone()))
+        .await?;
     Ok(Json(json!({ "id": id })))
 }
 

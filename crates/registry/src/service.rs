@@ -6,8 +6,11 @@
 //! registry opens, and again from where it was before each change is planned and after it is
 //! written, so processes sharing a topic (kafkit commands on one local storage, say) see each
 //! other's schemas; on local files, writers of one partition in two processes take turns (a
-//! writer holds the partition's lock while its storage is open). There is no leader election as in Confluent's registry: two processes
-//! registering new schemas in the same instant could still both take the next id.
+//! writer holds the partition's lock while its storage is open). There is no leader election
+//! as in Confluent's registry: two processes registering new schemas in the same instant may
+//! both take the next id. The topic's order settles it: the first record keeps the id, every
+//! reader skips the second, and its writer, finding its record skipped when it reads back,
+//! plans again (a bounded number of times).
 
 use kafkit_store::{AnyStorage, NewRecord, ReadFrom, RecordReader, Storage};
 use tokio::sync::{Mutex, MutexGuard};
@@ -26,8 +29,11 @@ struct Journal {
 
 impl Journal {
     /// Applies the journal's records from `next` on to `registry`; records that do not apply
-    /// are skipped and said.
-    async fn catch_up(&self, registry: &mut Registry) -> Result<u64, RegistryError> {
+    /// are skipped, said, and returned.
+    async fn catch_up(
+        &self,
+        registry: &mut Registry,
+    ) -> Result<(u64, Vec<JournalRecord>), RegistryError> {
         use std::sync::atomic::Ordering;
         let topic = &self.topic;
         let store_error =
@@ -43,6 +49,7 @@ impl Journal {
             .await
             .map_err(store_error)?;
         let mut records = 0u64;
+        let mut skipped = Vec::new();
         while let Some(batch) = reader.next_records().await.map_err(store_error)? {
             for r in batch {
                 let record = JournalRecord {
@@ -53,12 +60,13 @@ impl Journal {
                     // Confluent's registry would stop here; one bad record should not
                     // take every schema down, so it is skipped and said.
                     tracing::warn!(topic, offset = r.offset, error = %e, "a _schemas record skipped");
+                    skipped.push(record);
                 }
                 self.next.store(r.offset + 1, Ordering::Release);
                 records += 1;
             }
         }
-        Ok(records)
+        Ok((records, skipped))
     }
 }
 
@@ -109,7 +117,7 @@ impl RegistryService {
             next: std::sync::atomic::AtomicI64::new(0),
         };
         let mut registry = Registry::new();
-        let records = journal.catch_up(&mut registry).await?;
+        let (records, _) = journal.catch_up(&mut registry).await?;
         tracing::info!(topic, records, storage = %journal.storage.describe(), "registry read");
         Ok(RegistryService {
             registry: Mutex::new(registry),
@@ -124,19 +132,27 @@ impl RegistryService {
 
     /// Plans a change on the registry, writes its records to the journal, then applies them;
     /// returns the plan's answer. Nothing is applied when the journal refuses the records.
+    /// `plan` runs again when another writer's record took what it planned (a new id).
     pub async fn write<T>(
         &self,
-        plan: impl FnOnce(&Registry) -> Result<Planned<T>, RegistryError>,
+        mut plan: impl FnMut(&Registry) -> Result<Planned<T>, RegistryError>,
     ) -> Result<T, RegistryError> {
+        /// How many times a change is planned again after losing a race for an id.
+        const ATTEMPTS: usize = 5;
         let mut registry = self.registry.lock().await;
-        if let Some(journal) = &self.journal {
-            journal.catch_up(&mut registry).await?;
-        }
-        let Planned { answer, records } = plan(&registry)?;
-        if records.is_empty() {
+        let Some(journal) = &self.journal else {
+            let Planned { answer, records } = plan(&registry)?;
+            for r in &records {
+                registry.apply(r).map_err(RegistryError::store)?;
+            }
             return Ok(answer);
-        }
-        if let Some(journal) = &self.journal {
+        };
+        journal.catch_up(&mut registry).await?;
+        for _ in 0..ATTEMPTS {
+            let Planned { answer, records } = plan(&registry)?;
+            if records.is_empty() {
+                return Ok(answer);
+            }
             let new: Vec<NewRecord> = records
                 .iter()
                 .map(|r| NewRecord {
@@ -153,13 +169,15 @@ impl RegistryService {
                 .map_err(|e| RegistryError::store(format!("{}: {e}", journal.topic)))?;
             // What was written, and whatever another writer put before it, in the topic's
             // order.
-            journal.catch_up(&mut registry).await?;
-            return Ok(answer);
+            let (_, skipped) = journal.catch_up(&mut registry).await?;
+            if !records.iter().any(|r| skipped.contains(r)) {
+                return Ok(answer);
+            }
         }
-        for r in &records {
-            registry.apply(r).map_err(RegistryError::store)?;
-        }
-        Ok(answer)
+        Err(RegistryError::store(format!(
+            "{}: other writers took the ids planned {ATTEMPTS} times in a row",
+            journal.topic
+        )))
     }
 }
 
@@ -198,5 +216,42 @@ mod tests {
             .unwrap();
         assert_eq!(a.read().await.subjects(false), ["x", "y"]);
         assert_eq!(open().await.read().await.subjects(false), ["x", "y"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_that_loses_the_race_for_an_id_registers_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = LocalStorage::open(dir.path()).unwrap();
+        let open = || async {
+            let storage = AnyStorage::Local(storage.clone());
+            RegistryService::open(storage, "_schemas").await.unwrap()
+        };
+        let (a, b) = (open().await, open().await);
+        let runtime = tokio::runtime::Handle::current();
+        let mut raced = false;
+        // b plans id 1 for y; before it writes, a (another process) takes id 1 for x.
+        let y = b
+            .write(|r| {
+                if !raced {
+                    raced = true;
+                    let a_wrote = tokio::task::block_in_place(|| {
+                        runtime
+                            .block_on(a.write(|r| r.plan_register("x", Schema::avro(r#""int""#))))
+                    });
+                    assert_eq!(a_wrote.unwrap(), 1);
+                }
+                r.plan_register("y", Schema::avro(r#""long""#))
+            })
+            .await
+            .unwrap();
+        assert_eq!(y, 2, "y registered again with the next free id");
+        let check = |registry: &Registry| {
+            assert_eq!(registry.schema(1).unwrap().text, r#""int""#);
+            assert_eq!(registry.schema(2).unwrap().text, r#""long""#);
+            assert_eq!(registry.subjects(false), ["x", "y"]);
+        };
+        check(&*b.read().await);
+        // Every reader of the topic settles the race the same way.
+        check(&*open().await.read().await);
     }
 }

@@ -35,7 +35,7 @@ async fn confluent_kafkas_client_and_serializers_work_with_kafkits_registry() {
         references: Vec::new(),
     };
     let json_id = registry
-        .write(|r| r.plan_register("kafkit-json-value", json))
+        .write(|r| r.plan_register("kafkit-json-value", json.clone()))
         .await
         .unwrap();
     let avro = AvroSchema::parse(KAFKIT_AVRO).unwrap();

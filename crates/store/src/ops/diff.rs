@@ -1,5 +1,7 @@
 //! Comparing two topics partition by partition, record by record in order: keys, values,
 //! headers, and timestamps unless told to ignore them (offsets may differ, as after a copy).
+//! Schema-typed keys and values may be compared by what they decode to (each side with its
+//! own registry), so a backup whose registry gave the schema another id is still the same.
 //!
 //! ```
 //! # async fn demo() -> kafkit_store::Result<()> {
@@ -20,7 +22,8 @@
 
 use std::collections::VecDeque;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
+use crate::ops::schemas::{RecordFormat, Side};
 use crate::types::{ConsumerRecord, ReadFrom};
 use crate::{RecordReader, Storage};
 
@@ -33,6 +36,10 @@ pub struct DiffSpec {
     pub start: Option<ReadFrom>,
     /// Compare without timestamps.
     pub ignore_timestamps: bool,
+    /// The formats of the left and the right records: their schema-typed keys and values
+    /// are compared by the JSON they decode to, not by their bytes (which hold the schema
+    /// id). `None`: bytes.
+    pub formats: Option<(RecordFormat, RecordFormat)>,
 }
 
 /// Records at the same place on both sides that differ (`None`: that side has fewer).
@@ -95,14 +102,20 @@ pub async fn diff<L: Storage, R: Storage>(
         loop {
             if qa.is_empty() && !a_done {
                 match a.next_records().await? {
-                    Some(rs) => qa.extend(rs),
+                    Some(rs) => {
+                        prepare(spec.formats.as_ref().map(|f| &f.0), &rs).await?;
+                        qa.extend(rs);
+                    }
                     None => a_done = true,
                 }
                 continue;
             }
             if qb.is_empty() && !b_done {
                 match b.next_records().await? {
-                    Some(rs) => qb.extend(rs),
+                    Some(rs) => {
+                        prepare(spec.formats.as_ref().map(|f| &f.1), &rs).await?;
+                        qb.extend(rs);
+                    }
                     None => b_done = true,
                 }
                 continue;
@@ -114,8 +127,9 @@ pub async fn diff<L: Storage, R: Storage>(
             summary.compared += 1;
             let same = match (&x, &y) {
                 (Some(x), Some(y)) => {
-                    x.key == y.key
-                        && x.value == y.value
+                    let formats = spec.formats.as_ref();
+                    same_side(Side::Key, x.key.as_deref(), y.key.as_deref(), formats)
+                        && same_side(Side::Value, x.value.as_deref(), y.value.as_deref(), formats)
                         && x.headers == y.headers
                         && (spec.ignore_timestamps || x.timestamp == y.timestamp)
                 }
@@ -134,4 +148,37 @@ pub async fn diff<L: Storage, R: Storage>(
         }
     }
     Ok(summary)
+}
+
+/// Fetches the schemas `records` name, when their format has schema types.
+async fn prepare(format: Option<&RecordFormat>, records: &[ConsumerRecord]) -> Result<()> {
+    match format {
+        Some(format) if format.uses_schemas() => {
+            format.prepare(records).await.map_err(StoreError::Invalid)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether one side of two records is the same: equal bytes, or, for a schema type on
+/// both sides, the same decoded JSON (bytes that do not decode differ unless equal).
+fn same_side(
+    side: Side,
+    left: Option<&[u8]>,
+    right: Option<&[u8]>,
+    formats: Option<&(RecordFormat, RecordFormat)>,
+) -> bool {
+    if left == right {
+        return true;
+    }
+    let Some((lf, rf)) = formats else {
+        return false;
+    };
+    if !lf.side_type(side).is_schema() || !rf.side_type(side).is_schema() {
+        return false;
+    }
+    match (lf.show(side, left), rf.show(side, right)) {
+        (Ok((l, _)), Ok((r, _))) => l == r,
+        _ => false,
+    }
 }

@@ -127,7 +127,7 @@ impl RecordFormat {
         self.key.is_schema() || self.value.is_schema()
     }
 
-    fn side_type(&self, side: Side) -> DataType {
+    pub(crate) fn side_type(&self, side: Side) -> DataType {
         match side {
             Side::Key => self.key,
             Side::Value => self.value,
