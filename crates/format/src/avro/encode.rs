@@ -119,12 +119,12 @@ pub(super) fn encode(
 }
 
 /// A zig-zag varint, as Avro writes `int` and `long` (Kafka's varlong: the same scheme).
-fn long(n: i64, out: &mut Vec<u8>) {
+pub(super) fn long(n: i64, out: &mut Vec<u8>) {
     kafkit_record::varint::put_varlong(out, n);
 }
 
 /// Length-prefixed bytes, as Avro writes `bytes` and `string`.
-fn bytes(b: &[u8], out: &mut Vec<u8>) {
+pub(super) fn bytes(b: &[u8], out: &mut Vec<u8>) {
     long(b.len() as i64, out);
     out.extend_from_slice(b);
 }

@@ -246,7 +246,7 @@ fn long(json: &Json, expected: &dyn Fn(&str) -> FormatError) -> Result<i64> {
 }
 
 /// A JSON number, or the strings Avro's JSON encoding uses for NaN and the infinities.
-fn number(json: &Json) -> Option<f64> {
+pub(super) fn number(json: &Json) -> Option<f64> {
     match json {
         Json::Number(n) => n.as_f64(),
         Json::String(s) => match s.as_str() {

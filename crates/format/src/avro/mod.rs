@@ -28,6 +28,7 @@
 //! ```
 
 mod decode;
+mod direct_encode;
 mod encode;
 mod from_json;
 mod scan;
@@ -100,8 +101,13 @@ impl AvroSchema {
 
     /// Encodes a JSON value as an Avro datum.
     pub fn encode_value(&self, json: &serde_json::Value) -> Result<Vec<u8>> {
-        let value = from_json::Converter { names: &self.names }.value(json, &self.schema)?;
         let mut datum = Vec::with_capacity(64);
+        let direct = direct_encode::DirectEncoder { names: &self.names };
+        if direct.encode(json, &self.schema, &mut datum).is_some() {
+            return Ok(datum);
+        }
+        datum.clear();
+        let value = from_json::Converter { names: &self.names }.value(json, &self.schema)?;
         encode::encode(&value, &self.schema, &self.names, &mut datum)?;
         Ok(datum)
     }
