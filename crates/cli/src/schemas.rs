@@ -1,6 +1,6 @@
 //! Where the schemas of `--key-type` / `--value-type avro|protobuf|jsonschema` come from:
 //! a registry server (`-X schema.registry.url=...` or the config's `schema_registry`
-//! section, with Confluent's client property names), else the registry a local storage keeps
+//! section, with Confluent's client property names), else the registry an emulated storage keeps
 //! in its own `_schemas` topic.
 
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use kafkit::store::{AnyStorage, Storage};
 
 use crate::settings::Settings;
 
-/// The topic a local storage keeps its registry in.
+/// The topic an emulated storage (local files, object store) keeps its registry in.
 pub(crate) const LOCAL_REGISTRY_TOPIC: &str = "_schemas";
 
 /// Properties of the registry and of the serializers, not of the Kafka client.
@@ -36,7 +36,7 @@ pub(crate) fn is_registry_property(key: &str) -> bool {
 /// The registry settings: the config's `schema_registry` section, then `-X`.
 ///
 /// Which registry a storage's records use: the `schema_registry` section of its named
-/// config; else, for a cluster, `-X schema.registry.url`; else, for a local storage, its own
+/// config; else, for a cluster, `-X schema.registry.url`; else, for an emulated storage, its own
 /// registry (so a copy between a cluster and local files uses the cluster's registry on one
 /// end and the files' own on the other). `kafkit schemas` takes `-X` on any storage.
 #[derive(Clone)]
@@ -85,12 +85,12 @@ impl RegistrySettings {
         &self,
         storage: &AnyStorage,
     ) -> anyhow::Result<SchemaSource> {
-        let local = matches!(storage, AnyStorage::Local(_));
-        self.source(storage, local && !self.url_in_file).await
+        let own = storage.is_emulated();
+        self.source(storage, own && !self.url_in_file).await
     }
 
     /// Where schemas come from for `storage`: the registry server (unless `own_first` and
-    /// the storage keeps its own), else a local storage's own registry.
+    /// the storage keeps its own), else an emulated storage's own registry.
     pub(crate) async fn source(
         &self,
         storage: &AnyStorage,
@@ -107,8 +107,8 @@ impl RegistrySettings {
             let client = RegistryClient::new(config).context("schema registry client")?;
             return Ok(SchemaSource::Remote(Arc::new(client)));
         }
-        match storage {
-            AnyStorage::Local(_) => {
+        match storage.is_emulated() {
+            true => {
                 let service = RegistryService::open(storage.clone(), LOCAL_REGISTRY_TOPIC)
                     .await
                     .with_context(|| {
@@ -119,7 +119,7 @@ impl RegistrySettings {
                     })?;
                 Ok(SchemaSource::Own(Arc::new(service)))
             }
-            _ => bail!(
+            false => bail!(
                 "the schema types need a schema registry on {}: give -X schema.registry.url=URL \
                  or a config with a schema_registry section",
                 storage.describe()

@@ -158,11 +158,8 @@ pub async fn delete_records(storage: &AnyStorage, topic: &str, before: &str) -> 
 pub async fn stat(storage: &AnyStorage, topic: &str, json: bool) -> Result<()> {
     let marks = storage.watermarks(topic).await?;
     let configs = storage.topic_configs(topic, false).await?;
-    // Only local storage knows sizes (a cluster listing would ask every topic's offsets).
-    let size = match storage {
-        AnyStorage::Local(local) => Some(local.topic_bytes(topic)?),
-        AnyStorage::Kafka(_) => None,
-    };
+    // Only emulated storages know sizes (a cluster listing would ask every topic's offsets).
+    let size = storage.topic_bytes(topic).await?;
     let records: i64 = marks.values().map(|(l, h)| (h - l).max(0)).sum();
     let mut out = Out::new();
     if json {

@@ -4,15 +4,20 @@ use std::collections::BTreeMap;
 
 use crate::error::Result;
 use crate::types::{ConsumerRecord, GroupInfo, GroupRead, NewRecord, ReadFrom, TopicSummary};
-use crate::{KafkaReader, KafkaStorage, LocalReader, LocalStorage, RecordReader, Storage};
+use crate::{
+    KafkaReader, KafkaStorage, LocalReader, LocalStorage, ObjectReader, ObjectStorage,
+    RecordReader, Storage,
+};
 
-/// A Kafka cluster or a local directory.
+/// A Kafka cluster, a local directory or an object store.
 #[derive(Clone, Debug)]
 pub enum AnyStorage {
     /// A Kafka cluster.
     Kafka(Box<KafkaStorage>),
     /// Emulated Kafka in a local directory.
     Local(LocalStorage),
+    /// Emulated Kafka on an object store (S3, Azure Blob).
+    Object(ObjectStorage),
 }
 
 /// A reader of either storage.
@@ -22,6 +27,8 @@ pub enum AnyReader {
     Kafka(KafkaReader),
     /// Reading a local directory.
     Local(LocalReader),
+    /// Reading an object store.
+    Object(ObjectReader),
 }
 
 macro_rules! each {
@@ -29,16 +36,58 @@ macro_rules! each {
         match $self {
             AnyStorage::Kafka($s) => $body,
             AnyStorage::Local($s) => $body,
+            AnyStorage::Object($s) => $body,
         }
     };
 }
 
 impl AnyStorage {
-    /// Flushes what is pending (the cluster's producer); a no-op for local storage.
+    /// Flushes what is pending (the cluster's producer); a no-op for emulated storages.
     pub async fn close(&self) -> Result<()> {
         match self {
             AnyStorage::Kafka(k) => k.close().await,
-            AnyStorage::Local(_) => Ok(()),
+            AnyStorage::Local(_) | AnyStorage::Object(_) => Ok(()),
+        }
+    }
+
+    /// True for emulated Kafka (local files, object stores): no broker, and a registry of
+    /// its own for the schema types.
+    pub fn is_emulated(&self) -> bool {
+        !matches!(self, AnyStorage::Kafka(_))
+    }
+
+    /// Appends `batches` to `partition` exactly as given (a byte-faithful backup: the bytes
+    /// and offsets a broker served); emulated storages only.
+    pub async fn append_batches(
+        &self,
+        topic: &str,
+        partition: i32,
+        batches: &[kafkit_record::RecordBatch],
+    ) -> Result<()> {
+        match self {
+            AnyStorage::Local(s) => s.append_batches(topic, partition, batches).await,
+            AnyStorage::Object(s) => s.append_batches(topic, partition, batches).await,
+            AnyStorage::Kafka(_) => Err(crate::StoreError::Invalid(
+                "batches keep their offsets in emulated storages only".into(),
+            )),
+        }
+    }
+
+    /// Makes everything the topic holds count (local files: a torn tail cut, batches written
+    /// but not indexed indexed again); object stores need nothing.
+    pub async fn recover(&self, topic: &str) -> Result<()> {
+        match self {
+            AnyStorage::Local(s) => s.recover(topic).await,
+            AnyStorage::Object(_) | AnyStorage::Kafka(_) => Ok(()),
+        }
+    }
+
+    /// Bytes the topic takes, where the storage knows (emulated storages).
+    pub async fn topic_bytes(&self, topic: &str) -> Result<Option<u64>> {
+        match self {
+            AnyStorage::Local(s) => s.topic_bytes(topic).map(Some),
+            AnyStorage::Object(s) => s.topic_bytes(topic).await.map(Some),
+            AnyStorage::Kafka(_) => Ok(None),
         }
     }
 }
@@ -116,6 +165,9 @@ impl Storage for AnyStorage {
             AnyStorage::Local(s) => {
                 AnyReader::Local(s.reader(topic, partitions, from, follow).await?)
             }
+            AnyStorage::Object(s) => {
+                AnyReader::Object(s.reader(topic, partitions, from, follow).await?)
+            }
         })
     }
     async fn group_reader(
@@ -127,6 +179,7 @@ impl Storage for AnyStorage {
         Ok(match self {
             AnyStorage::Kafka(s) => AnyReader::Kafka(s.group_reader(topic, group, follow).await?),
             AnyStorage::Local(s) => AnyReader::Local(s.group_reader(topic, group, follow).await?),
+            AnyStorage::Object(s) => AnyReader::Object(s.group_reader(topic, group, follow).await?),
         })
     }
     async fn list_groups(&self) -> Result<Vec<String>> {
@@ -155,24 +208,28 @@ impl RecordReader for AnyReader {
         match self {
             AnyReader::Kafka(r) => r.next_records().await,
             AnyReader::Local(r) => r.next_records().await,
+            AnyReader::Object(r) => r.next_records().await,
         }
     }
     fn positions(&self) -> BTreeMap<i32, i64> {
         match self {
             AnyReader::Kafka(r) => r.positions(),
             AnyReader::Local(r) => r.positions(),
+            AnyReader::Object(r) => r.positions(),
         }
     }
     async fn commit(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
         match self {
             AnyReader::Kafka(r) => r.commit(handled).await,
             AnyReader::Local(r) => r.commit(handled).await,
+            AnyReader::Object(r) => r.commit(handled).await,
         }
     }
     async fn close(&mut self, handled: &BTreeMap<i32, i64>) -> Result<()> {
         match self {
             AnyReader::Kafka(r) => r.close(handled).await,
             AnyReader::Local(r) => r.close(handled).await,
+            AnyReader::Object(r) => r.close(handled).await,
         }
     }
 }

@@ -65,6 +65,25 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// An object store request failed (S3, Azure Blob).
+    #[error("{what} {location}: {source}")]
+    Object {
+        /// The object or prefix, with its storage (`s3:bucket/prefix/...`).
+        location: String,
+        /// What was being done.
+        what: String,
+        /// The object store's error.
+        source: Box<object_store::Error>,
+    },
+    /// Another writer changed the same partition (or topic metadata, or group) each time this
+    /// one tried: nothing of this write was kept.
+    #[error("{what}: another writer changed it at the same time, {attempts} times running; nothing of this write was kept (try again)")]
+    Conflict {
+        /// What was written (`topic 't' partition 0 on s3:bucket/prefix`).
+        what: String,
+        /// How often it was tried.
+        attempts: u32,
+    },
     /// Something took longer than its bound.
     #[error("timed out: {0}")]
     Timeout(String),
@@ -78,7 +97,10 @@ impl StoreError {
     pub fn is_retriable(&self) -> bool {
         match self {
             StoreError::Client(e) => e.is_retriable(),
-            StoreError::Timeout(_) => true,
+            StoreError::Timeout(_) | StoreError::Conflict { .. } => true,
+            StoreError::Object { source, .. } => {
+                matches!(**source, object_store::Error::Generic { .. })
+            }
             StoreError::Io { source, .. } => matches!(
                 source.kind(),
                 std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock

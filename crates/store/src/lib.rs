@@ -4,7 +4,9 @@
 //! - [`LocalStorage`]: emulated Kafka in a directory — topics with partitions and configs,
 //!   records kept as RecordBatch v2 segments with an index, watermarks, offsets for times,
 //!   murmur2 partitioning, consumer groups with committed offsets (layout in docs/STORAGE.md).
-//! - [`AnyStorage`]: either, chosen at run time (what the CLI uses).
+//! - [`ObjectStorage`]: the same emulation on an object store — an S3 bucket
+//!   ([`S3Location`]) or an Azure Blob container ([`AzureLocation`]).
+//! - [`AnyStorage`]: any of them, chosen at run time (what the CLI uses).
 //!
 //! ```
 //! # async fn demo() -> kafkit_store::Result<()> {
@@ -26,9 +28,11 @@
 #![warn(missing_docs)]
 
 mod any;
+mod emulated;
 mod error;
 mod kafka;
 mod local;
+mod object;
 pub mod ops;
 mod types;
 
@@ -36,6 +40,7 @@ pub use any::{AnyReader, AnyStorage};
 pub use error::{Result, StoreError};
 pub use kafka::{KafkaReader, KafkaStorage};
 pub use local::{LocalReader, LocalStorage};
+pub use object::{AzureLocation, ObjectReader, ObjectStorage, S3Location};
 pub use types::{
     ConsumerRecord, GroupInfo, GroupMemberInfo, GroupRead, NewRecord, ReadFrom, TopicSummary,
 };

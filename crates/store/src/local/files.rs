@@ -3,14 +3,10 @@
 //! I/O (reads, writes, fsync) never holds up the async runtime's worker threads.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
-
-use kafkit_record::{partition_for_key, BatchBuilder, Compression};
 
 use super::log;
-use super::{
-    check_topic_name, io_err, now_ms, write_log_start, LocalReader, LocalStorage, TopicMeta,
-};
+use super::{io_err, write_log_start, LocalReader, LocalStorage};
+use crate::emulated::{self, check_topic_name, TopicMeta};
 use crate::error::{Result, StoreError};
 use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, TopicSummary};
 
@@ -49,12 +45,7 @@ impl LocalStorage {
         partitions: i32,
         configs: &[(String, String)],
     ) -> Result<()> {
-        check_topic_name(topic)?;
-        if partitions < 1 {
-            return Err(StoreError::Invalid(format!(
-                "topic '{topic}': partitions must be at least 1, not {partitions}"
-            )));
-        }
+        let meta = TopicMeta::new_topic(topic, partitions, configs)?;
         if self.exists_now(topic)? {
             return Err(StoreError::TopicExists(topic.to_string()));
         }
@@ -63,13 +54,7 @@ impl LocalStorage {
             let pdir = dir.join(p.to_string());
             std::fs::create_dir_all(&pdir).map_err(|e| io_err(&pdir, "create", e))?;
         }
-        self.write_meta(
-            topic,
-            &TopicMeta {
-                partitions,
-                configs: configs.iter().cloned().collect(),
-            },
-        )
+        self.write_meta(topic, &meta)
     }
 
     pub(super) fn delete_topic_now(&self, topic: &str) -> Result<()> {
@@ -88,17 +73,12 @@ impl LocalStorage {
 
     pub(super) fn set_partitions_now(&self, topic: &str, partitions: i32) -> Result<()> {
         let mut meta = self.meta(topic)?;
-        if partitions < meta.partitions {
-            return Err(StoreError::Invalid(format!(
-                "topic '{topic}' has {} partitions; Kafka cannot shrink a topic to {partitions}",
-                meta.partitions
-            )));
-        }
-        for p in meta.partitions..partitions {
+        let before = meta.partitions;
+        meta.grow(topic, partitions)?;
+        for p in before..partitions {
             let dir = self.partition_dir(topic, p);
             std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, "create", e))?;
         }
-        meta.partitions = partitions;
         self.write_meta(topic, &meta)
     }
 
@@ -116,12 +96,7 @@ impl LocalStorage {
         changes: &[(String, Option<String>)],
     ) -> Result<()> {
         let mut meta = self.meta(topic)?;
-        for (k, v) in changes {
-            match v {
-                Some(v) => meta.configs.insert(k.clone(), v.clone()),
-                None => meta.configs.remove(k),
-            };
-        }
+        meta.alter(changes);
         self.write_meta(topic, &meta)
     }
 
@@ -133,13 +108,7 @@ impl LocalStorage {
         let meta = self.meta(topic)?;
         let mut out = BTreeMap::new();
         for (&p, &offset) in before {
-            if !(0..meta.partitions).contains(&p) {
-                return Err(StoreError::UnknownPartition {
-                    topic: topic.to_string(),
-                    partition: p,
-                    partitions: meta.partitions,
-                });
-            }
+            meta.check_partition(topic, p)?;
             let (low, high) = self.watermarks_of(topic, p)?;
             let offset = if offset == -1 { high } else { offset };
             if !(0..=high).contains(&offset) {
@@ -181,49 +150,20 @@ impl LocalStorage {
         records: Vec<NewRecord>,
     ) -> Result<Vec<(i32, i64)>> {
         let meta = self.meta(topic)?;
-        let n = meta.partitions;
-        let now = now_ms();
+        let now = emulated::now_ms();
         // Route each record, then write one batch per partition.
-        let mut by_partition: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
-        for (i, r) in records.iter().enumerate() {
-            let p = match (r.partition, &r.key) {
-                (Some(p), _) if (0..n).contains(&p) => p,
-                (Some(p), _) => {
-                    return Err(StoreError::UnknownPartition {
-                        topic: topic.to_string(),
-                        partition: p,
-                        partitions: n,
-                    })
-                }
-                (None, Some(k)) => partition_for_key(k, n as u32),
-                (None, None) => (self.spread.fetch_add(1, Ordering::Relaxed) % n as u32) as i32,
-            };
-            by_partition.entry(p).or_default().push(i);
-        }
-        let compression: Compression = meta
-            .configs
-            .get("compression.type")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(Compression::None);
+        let by_partition = emulated::route(topic, &records, meta.partitions, &self.spread)?;
+        let compression = meta.compression();
         let mut placed = vec![(0, 0); records.len()];
         for (p, indexes) in by_partition {
             let writer = self.writer(topic, p)?;
             let mut w = writer.lock().unwrap_or_else(|e| e.into_inner());
             let base = w.next_offset();
-            let first_ts = records[indexes[0]].timestamp.unwrap_or(now);
-            let mut b = BatchBuilder::new(base, first_ts);
-            let mut max_timestamp = first_ts;
+            let batch = emulated::encode_batch(topic, &records, &indexes, base, compression, now)?;
             for (delta, &i) in indexes.iter().enumerate() {
-                let r = &records[i];
-                let ts = r.timestamp.unwrap_or(now);
-                max_timestamp = max_timestamp.max(ts);
-                b.push(ts, r.key.as_deref(), r.value.as_deref(), &r.headers);
                 placed[i] = (p, base + delta as i64);
             }
-            let bytes = b
-                .finish(compression, None)
-                .map_err(|e| StoreError::Invalid(format!("topic '{topic}': {e}")))?;
-            w.append(&bytes, indexes.len() as i64, max_timestamp)?;
+            w.append(&batch.bytes, batch.records, batch.max_timestamp)?;
         }
         Ok(placed)
     }
@@ -261,17 +201,8 @@ impl LocalStorage {
             if start.contains_key(&p) {
                 continue;
             }
-            let (low, high) = self.watermarks_of(topic, p)?;
-            let at = match group.reset {
-                kafkit_client::OffsetReset::Earliest => low,
-                kafkit_client::OffsetReset::Latest => high,
-                kafkit_client::OffsetReset::None => {
-                    return Err(StoreError::Invalid(format!(
-                        "group '{}' has no commit for {topic}/{p} and auto.offset.reset is none",
-                        group.group
-                    )))
-                }
-            };
+            let marks = self.watermarks_of(topic, p)?;
+            let at = emulated::group_reset(group, topic, p, marks)?;
             start.insert(p, at);
         }
         let mut reader = self.reader_now(topic, None, ReadFrom::Offsets(start), follow)?;
@@ -320,9 +251,7 @@ impl LocalStorage {
     ) -> Result<()> {
         let path = self.group_path(group)?;
         let mut all = self.group_offsets_now(group)?;
-        for (topic, parts) in offsets {
-            all.entry(topic.clone()).or_default().extend(parts);
-        }
+        emulated::merge_commits(&mut all, offsets);
         std::fs::create_dir_all(self.groups_dir())
             .map_err(|e| io_err(&self.groups_dir(), "create", e))?;
         let tmp = path.with_extension("json.tmp");

@@ -15,10 +15,10 @@ pub use reader::LocalReader;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::emulated::{self, check_group_name, check_topic_name, Spread, TopicMeta};
 use crate::error::{Result, StoreError};
 use crate::types::{GroupInfo, GroupRead, NewRecord, ReadFrom, TopicSummary};
 use crate::Storage;
@@ -30,15 +30,6 @@ const READ_BYTES: u64 = 1 << 20;
 /// How often a following reader looks for new records.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
-/// A topic's metadata file.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TopicMeta {
-    partitions: i32,
-    #[serde(default)]
-    configs: BTreeMap<String, String>,
-}
-
 /// The partitions this process writes, each behind its own lock.
 type OpenWriters = HashMap<(String, i32), Arc<Mutex<PartitionWriter>>>;
 
@@ -47,7 +38,7 @@ type OpenWriters = HashMap<(String, i32), Arc<Mutex<PartitionWriter>>>;
 pub struct LocalStorage {
     root: PathBuf,
     writers: Arc<Mutex<OpenWriters>>,
-    spread: Arc<AtomicU32>,
+    spread: Spread,
 }
 
 impl std::fmt::Debug for LocalStorage {
@@ -66,24 +57,6 @@ fn io_err(path: &Path, what: &str, e: std::io::Error) -> StoreError {
     }
 }
 
-/// Kafka's rule for topic names, which also keeps them safe as directory names.
-fn check_topic_name(topic: &str) -> Result<()> {
-    let ok = !topic.is_empty()
-        && topic.len() <= 249
-        && topic != "."
-        && topic != ".."
-        && topic
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "'{topic}' is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)"
-        )))
-    }
-}
-
 impl LocalStorage {
     /// Emulated Kafka under `root` (created when missing).
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
@@ -93,7 +66,7 @@ impl LocalStorage {
         Ok(LocalStorage {
             root,
             writers: Arc::default(),
-            spread: Arc::default(),
+            spread: Spread::default(),
         })
     }
 
@@ -245,11 +218,7 @@ impl LocalStorage {
     }
 
     fn group_path(&self, group: &str) -> Result<PathBuf> {
-        if group.is_empty() || group.contains(['/', '\\']) || group.starts_with('.') {
-            return Err(StoreError::Invalid(format!(
-                "'{group}' is not a valid group name here (no '/', '\\', or leading '.')"
-            )));
-        }
+        check_group_name(group)?;
         Ok(self.groups_dir().join(format!("{group}.json")))
     }
 
@@ -258,16 +227,13 @@ impl LocalStorage {
         topic: &str,
         partition: i32,
         from: &ReadFrom,
-        (low, high): (i64, i64),
+        marks: (i64, i64),
     ) -> Result<i64> {
-        Ok(match from {
-            ReadFrom::Beginning => low,
-            ReadFrom::End => high,
-            ReadFrom::Last(n) => (high - n).max(low),
-            ReadFrom::Offset(o) => (*o).clamp(low, high),
-            ReadFrom::Offsets(m) => m.get(&partition).copied().unwrap_or(low).clamp(low, high),
-            ReadFrom::Timestamp(ts) => self.offset_for_time(topic, partition, *ts)?.unwrap_or(high),
-        })
+        let for_time = match from {
+            ReadFrom::Timestamp(ts) => self.offset_for_time(topic, partition, *ts)?,
+            _ => None,
+        };
+        Ok(emulated::start_offset(partition, from, marks, for_time))
     }
 
     fn offset_for_time(&self, topic: &str, partition: i32, ts: i64) -> Result<Option<i64>> {
@@ -292,19 +258,13 @@ impl LocalStorage {
                     message: bad.message,
                 });
             }
-            for batch in read.batches {
-                if batch.header.is_control {
-                    continue;
-                }
-                for r in batch.records() {
-                    let r = r.map_err(|e| StoreError::Corrupt {
-                        path: dir.clone(),
-                        message: e.to_string(),
-                    })?;
-                    if r.timestamp >= ts && r.offset >= low {
-                        return Ok(Some(r.offset));
-                    }
-                }
+            let found =
+                emulated::first_at_time(&read.batches, ts, low, |message| StoreError::Corrupt {
+                    path: dir.clone(),
+                    message,
+                })?;
+            if found.is_some() {
+                return Ok(found);
             }
         }
         Ok(None)
@@ -476,10 +436,4 @@ fn write_log_start(dir: &Path, offset: i64) -> Result<()> {
         })
         .and_then(|_| std::fs::rename(&tmp, &path))
         .map_err(|e| io_err(&path, "write", e))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::log::{self, read_batches, read_segments, BadBatch, ReadBatches};
 use super::{read_log_start, LocalStorage, FOLLOW_POLL, READ_BYTES};
+use crate::emulated;
 use crate::error::{Result, StoreError};
 use crate::types::ConsumerRecord;
 use crate::RecordReader;
@@ -152,30 +153,16 @@ impl ReadState {
             let read = self.read_partition((storage, topic), p, &mut next)?;
             for batch in read.batches {
                 let h = batch.header;
-                if !h.is_control {
-                    for r in batch.records() {
-                        let r = r.map_err(|e| StoreError::CorruptBatch {
-                            topic: topic.to_string(),
-                            partition: p,
-                            base_offset: h.base_offset,
-                            next_offset: h.next_offset(),
-                            path: storage.partition_dir(topic, p),
-                            message: e.to_string(),
-                        })?;
-                        if r.offset < next || stop.is_some_and(|s| r.offset >= s) {
-                            continue;
-                        }
-                        out.push(ConsumerRecord {
-                            topic: topic.clone(),
-                            partition: p,
-                            offset: r.offset,
-                            timestamp: r.timestamp,
-                            key: r.key,
-                            value: r.value,
-                            headers: r.headers,
-                        });
+                emulated::push_records(&batch, (topic, p), (next, stop), &mut out, |message| {
+                    StoreError::CorruptBatch {
+                        topic: topic.to_string(),
+                        partition: p,
+                        base_offset: h.base_offset,
+                        next_offset: h.next_offset(),
+                        path: storage.partition_dir(topic, p),
+                        message,
                     }
-                }
+                })?;
                 next = next.max(h.next_offset());
             }
             if let Some(bad) = read.bad {
