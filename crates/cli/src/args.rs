@@ -30,9 +30,12 @@ pub(crate) struct Cli {
     )]
     pub(crate) properties: Vec<String>,
 
-    /// The storage to work on: `local[:DIR]`, `kafka:HOST:PORT`, or the name of a YAML config
-    /// (NAME.yaml in ./, ./configs/clusters/, ./configs/locals/ or $KAFKIT_HOME) (default: -b
-    /// if given, else local storage in ./.kafkit).
+    /// The storage to work on: `local[:DIR]`, `kafka:HOST:PORT`, `s3:BUCKET/PREFIX`,
+    /// `azure:CONTAINER/PREFIX`, or the name of a YAML config (NAME.yaml in ./ or
+    /// ./configs/{clusters,locals,s3s,azureblobs}/, or the same under $KAFKIT_HOME) (default: -b
+    /// if given, else local storage in ./.kafkit). S3 credentials also come from AWS_*
+    /// variables (AWS_ENDPOINT_URL for another server), Azure's from
+    /// AZURE_STORAGE_CONNECTION_STRING.
     #[arg(short = 's', long = "storage", global = true, env = "KAFKIT_STORAGE")]
     pub(crate) storage: Option<StorageSpec>,
 
@@ -219,7 +222,7 @@ pub(crate) enum Command {
         source: String,
         /// The target topic (created with the source's partitions when missing).
         target: String,
-        /// The target storage: `local[:DIR]` or `kafka:HOST:PORT` (default: the same).
+        /// The target storage, as --storage takes it (default: the same).
         #[arg(long, value_name = "STORAGE")]
         into: Option<StorageSpec>,
         /// Re-derive partitions from keys instead of keeping each record's partition.
@@ -288,7 +291,7 @@ pub(crate) enum Command {
         left: String,
         /// The second topic.
         right: String,
-        /// The second topic's storage: `local[:DIR]` or `kafka:HOST:PORT` (default: the same).
+        /// The second topic's storage, as --storage takes it (default: the same).
         #[arg(long, value_name = "STORAGE")]
         other: Option<StorageSpec>,
         /// Do not compare timestamps.

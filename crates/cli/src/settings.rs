@@ -1,8 +1,8 @@
 //! Named YAML configurations: where a storage is and how kafkit talks to it.
 //!
-//! `--storage NAME` (or `KAFKIT_STORAGE=NAME`) loads the first of `./NAME.yaml`,
-//! `./configs/clusters/NAME.yaml`, `./configs/locals/NAME.yaml` (each also as `.yml`), and the
-//! same under `$KAFKIT_HOME` (kafi's layout). A file has these sections:
+//! `--storage NAME` (or `KAFKIT_STORAGE=NAME`) loads the first of `./NAME.yaml` and
+//! `./configs/{clusters,locals,s3s,azureblobs}/NAME.yaml` (each also as `.yml`), and the same
+//! under `$KAFKIT_HOME` (kafi's layout). A file has these sections:
 //!
 //! ```yaml
 //! kafka:                     # a cluster: any client property (Java / librdkafka names)
@@ -10,6 +10,16 @@
 //!   sasl.password: ${KAFKA_PASSWORD}
 //! local:                     # or emulated Kafka in a directory
 //!   root.dir: ./backup
+//! s3:                        # or in an S3 bucket (credentials also from AWS_* variables)
+//!   endpoint: http://localhost:9000
+//!   access.key: ${S3_ACCESS_KEY}
+//!   secret.key: ${S3_SECRET_KEY}
+//!   bucket.name: backups     # default test
+//!   root.dir: kafka          # a prefix in the bucket, default none
+//! azure_blob:                # or in an Azure Blob container
+//!   connection.string: ${AZURE_STORAGE_CONNECTION_STRING}
+//!   container.name: backups  # default test
+//!   root.dir: kafka
 //! schema_registry:           # kept for the Schema Registry formats
 //!   schema.registry.url: http://localhost:8081
 //! kafkit:                    # defaults of the commands
@@ -79,6 +89,47 @@ struct LocalSection {
     root_dir: PathBuf,
 }
 
+/// The `s3` section (kafi's keys).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    /// The server (AWS's when not given).
+    pub endpoint: Option<String>,
+    /// The access key.
+    #[serde(rename = "access.key")]
+    pub access_key: Option<String>,
+    /// Its secret.
+    #[serde(rename = "secret.key")]
+    pub secret_key: Option<String>,
+    /// The region.
+    pub region: Option<String>,
+    /// The bucket (kafi's default: test).
+    #[serde(rename = "bucket.name", default = "default_container")]
+    pub bucket: String,
+    /// The prefix in the bucket.
+    #[serde(rename = "root.dir", default)]
+    pub root_dir: String,
+}
+
+/// The `azure_blob` section (kafi's keys).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureSection {
+    /// The storage account's connection string.
+    #[serde(rename = "connection.string")]
+    pub connection_string: Option<String>,
+    /// The container (kafi's default: test).
+    #[serde(rename = "container.name", default = "default_container")]
+    pub container: String,
+    /// The prefix in the container.
+    #[serde(rename = "root.dir", default)]
+    pub root_dir: String,
+}
+
+fn default_container() -> String {
+    "test".to_string()
+}
+
 /// One section of a configuration file as written: key → value (the `${ENV}` references in
 /// its string values not yet substituted).
 type Section = BTreeMap<String, serde_json::Value>;
@@ -89,6 +140,8 @@ type Section = BTreeMap<String, serde_json::Value>;
 struct ConfigFile {
     kafka: Option<Section>,
     local: Option<Section>,
+    s3: Option<Section>,
+    azure_blob: Option<Section>,
     schema_registry: Option<Section>,
     kafkit: Option<Section>,
 }
@@ -102,6 +155,10 @@ pub struct Settings {
     pub kafka: Vec<(String, String, usize)>,
     /// The `local` section's root directory (relative to the file's directory).
     pub local_root: Option<PathBuf>,
+    /// The `s3` section.
+    pub s3: Option<S3Section>,
+    /// The `azure_blob` section.
+    pub azure: Option<AzureSection>,
     /// The `schema_registry` section.
     pub schema_registry: BTreeMap<String, String>,
     /// The `kafkit` section.
@@ -118,6 +175,11 @@ impl std::fmt::Debug for Settings {
                 &self.kafka.iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
             )
             .field("local_root", &self.local_root)
+            .field("s3", &self.s3.as_ref().map(|s| (&s.bucket, &s.root_dir)))
+            .field(
+                "azure",
+                &self.azure.as_ref().map(|a| (&a.container, &a.root_dir)),
+            )
             .field("defaults", &self.defaults)
             .finish_non_exhaustive()
     }
@@ -134,7 +196,7 @@ impl Settings {
         for d in dirs {
             for ext in ["yaml", "yml"] {
                 out.push(d.join(format!("{name}.{ext}")));
-                for kind in ["clusters", "locals"] {
+                for kind in ["clusters", "locals", "s3s", "azureblobs"] {
                     out.push(d.join("configs").join(kind).join(format!("{name}.{ext}")));
                 }
             }
@@ -179,8 +241,16 @@ impl Settings {
                 None => anyhow!("{name}: {message}"),
             }
         })?;
-        if file.kafka.is_some() && file.local.is_some() {
-            bail!("{name}: a config names one storage: `kafka` or `local`, not both");
+        let storages = [
+            file.kafka.is_some(),
+            file.local.is_some(),
+            file.s3.is_some(),
+            file.azure_blob.is_some(),
+        ];
+        if storages.iter().filter(|&&s| s).count() > 1 {
+            bail!(
+                "{name}: a config names one storage: `kafka`, `local`, `s3` or `azure_blob`, not several"
+            );
         }
         // Each value with its environment references substituted; errors name the line.
         let resolve = |section: &str,
@@ -250,8 +320,22 @@ impl Settings {
             let base = path.parent().unwrap_or(Path::new("."));
             settings.local_root = Some(base.join(local.root_dir));
         }
-        if settings.kafka.is_empty() && settings.local_root.is_none() {
-            bail!("{name}: no storage: add a `kafka` section (bootstrap.servers) or a `local` section (root.dir)");
+        if let Some(s3) = file.s3 {
+            settings.s3 = Some(typed(&name, "s3", resolve("s3", Some(s3))?)?);
+        }
+        if let Some(azure) = file.azure_blob {
+            settings.azure = Some(typed(
+                &name,
+                "azure_blob",
+                resolve("azure_blob", Some(azure))?,
+            )?);
+        }
+        let some_storage = !settings.kafka.is_empty()
+            || settings.local_root.is_some()
+            || settings.s3.is_some()
+            || settings.azure.is_some();
+        if !some_storage {
+            bail!("{name}: no storage: add a `kafka` section (bootstrap.servers), a `local` section (root.dir), or an `s3` or `azure_blob` section");
         }
         Ok(settings)
     }
@@ -402,6 +486,22 @@ mod tests {
         assert!(!format!("{s:?}").contains("s3cret"), "no secrets in Debug");
         let l = parse("local:\n  root.dir: backup\n").unwrap();
         assert_eq!(l.local_root, Some(PathBuf::from("configs/clusters/backup")));
+        let o = parse("s3:\n  endpoint: http://h:9000\n  access.key: ak\n  secret.key: ${KAFKIT_TEST_SECRET}\n").unwrap();
+        let s3 = o.s3.as_ref().unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.root_dir.as_str()), ("test", ""));
+        assert_eq!(s3.secret_key.as_deref(), Some("s3cret"));
+        assert!(!format!("{o:?}").contains("s3cret"), "no secrets in Debug");
+        let a = parse("azure_blob:\n  connection.string: AccountName=a\n  container.name: c\n  root.dir: kafka\n").unwrap();
+        let az = a.azure.unwrap();
+        assert_eq!(
+            (az.container.as_str(), az.root_dir.as_str()),
+            ("c", "kafka")
+        );
+        let e = parse("s3:\n  bucket: b\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("configs/clusters/prod.yaml:2: s3.bucket"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -430,7 +530,7 @@ mod tests {
         let e = parse("kafka:\n  bootstrap.servers: a:1\nlocal:\n  root.dir: x\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not both"), "{e}");
+        assert!(e.contains("not several"), "{e}");
     }
 
     #[test]

@@ -10,13 +10,27 @@ use kafkit::store::AnyStorage;
 
 use crate::settings::{Defaults, Settings};
 
-/// Where records live: a cluster or a local directory.
+/// Where records live: a cluster, a local directory or an object store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StorageSpec {
     /// `kafka:HOST:PORT[,HOST:PORT]`.
     Kafka(String),
     /// `local[:DIR]` (default `./.kafkit`).
     Local(PathBuf),
+    /// `s3:BUCKET[/PREFIX]`.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The prefix in it.
+        prefix: String,
+    },
+    /// `azure:CONTAINER[/PREFIX]`.
+    Azure {
+        /// The container.
+        container: String,
+        /// The prefix in it.
+        prefix: String,
+    },
     /// A named YAML configuration (see `settings`).
     Named(String),
 }
@@ -33,20 +47,38 @@ impl std::str::FromStr for StorageSpec {
         if let Some(brokers) = s.strip_prefix("kafka:") {
             return Ok(StorageSpec::Kafka(brokers.to_string()));
         }
+        let object = |rest: &str| -> anyhow::Result<(String, String)> {
+            let (container, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if container.is_empty() {
+                bail!("storage '{s}': the bucket or container name is missing");
+            }
+            Ok((container.to_string(), prefix.trim_matches('/').to_string()))
+        };
+        if let Some(rest) = s.strip_prefix("s3:") {
+            let (bucket, prefix) = object(rest.trim_start_matches("//"))?;
+            return Ok(StorageSpec::S3 { bucket, prefix });
+        }
+        if let Some(rest) = s.strip_prefix("azure:") {
+            let (container, prefix) = object(rest.trim_start_matches("//"))?;
+            return Ok(StorageSpec::Azure { container, prefix });
+        }
         let is_name = !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
         if is_name {
             return Ok(StorageSpec::Named(s.to_string()));
         }
-        bail!("storage '{s}': expected local, local:DIR, kafka:HOST:PORT or a config name")
+        bail!(
+            "storage '{s}': expected local, local:DIR, kafka:HOST:PORT, s3:BUCKET/PREFIX, \
+             azure:CONTAINER/PREFIX or a config name"
+        )
     }
 }
 
 /// A storage to open: a cluster or a directory, and the configuration it was named by.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// `Kafka` or `Local`, never `Named`.
+    /// Never `Named`.
     pub spec: StorageSpec,
     /// The named configuration, if any.
     pub settings: Option<Settings>,
@@ -77,13 +109,25 @@ pub fn resolve(spec: &StorageSpec) -> Result<Resolved> {
              kafka:HOST:PORT)"
         )
     })?;
-    let spec = match (&settings.local_root, settings.bootstrap()) {
-        (Some(root), _) => StorageSpec::Local(root.clone()),
-        (None, Some(b)) => StorageSpec::Kafka(b.to_string()),
-        (None, None) => bail!(
+    let spec = if let Some(root) = &settings.local_root {
+        StorageSpec::Local(root.clone())
+    } else if let Some(s3) = &settings.s3 {
+        StorageSpec::S3 {
+            bucket: s3.bucket.clone(),
+            prefix: s3.root_dir.clone(),
+        }
+    } else if let Some(azure) = &settings.azure {
+        StorageSpec::Azure {
+            container: azure.container.clone(),
+            prefix: azure.root_dir.clone(),
+        }
+    } else if let Some(b) = settings.bootstrap() {
+        StorageSpec::Kafka(b.to_string())
+    } else {
+        bail!(
             "{}: the kafka section has no bootstrap.servers",
             settings.where_is(1)
-        ),
+        )
     };
     Ok(Resolved {
         spec,
@@ -165,6 +209,35 @@ pub async fn open(resolved: &Resolved, props: &[(String, String)]) -> Result<Any
                     .await
                     .with_context(|| format!("cluster {brokers}"))?,
             ))
+        }
+        StorageSpec::S3 { bucket, prefix } => {
+            let mut at = kafkit::store::S3Location::new(bucket, prefix);
+            if let Some(s3) = resolved.settings.as_ref().and_then(|s| s.s3.as_ref()) {
+                if let Some(e) = &s3.endpoint {
+                    at = at.endpoint(e);
+                }
+                if let Some(r) = &s3.region {
+                    at = at.region(r);
+                }
+                if let (Some(k), Some(secret)) = (&s3.access_key, &s3.secret_key) {
+                    at = at.credentials(k, secret);
+                }
+            }
+            let describe = at.describe();
+            AnyStorage::Object(
+                kafkit::store::ObjectStorage::s3(&at).with_context(|| describe.clone())?,
+            )
+        }
+        StorageSpec::Azure { container, prefix } => {
+            let mut at = kafkit::store::AzureLocation::new(container, prefix);
+            let section = resolved.settings.as_ref().and_then(|s| s.azure.as_ref());
+            if let Some(text) = section.and_then(|a| a.connection_string.as_ref()) {
+                at = at.connection_string(text);
+            }
+            let describe = at.describe();
+            AnyStorage::Object(
+                kafkit::store::ObjectStorage::azure(&at).with_context(|| describe.clone())?,
+            )
         }
         StorageSpec::Named(name) => bail!("storage '{name}' was not resolved"),
     })

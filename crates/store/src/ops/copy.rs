@@ -1,6 +1,7 @@
 //! Copying a topic within a storage or to another: record by record (with a jq pipeline,
-//! type conversion, repartitioning, group commits carried along) or, from a cluster into
-//! local files with nothing changed, batch by batch as the broker served them, offsets kept.
+//! type conversion, repartitioning, group commits carried along) or, from a cluster into an
+//! emulated storage (local files, an object store) with nothing changed, batch by batch as
+//! the broker served them, offsets kept.
 //!
 //! A copy that stops (asked to, or failing) says how far it got: every source record before
 //! the positions it names is in the target.
@@ -31,7 +32,7 @@ use super::read::{self, ReadSpec};
 use super::schemas::{Carry, RecordFormat, Side};
 use crate::error::StoreError;
 use crate::types::{ConsumerRecord, NewRecord, ReadFrom};
-use crate::{AnyStorage, KafkaStorage, LocalStorage, RecordReader, Storage};
+use crate::{AnyStorage, KafkaStorage, RecordReader, Storage};
 
 /// What a copy did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -43,8 +44,8 @@ pub struct Copied {
     /// Groups whose committed offsets were copied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<String>,
-    /// Batches copied byte for byte with their offsets (cluster → local files with nothing
-    /// changed); 0 when records were copied one by one.
+    /// Batches copied byte for byte with their offsets (cluster → an emulated storage with
+    /// nothing changed); 0 when records were copied one by one.
     #[serde(skip_serializing_if = "is_zero")]
     pub batches: u64,
     /// Corrupt source batches stepped over (`skip_errors`).
@@ -65,7 +66,7 @@ pub enum CopyError {
     /// Nothing was copied: resuming needs a copy that keeps offsets (a cluster into local
     /// files, nothing changed on the way).
     #[error(
-        "resuming needs a copy that keeps offsets (a cluster into local files, nothing \
+        "resuming needs a copy that keeps offsets (a cluster into an emulated storage, nothing \
          changed); resume this one from the offsets the stopped copy named, appending, or copy \
          as a group"
     )]
@@ -243,19 +244,14 @@ pub async fn copy(
             "carrying group commits needs the partitions kept".into(),
         ));
     }
-    let keeps_offsets = plan.as_is()
-        && matches!(
-            (source, target),
-            (AnyStorage::Kafka(_), AnyStorage::Local(_))
-        );
+    let keeps_offsets =
+        plan.as_is() && matches!(source, AnyStorage::Kafka(_)) && target.is_emulated();
     let resume_from =
         into_existing((source, topic), (target, target_topic), plan, keeps_offsets).await?;
-    if let (AnyStorage::Kafka(from), AnyStorage::Local(into), true) =
-        (source, target, keeps_offsets)
-    {
+    if let (AnyStorage::Kafka(from), true) = (source, keeps_offsets) {
         return copy_batches(
             (from, topic),
-            (into, target_topic),
+            (target, target_topic),
             plan,
             resume_from,
             progress,
@@ -383,8 +379,8 @@ async fn into_existing(
         target.create_topic(target_topic, n, &[]).await?;
         return Ok(resume.then(|| ReadFrom::Offsets(BTreeMap::new())));
     }
-    if let (AnyStorage::Local(local), true) = (target, resume) {
-        local.recover(target_topic).await?;
+    if resume {
+        target.recover(target_topic).await?;
     }
     let marks = target.watermarks(target_topic).await?;
     let held: i64 = marks.values().map(|(low, high)| high - low).sum();
@@ -403,12 +399,12 @@ async fn into_existing(
     Ok(None)
 }
 
-/// A copy from a cluster into local files with nothing changed: the batches as the broker
+/// A copy from a cluster into an emulated storage with nothing changed: the batches as the broker
 /// served them, byte for byte, offsets kept (so committed group offsets carry over as they
 /// are).
 async fn copy_batches(
     (source, topic): (&KafkaStorage, &str),
-    (target, target_topic): (&LocalStorage, &str),
+    (target, target_topic): (&AnyStorage, &str),
     plan: &CopyPlan<'_>,
     resume_from: Option<ReadFrom>,
     progress: &(dyn Fn(u64) + Sync),
@@ -470,10 +466,7 @@ async fn copy_batches(
     }
     if let Some(mut g) = groups {
         g.keep_offsets();
-        match g
-            .commit(&AnyStorage::Local(target.clone()), target_topic)
-            .await
-        {
+        match g.commit(target, target_topic).await {
             Ok(names) => at.copied.groups = names,
             Err(e) => return Err(at.failed(e)),
         }
