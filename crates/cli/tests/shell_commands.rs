@@ -168,6 +168,24 @@ fn every_command_works_on_the_broker() {
     exercise(&storage, dir.path(), &kafkit_testkit::unique_topic("shell"));
 }
 
+#[test]
+fn every_command_works_on_s3() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = kafkit_testkit::unique_topic("shell");
+    let name =
+        common::object_storage_config(dir.path(), kafkit_testkit::ObjectServerKind::S3, &prefix);
+    exercise(&name, dir.path(), "orders");
+}
+
+#[test]
+fn every_command_works_on_azure_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = kafkit_testkit::unique_topic("shell");
+    let name =
+        common::object_storage_config(dir.path(), kafkit_testkit::ObjectServerKind::Azure, &prefix);
+    exercise(&name, dir.path(), "orders");
+}
+
 /// Per partition, the bytes of the local topic's segments, in order.
 fn local_log_bytes(root: &Path, topic: &str) -> Vec<Vec<u8>> {
     let dir = root.join("topics").join(topic);

@@ -66,14 +66,15 @@ pub enum StoreError {
         message: String,
     },
     /// An object store request failed (S3, Azure Blob).
-    #[error("{what} {location}: {source}")]
+    #[error("{what} {location}: {}", object_message(error))]
     Object {
         /// The object or prefix, with its storage (`s3:bucket/prefix/...`).
         location: String,
         /// What was being done.
         what: String,
-        /// The object store's error.
-        source: Box<object_store::Error>,
+        /// The object store's error (its text, long and on several lines, is summed up in
+        /// this error's one line; not a `source`, so that it is not printed again).
+        error: Box<object_store::Error>,
     },
     /// Another writer changed the same partition (or topic metadata, or group) each time this
     /// one tried: nothing of this write was kept.
@@ -98,8 +99,8 @@ impl StoreError {
         match self {
             StoreError::Client(e) => e.is_retriable(),
             StoreError::Timeout(_) | StoreError::Conflict { .. } => true,
-            StoreError::Object { source, .. } => {
-                matches!(**source, object_store::Error::Generic { .. })
+            StoreError::Object { error, .. } => {
+                matches!(**error, object_store::Error::Generic { .. })
             }
             StoreError::Io { source, .. } => matches!(
                 source.kind(),
@@ -107,6 +108,36 @@ impl StoreError {
             ),
             _ => false,
         }
+    }
+}
+
+/// An object store's error in one line: the server's error code and message when it sent an
+/// XML error body (S3, Azure), with the HTTP status; else the error's own text.
+fn object_message(e: &object_store::Error) -> String {
+    let text = e.to_string();
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find('<')? + start;
+        Some(text[start..end].trim().to_string())
+    };
+    let status = text.find("status code: ").map(|i| {
+        let rest = &text[i + "status code: ".len()..];
+        rest.split(':').next().unwrap_or(rest).trim().to_string()
+    });
+    match (tag("Code"), tag("Message"), status) {
+        (Some(code), message, status) => {
+            let mut out = code;
+            if let Some(m) = message {
+                out.push_str(": ");
+                out.push_str(m.lines().next().unwrap_or_default());
+            }
+            if let Some(s) = status {
+                out.push_str(&format!(" (HTTP {s})"));
+            }
+            out
+        }
+        _ => text.split_whitespace().collect::<Vec<_>>().join(" "),
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`ProxiedBroker`]: a private broker that clients reach only through a [`FaultProxy`].
 //! - [`KafkaCluster`]: several Kafka nodes in one KRaft cluster, for leader failover.
 //! - [`TestPki`]: a throwaway CA with server and client certificates.
+//! - [`ObjectServer`]: moto_server (S3) or Azurite (Azure Blob) on a free port.
 //! - [`java_peer`], [`go_peer`], [`python_peer`]: the Java client, franz-go and Python
 //!   scripts (fastavro, confluent-kafka's registry client) as peer programs for interop tests;
 //!   [`run_peer`] feeds one its input.
@@ -21,6 +22,7 @@
 mod broker;
 mod cluster;
 mod kafka;
+mod objects;
 mod peers;
 mod pki;
 mod proxied;
@@ -32,6 +34,9 @@ pub use broker::{
 };
 pub use cluster::KafkaCluster;
 pub use kafka::{kafka_libs, kafka_version, KafkaOptions, KafkaQuorum, KafkaSecurity};
+pub use objects::{
+    ObjectServer, ObjectServerKind, AZURITE_ACCOUNT, AZURITE_KEY, MOTO_ACCESS_KEY, MOTO_SECRET_KEY,
+};
 pub use peers::{go_peer, java_peer, python_peer, run_peer};
 pub use pki::TestPki;
 pub use proxied::ProxiedBroker;

@@ -124,3 +124,33 @@ pub fn wait_until_up(port: u16, child: &mut Child) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Writes a named config `NAME.yaml` in `dir` for emulated Kafka under `prefix` on the test
+/// kit's shared `kind` server (the bucket or container `kafkit-cli`); returns NAME.
+pub fn object_storage_config(
+    dir: &Path,
+    kind: kafkit_testkit::ObjectServerKind,
+    prefix: &str,
+) -> String {
+    use kafkit_testkit::{ObjectServer, ObjectServerKind, MOTO_ACCESS_KEY, MOTO_SECRET_KEY};
+    let server = ObjectServer::shared(kind);
+    server.create_container("kafkit-cli");
+    let (name, text) = match kind {
+        ObjectServerKind::S3 => (
+            "s3test",
+            format!(
+                "s3:\n  endpoint: {}\n  access.key: {MOTO_ACCESS_KEY}\n  secret.key: {MOTO_SECRET_KEY}\n  bucket.name: kafkit-cli\n  root.dir: {prefix}\n",
+                server.endpoint()
+            ),
+        ),
+        ObjectServerKind::Azure => (
+            "azuretest",
+            format!(
+                "azure_blob:\n  connection.string: \"{}\"\n  container.name: kafkit-cli\n  root.dir: {prefix}\n",
+                server.connection_string()
+            ),
+        ),
+    };
+    std::fs::write(dir.join(format!("{name}.yaml")), text).unwrap();
+    name.to_string()
+}

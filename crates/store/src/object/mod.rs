@@ -170,7 +170,7 @@ impl ObjectStorage {
         StoreError::Object {
             location: self.display_path(path),
             what: what.to_string(),
-            source: Box::new(e),
+            error: Box::new(e),
         }
     }
 
