@@ -284,6 +284,73 @@ pub(crate) enum Command {
         #[command(flatten)]
         jq: jq::JqArgs,
     },
+    /// Write a topic to a file: CSV, JSON Lines, JSON, Parquet, Arrow/Feather, ORC, Excel,
+    /// XML or Avro (from the extension, or --file-format); a local path, s3://BUCKET/KEY or
+    /// azure://CONTAINER/BLOB. Columns: partition, offset, timestamp, key, headers, and the
+    /// value flattened into value.* columns (JSON objects) or one value column.
+    Export {
+        /// The topic.
+        topic: String,
+        /// The file.
+        file: String,
+        /// The file's format (default: from its extension).
+        #[arg(long, value_name = "FORMAT")]
+        file_format: Option<kafkit::files::FileFormat>,
+        /// Keep each value as one column (JSON text) instead of flattening objects.
+        #[arg(long)]
+        no_flatten: bool,
+        /// Only the value's columns, without the value. prefix (kafi's topic_to_file).
+        #[arg(long)]
+        values_only: bool,
+        /// Stop after N records.
+        #[arg(short = 'n')]
+        n: Option<u64>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Write a file's rows to a topic (created when missing): any format `export` writes
+    /// (Excel also .xls and .ods). Rows with value or value.* columns are records (key,
+    /// partition, timestamp and headers from their columns); any other row is a value.
+    Import {
+        /// The file (a local path, s3://BUCKET/KEY or azure://CONTAINER/BLOB).
+        file: String,
+        /// The topic.
+        topic: String,
+        /// The file's format (default: from its extension).
+        #[arg(long, value_name = "FORMAT")]
+        file_format: Option<kafkit::files::FileFormat>,
+        /// For rows that are values: the column that is the key.
+        #[arg(long, value_name = "COLUMN")]
+        key_column: Option<String>,
+        /// Partitions of a new topic (default: as many as the rows name, else 1).
+        #[arg(long)]
+        partitions: Option<i32>,
+        /// Derive partitions from keys instead of keeping the rows' partitions (and stamp
+        /// records with the import time).
+        #[arg(long)]
+        repartition: bool,
+        /// How keys are written [default: str, or the config's key.type].
+        #[arg(long, value_parser = shell::data_type())]
+        key_type: Option<kafkit::store::ops::json::DataType>,
+        /// How values are written [default: json, or the config's value.type].
+        #[arg(long, value_parser = shell::data_type())]
+        value_type: Option<kafkit::store::ops::json::DataType>,
+        /// The schema keys are written with (avro, protobuf, jsonschema).
+        #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
+        key_schema: Option<String>,
+        /// The schema values are written with (avro, protobuf, jsonschema).
+        #[arg(long, value_name = "FILE|ID|SUBJECT[:VERSION]")]
+        value_schema: Option<String>,
+        /// Stop after N rows.
+        #[arg(short = 'n')]
+        n: Option<u64>,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare two topics record by record (keys, values, headers, timestamps); exit 1 when
     /// they differ.
     Diff {

@@ -9,6 +9,7 @@ use kafkit::client::{Client, ConsumerConfig, ProducerConfig, Target};
 
 mod args;
 mod copy;
+mod files;
 mod format;
 mod groups;
 mod jq;
@@ -444,6 +445,64 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 }
             }
         }
+        Command::Export {
+            topic,
+            file,
+            file_format,
+            no_flatten,
+            values_only,
+            n,
+            json,
+            read,
+        } => {
+            let export = files::Export {
+                topic,
+                file,
+                file_format: *file_format,
+                no_flatten: *no_flatten,
+                values_only: *values_only,
+                n: *n,
+                json: *json,
+            };
+            files::export(&storage, read, export).await?;
+        }
+        Command::Import {
+            file,
+            topic,
+            file_format,
+            key_column,
+            partitions,
+            repartition,
+            key_type,
+            value_type,
+            key_schema,
+            value_schema,
+            n,
+            json,
+        } => {
+            let types = (
+                key_type.unwrap_or_default(),
+                value_type.unwrap_or(kafkit::store::ops::json::DataType::Json),
+            );
+            let writers = schemas::Writers {
+                key: key_schema.as_deref(),
+                value: value_schema.as_deref(),
+                key_message: None,
+                value_message: None,
+            };
+            let target = schemas::format_for(&registry, &storage, topic, types, writers).await?;
+            let import = files::Import {
+                file,
+                topic,
+                file_format: *file_format,
+                key_column: key_column.clone(),
+                partitions: *partitions,
+                repartition: *repartition,
+                n: *n,
+                json: *json,
+            };
+            files::import(&storage, target, import).await?;
+        }
         Command::Cluster { .. }
         | Command::ApiVersions
         | Command::Perf(_)
@@ -474,7 +533,8 @@ async fn attach_schemas(
         }
         | Command::Diff {
             left: topic, read, ..
-        } => (topic.as_str(), read),
+        }
+        | Command::Export { topic, read, .. } => (topic.as_str(), read),
         _ => return Ok(()),
     };
     let types = (read.key_type, read.value_type);
@@ -505,8 +565,17 @@ fn apply_defaults(command: &mut Command, defaults: &settings::Defaults) {
         | Command::Wc { read, .. }
         | Command::Cp { read, .. }
         | Command::Diff { read, .. } => read.apply_defaults(defaults),
+        Command::Export { read, .. } => {
+            read.apply_defaults(defaults);
+            read.value_type_default(kafkit::store::ops::json::DataType::Json);
+        }
         Command::Table { value_type, .. } => *value_type = value_type.or(defaults.value_type),
         Command::Produce {
+            key_type,
+            value_type,
+            ..
+        }
+        | Command::Import {
             key_type,
             value_type,
             ..

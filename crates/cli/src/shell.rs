@@ -96,6 +96,15 @@ impl ReadArgs {
         self.defaults = defaults.clone();
     }
 
+    /// Values are shown as `fallback` unless the command line or the configuration says
+    /// otherwise (export shows JSON by default: its values become columns).
+    pub(crate) fn value_type_default(&mut self, fallback: DataType) {
+        self.value_type = self
+            .value_type_arg
+            .or(self.defaults.value_type)
+            .unwrap_or(fallback);
+    }
+
     /// How keys and values are shown.
     pub(crate) fn format(&self) -> RecordFormat {
         RecordFormat {

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub use kafkit_client as client;
+pub use kafkit_files as files;
 pub use kafkit_format as format;
 pub use kafkit_record as record;
 pub use kafkit_registry as registry;

@@ -25,9 +25,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 /// let at = kafkit_store::S3Location::new("backups", "kafka/prod")
 ///     .endpoint("http://127.0.0.1:5000")
-///     .credentials("AKIA...", "secret");
+///     .credentials("AKIA...", "wJalrXUtnFEMI-example");
 /// assert_eq!(at.describe(), "s3:backups/kafka/prod");
-/// assert!(!format!("{at:?}").contains("secret"));
+/// assert!(!format!("{at:?}").contains("wJalrXUtnFEMI"));
 /// ```
 #[derive(Clone, Default)]
 pub struct S3Location {
@@ -96,6 +96,11 @@ impl S3Location {
 
     pub(super) fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The bucket as an `object_store` client (for files kept next to topics).
+    pub fn object_store(&self) -> Result<Arc<dyn ObjectStore>> {
+        self.build()
     }
 
     pub(super) fn build(&self) -> Result<Arc<dyn ObjectStore>> {
@@ -255,6 +260,11 @@ impl AzureLocation {
 
     pub(super) fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The container as an `object_store` client (for files kept next to topics).
+    pub fn object_store(&self) -> Result<Arc<dyn ObjectStore>> {
+        self.build()
     }
 
     pub(super) fn build(&self) -> Result<Arc<dyn ObjectStore>> {

@@ -90,7 +90,7 @@ impl Pipeline {
     /// The records `record` becomes (none when filtered out); an error says what failed.
     pub fn apply(&self, record: Json) -> Result<Vec<Json>, String> {
         if let Some(f) = &self.filter {
-            let keep = run(f, &record)
+            let keep = run(f, &record, 1)
                 .map_err(|e| format!("filter: {e}"))?
                 .first()
                 .is_some_and(truthy);
@@ -100,18 +100,27 @@ impl Pipeline {
         }
         let mut records = vec![record];
         if let Some(f) = &self.map {
-            let mut out = run(f, &records[0]).map_err(|e| format!("map: {e}"))?;
+            let mut out = run(f, &records[0], 2).map_err(|e| format!("map: {e}"))?;
             if out.len() != 1 {
+                let gave = if out.is_empty() {
+                    "none"
+                } else {
+                    "more than one"
+                };
                 return Err(format!(
-                    "map must give one output per record, this gave {} (use a flatmap for \
-                     zero or many)",
-                    out.len()
+                    "map must give one output per record, this gave {gave} (use a flatmap for \
+                     zero or many)"
                 ));
             }
             records = vec![out.remove(0)];
         }
         if let Some(f) = &self.flatmap {
-            records = run(f, &records[0]).map_err(|e| format!("flatmap: {e}"))?;
+            records = run(f, &records[0], MAX_OUTPUTS + 1).map_err(|e| format!("flatmap: {e}"))?;
+            if records.len() > MAX_OUTPUTS {
+                return Err(format!(
+                    "flatmap gave more than {MAX_OUTPUTS} records for one record"
+                ));
+            }
         }
         Ok(records)
     }
@@ -221,12 +230,19 @@ fn syntax_error(errs: load::Errors<&str, ()>) -> String {
 }
 
 /// Every output of `filter` on `input`.
-fn run(filter: &Filter, input: &Json) -> Result<Vec<Json>, String> {
+/// Most records a flatmap may make of one record: past this, its outputs (which jq makes
+/// lazily, so an expression multiplying generators stops here) are an error.
+pub const MAX_OUTPUTS: usize = 100_000;
+
+/// The first outputs of `filter` over `input`, at most `take` of them (jq computes outputs
+/// one at a time: the rest are never computed).
+fn run(filter: &Filter, input: &Json, take: usize) -> Result<Vec<Json>, String> {
     let input = Val::deserialize(input).map_err(|e| e.to_string())?;
     let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
     filter
         .id
         .run((ctx, input))
+        .take(take)
         .map(|out| match out {
             Ok(v) => to_json(v),
             // Not jaq_core::unwrap_valr: that exits the process on `halt`.
@@ -294,6 +310,43 @@ mod tests {
     }
 
     #[test]
+    fn outputs_are_computed_only_as_far_as_needed_and_bounded() {
+        let r = json!({"value": {"a": [1, 2], "b": {"c": 3}}});
+        // A filter looks at its first output only: the endless rest is never computed.
+        assert_eq!(
+            pipeline(Some("true, repeat(.)"), None, None)
+                .apply(r.clone())
+                .unwrap()
+                .len(),
+            1
+        );
+        let e = pipeline(None, Some("1, repeat(.)"), None)
+            .apply(r.clone())
+            .unwrap_err();
+        assert!(e.contains("more than one"), "{e}");
+        // A flatmap multiplying generators (found by fuzz target jq: minutes of outputs) stops
+        // at the bound.
+        let e = pipeline(
+            None,
+            None,
+            Some("[paths] as $p | $p[] + $p[] + $p[] + $p[] + $p[] + $p[] + $p[] + $p[]"),
+        )
+        .apply(r.clone())
+        .unwrap_err();
+        assert!(
+            e.contains(&format!("more than {MAX_OUTPUTS} records")),
+            "{e}"
+        );
+        assert_eq!(
+            pipeline(None, None, Some("range(1000)"))
+                .apply(r)
+                .unwrap()
+                .len(),
+            1000
+        );
+    }
+
+    #[test]
     fn filter_map_and_flatmap_apply_in_order() {
         let r = json!({"key": "a", "value": {"n": 5, "items": [1, 2, 3]}});
         let p = pipeline(Some(".value.n > 3"), Some(".key |= ascii_upcase"), None);
@@ -311,7 +364,7 @@ mod tests {
         assert!(p.apply(r.clone()).unwrap().is_empty());
         let p = pipeline(None, Some(".value.items[]"), None);
         let err = p.apply(r).unwrap_err();
-        assert!(err.contains("gave 3"), "{err}");
+        assert!(err.contains("gave more than one"), "{err}");
     }
 
     #[test]
