@@ -18,7 +18,7 @@ use arrow_array::{ArrayRef, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde_json::Value;
 
-use crate::columns::{as_text, ColumnType, Columns};
+use crate::columns::{as_text, from_json_cell, json_cell, ColumnType, Columns, JSON_CELLS};
 use crate::rows::Row;
 use crate::spill::SpillRows;
 use crate::{FileError, FileFormat};
@@ -40,13 +40,27 @@ fn arrow_type(name: &str, t: ColumnType, metadata: bool) -> DataType {
     }
 }
 
-/// The schema of `columns`.
-pub fn schema_of(columns: &Columns, metadata: bool) -> SchemaRef {
+/// The schema of `columns`. With `json_cells`, a [`ColumnType::Mixed`] column holds JSON
+/// text and says so in its field's metadata (Parquet and Arrow IPC keep it; orc-rust writes
+/// no metadata, so in ORC such a column is plain text).
+pub fn schema_of(columns: &Columns, metadata: bool, json_cells: bool) -> SchemaRef {
     let fields: Vec<Field> = columns
         .iter()
-        .map(|(name, t)| Field::new(name, arrow_type(name, t, metadata), true))
+        .map(|(name, t)| {
+            let field = Field::new(name, arrow_type(name, t, metadata), true);
+            if t == ColumnType::Mixed && json_cells {
+                field.with_metadata([(JSON_CELLS.to_string(), "json".to_string())].into())
+            } else {
+                field
+            }
+        })
         .collect();
     Arc::new(Schema::new(fields))
+}
+
+/// Whether `field` holds JSON text cells.
+fn holds_json_cells(field: &Field) -> bool {
+    field.metadata().get(JSON_CELLS).map(String::as_str) == Some("json")
 }
 
 /// One batch of `rows` (one cell per column of `schema`).
@@ -81,8 +95,13 @@ fn batch_of(schema: &SchemaRef, rows: &[Vec<Value>]) -> Result<RecordBatch, File
                 Arc::new(b.finish())
             }
             _ => {
+                let text = if holds_json_cells(field) {
+                    json_cell
+                } else {
+                    as_text
+                };
                 let mut b = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
-                cells.for_each(|v| b.append_option(as_text(v)));
+                cells.for_each(|v| b.append_option(text(v)));
                 Arc::new(b.finish())
             }
         };
@@ -107,7 +126,7 @@ pub fn write_table(
     mut rows: SpillRows,
     metadata: bool,
 ) -> Result<(), FileError> {
-    let schema = schema_of(&rows.columns, metadata);
+    let schema = schema_of(&rows.columns, metadata, format != FileFormat::Orc);
     let file = File::create(path).map_err(|e| FileError::io(path, e))?;
     let out = BufWriter::with_capacity(1 << 20, file);
     let err = |e: String| FileError::Format(format!("{}: {e}", path.display()));
@@ -238,7 +257,10 @@ fn rows_of(batch: &RecordBatch) -> Result<Vec<Row>, String> {
             fields[i] = Field::new("timestamp", DataType::Int64, true);
         }
     }
-    let order: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
+    let order: Vec<(String, bool)> = fields
+        .iter()
+        .map(|f| (f.name().clone(), holds_json_cells(f)))
+        .collect();
     let batch =
         RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
@@ -257,7 +279,10 @@ fn rows_of(batch: &RecordBatch) -> Result<Vec<Row>, String> {
         };
         let row: Row = order
             .iter()
-            .filter_map(|name| m.remove(name).map(|v| (name.clone(), v)))
+            .filter_map(|(name, json)| {
+                let v = m.remove(name)?;
+                Some((name.clone(), if *json { from_json_cell(v) } else { v }))
+            })
             .collect();
         rows.push(row);
     }

@@ -2,7 +2,8 @@
 //! nullable field (`["null", boolean | long | double | string]`, `timestamp` a
 //! `timestamp-millis` long in a record's shape). Column names that Avro does not allow as
 //! field names are changed (`value.a` becomes `value_a`), the originals kept in the file's
-//! metadata (`kafkit.columns`: field name → column name), which reading takes back.
+//! metadata (`kafkit.columns`: field name → column name), which reading takes back. A column
+//! mixing kinds is a string field of JSON text cells, listed in `kafkit.cells`.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -11,7 +12,7 @@ use std::path::Path;
 use apache_avro::types::Value as Avro;
 use serde_json::{json, Value};
 
-use crate::columns::{as_text, ColumnType};
+use crate::columns::{as_text, from_json_cell, json_cell, ColumnType, JSON_CELLS};
 use crate::rows::Row;
 use crate::spill::SpillRows;
 use crate::text_io::CHUNK_ROWS;
@@ -82,6 +83,14 @@ pub fn write_avro(path: &Path, mut rows: SpillRows, metadata: bool) -> Result<()
     writer
         .add_user_metadata("kafkit.columns".into(), Value::Object(renamed).to_string())
         .map_err(err)?;
+    let json_fields: Vec<&str> = columns
+        .iter()
+        .filter(|(_, _, t)| *t == ColumnType::Mixed)
+        .map(|(_, field, _)| field.as_str())
+        .collect();
+    writer
+        .add_user_metadata(JSON_CELLS.into(), json!(json_fields).to_string())
+        .map_err(err)?;
     while let Some(row) = rows.next_row()? {
         let values: Vec<(String, Avro)> = columns
             .iter()
@@ -95,6 +104,7 @@ pub fn write_avro(path: &Path, mut rows: SpillRows, metadata: bool) -> Result<()
                     }
                     (v, ColumnType::Int) => v.as_i64().map(Avro::Long),
                     (v, ColumnType::Float) => v.as_f64().map(Avro::Double),
+                    (v, ColumnType::Mixed) => json_cell(&v).map(Avro::String),
                     (v, _) => as_text(&v).map(Avro::String),
                 };
                 let union = match inner {
@@ -167,12 +177,24 @@ pub fn read_avro(
         .get("kafkit.columns")
         .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or_default();
+    let json_fields: std::collections::HashSet<String> = reader
+        .user_metadata()
+        .get(JSON_CELLS)
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     for datum in reader {
         let row: Row = match datum.map_err(err)? {
             Avro::Record(fields) => fields
                 .into_iter()
-                .map(|(k, v)| (renamed.get(&k).cloned().unwrap_or(k), to_json(v)))
+                .map(|(k, v)| {
+                    let v = if json_fields.contains(&k) {
+                        from_json_cell(to_json(v))
+                    } else {
+                        to_json(v)
+                    };
+                    (renamed.get(&k).cloned().unwrap_or(k), v)
+                })
                 .collect(),
             other => vec![("value".to_string(), to_json(other))],
         };

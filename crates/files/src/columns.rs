@@ -16,8 +16,12 @@ pub enum ColumnType {
     Int,
     /// Any numbers.
     Float,
-    /// Text (and any mix of kinds: those are written as text).
+    /// Text only.
     Str,
+    /// Text mixed with other kinds, or true/false mixed with numbers: the formats with one
+    /// type per column write every cell as JSON text ([`json_cell`]) and mark the column
+    /// ([`JSON_CELLS`]) so that reading gives each cell its own kind back.
+    Mixed,
 }
 
 impl ColumnType {
@@ -38,7 +42,7 @@ impl ColumnType {
             (a, b) if a == b => a,
             (Null, x) | (x, Null) => x,
             (Int, Float) | (Float, Int) => Float,
-            _ => Str,
+            _ => Mixed,
         }
     }
 }
@@ -91,6 +95,26 @@ impl Columns {
     }
 }
 
+/// The mark of a column whose cells are JSON text: the key of an Arrow field's metadata
+/// (value `json`), and of an Avro file's metadata (a JSON list of field names).
+pub const JSON_CELLS: &str = "kafkit.cells";
+
+/// A cell of a [`ColumnType::Mixed`] column as JSON text (`"a"`, `12`, `true`).
+pub fn json_cell(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+/// A cell written by [`json_cell`], read back; text that is not JSON stays text.
+pub fn from_json_cell(v: Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        other => other,
+    }
+}
+
 /// A cell as text (for a text column holding other kinds too).
 pub fn as_text(v: &Value) -> Option<String> {
     match v {
@@ -118,17 +142,35 @@ mod tests {
             ("b".into(), json!("x")),
             ("d".into(), json!(2)),
         ]);
-        c.add(&[("c".into(), json!(3))]);
+        c.add(&[("c".into(), json!(3)), ("b".into(), json!("y"))]);
         let got: Vec<(&str, ColumnType)> = c.iter().collect();
         assert_eq!(
             got,
             [
                 ("a", ColumnType::Float),
                 ("b", ColumnType::Str),
-                ("c", ColumnType::Str),
+                ("c", ColumnType::Mixed),
                 ("d", ColumnType::Int)
             ]
         );
         assert_eq!(c.position("d"), Some(3));
+        c.add(&[("b".into(), json!(1))]);
+        assert_eq!(c.iter().nth(1), Some(("b", ColumnType::Mixed)));
+    }
+
+    #[test]
+    fn json_cells_give_each_kind_back() {
+        for v in [
+            json!("3000"),
+            json!(3000),
+            json!(true),
+            json!("plain"),
+            json!(1.5),
+        ] {
+            let cell = json_cell(&v).map(Value::String).unwrap();
+            assert_eq!(from_json_cell(cell), v);
+        }
+        assert_eq!(json_cell(&Value::Null), None);
+        assert_eq!(from_json_cell(json!("not json")), json!("not json"));
     }
 }

@@ -174,8 +174,12 @@ fn element_name(name: &str) -> String {
     out
 }
 
+/// The attribute marking a cell that is text although it reads as a number, true/false or
+/// nothing (`<key type="str">007</key>`).
+const TEXT_MARK: (&str, &str) = ("type", "str");
+
 /// Writes the spilled rows as `<data><row>…</row></data>`, a cell per column element (nulls
-/// left out).
+/// left out; text that would read as something else marked [`TEXT_MARK`]).
 pub fn write_xml(path: &Path, mut rows: SpillRows) -> Result<(), FileError> {
     let file = File::create(path).map_err(|e| FileError::io(path, e))?;
     let mut w =
@@ -195,6 +199,7 @@ pub fn write_xml(path: &Path, mut rows: SpillRows) -> Result<(), FileError> {
         w.write_event(Event::Start(BytesStart::new("row")))
             .map_err(io)?;
         for (name, v) in names.iter().zip(row.iter()) {
+            let mut start = BytesStart::new(name.as_str());
             let text = match v {
                 // A tombstone's row must still have its value column.
                 Value::Null if name == "value" => {
@@ -203,11 +208,15 @@ pub fn write_xml(path: &Path, mut rows: SpillRows) -> Result<(), FileError> {
                     continue;
                 }
                 Value::Null => continue,
-                Value::String(s) => s.clone(),
+                Value::String(s) => {
+                    if crate::text_io::unquoted(s) != *v {
+                        start.push_attribute(TEXT_MARK);
+                    }
+                    s.clone()
+                }
                 other => other.to_string(),
             };
-            w.write_event(Event::Start(BytesStart::new(name.as_str())))
-                .map_err(io)?;
+            w.write_event(Event::Start(start)).map_err(io)?;
             w.write_event(Event::Text(BytesText::new(&text)))
                 .map_err(io)?;
             w.write_event(Event::End(BytesEnd::new(name.as_str())))
@@ -234,6 +243,7 @@ pub fn read_xml(
     let mut depth = 0usize;
     let mut row: Row = Vec::new();
     let mut column: Option<String> = None;
+    let mut marked_text = false;
     let mut text = String::new();
     let mut chunk = Vec::with_capacity(CHUNK_ROWS);
     let at = |reader: &quick_xml::Reader<_>| {
@@ -248,6 +258,10 @@ pub fn read_xml(
                 depth += 1;
                 if depth == 3 {
                     column = Some(e.local_name().into_inner().to_string());
+                    marked_text = e
+                        .attributes()
+                        .flatten()
+                        .any(|a| a.key.into_inner() == TEXT_MARK.0 && *a.value == *TEXT_MARK.1);
                     text.clear();
                 }
             }
@@ -277,7 +291,12 @@ pub fn read_xml(
             Event::End(_) => {
                 if depth == 3 {
                     if let Some(name) = column.take() {
-                        row.push((name, crate::text_io::unquoted(&text)));
+                        let cell = if marked_text {
+                            Value::String(std::mem::take(&mut text))
+                        } else {
+                            crate::text_io::unquoted(&text)
+                        };
+                        row.push((name, cell));
                     }
                 } else if depth == 2 {
                     chunk.push(std::mem::take(&mut row));

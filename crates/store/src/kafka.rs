@@ -451,6 +451,9 @@ pub struct KafkaReader {
     /// When a position last moved (or the reader opened), and the positions then.
     progressed: Instant,
     last_positions: BTreeMap<i32, i64>,
+    /// Per partition, the offset of the first record handed out: where a group member's
+    /// commit goes back to on close when the caller handled none of a partition's records.
+    first_handed: BTreeMap<i32, i64>,
 }
 
 /// A group reader's group, and whether the group has assigned it partitions yet.
@@ -503,6 +506,7 @@ impl KafkaReader {
             follow,
             progressed: Instant::now(),
             last_positions: BTreeMap::new(),
+            first_handed: BTreeMap::new(),
         }
     }
 
@@ -517,6 +521,9 @@ impl KafkaReader {
     fn refresh_assignment(&mut self) {
         if self.group.is_some() {
             self.tps = self.consumer.assignment();
+            let held: std::collections::BTreeSet<i32> =
+                self.tps.iter().map(|tp| tp.partition).collect();
+            self.first_handed.retain(|p, _| held.contains(p));
         }
     }
 
@@ -663,6 +670,9 @@ impl RecordReader for KafkaReader {
                 self.cut_at_stops(&mut records, |r| (r.partition, r.offset));
             }
             if !records.is_empty() {
+                for r in &records {
+                    self.first_handed.entry(r.partition).or_insert(r.offset);
+                }
                 return Ok(Some(records));
             }
         }
@@ -692,8 +702,12 @@ impl RecordReader for KafkaReader {
         }
         // Leaving commits the positions (auto-commit): move them back to what was handled
         // first (a poll may have returned more than the caller used).
+        // A partition of which none were handled goes back to its first record handed out.
         for tp in self.consumer.assignment() {
-            if let Some(&at) = handled.get(&tp.partition) {
+            let back_to = handled
+                .get(&tp.partition)
+                .or_else(|| self.first_handed.get(&tp.partition));
+            if let Some(&at) = back_to {
                 if self.consumer.position(&tp).is_none_or(|p| p != at) {
                     let _ = self.consumer.seek(&tp, Offset::At(at));
                 }

@@ -13,10 +13,15 @@
 //! - [`groups`]: consumer groups' lags, and resets of their commits.
 //! - [`table`]: a topic as a table, the latest value of each key (ktables' rules).
 //! - [`properties`]: client properties routed to the producer or the consumer.
+//! - [`functional`]: kafi's functional methods (foldl, map, flatmap, filter, foreach,
+//!   zip_foldl and the `_to` variants) over any storage.
+//! - [`addons`]: kafi's add-ons: compact, compact_to, recreate.
 
+pub mod addons;
 pub mod copy;
 pub mod diff;
 pub mod exactly_once;
+pub mod functional;
 pub mod groups;
 pub mod jq;
 pub mod json;
