@@ -134,6 +134,10 @@ pub(crate) enum Command {
         /// schema's first message).
         #[arg(long, value_name = "MESSAGE", requires = "value_schema")]
         value_message: Option<String>,
+        /// Write values longer than BYTES as several records (chunks) that readers join
+        /// again (cat, cp, export, the library): a value larger than the broker takes.
+        #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+        chunk_size: Option<u64>,
     },
     /// Print records as JSON lines.
     Cat {
@@ -276,6 +280,10 @@ pub(crate) enum Command {
         /// again after a crash leaves no duplicates for read_committed readers.
         #[arg(long, conflicts_with_all = ["resume", "groups"])]
         exactly_once: bool,
+        /// Write values longer than BYTES as chunks (as `produce --chunk-size`); chunked
+        /// source messages are read whole.
+        #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+        chunk_size: Option<u64>,
         /// Print the counts as JSON.
         #[arg(long)]
         json: bool,

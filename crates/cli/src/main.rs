@@ -160,6 +160,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             value_schema,
             key_message,
             value_message,
+            chunk_size,
         } => {
             let types = (key_type.unwrap_or_default(), value_type.unwrap_or_default());
             let writers = schemas::Writers {
@@ -180,7 +181,12 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
                 }
             }
             let format = schemas::format_for(&registry, &storage, topic, types, writers).await?;
-            let n = shell::produce(&storage, topic, file.as_ref(), *lines, &format).await?;
+            let input = shell::ProduceInput {
+                file: file.as_ref(),
+                lines: *lines,
+                chunk_size: chunk_size.map(|n| n as usize),
+            };
+            let n = shell::produce(&storage, topic, input, &format).await?;
             eprintln!("kafkit: produced {n} records to '{topic}'");
         }
         Command::Cat {
@@ -386,6 +392,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             append,
             resume,
             exactly_once,
+            chunk_size,
             json,
             read,
             jq,
@@ -400,6 +407,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             plan.keep_timestamps = !new_timestamps;
             plan.keep_headers = !no_headers;
             plan.limit = *n;
+            plan.chunk_size = chunk_size.map(|n| n as usize);
             let types = (
                 target_key_type.unwrap_or(read.key_type),
                 target_value_type.unwrap_or(read.value_type),

@@ -13,6 +13,7 @@ use kafkit::store::{
 use crate::out::Out;
 use crate::settings::Defaults;
 use kafkit::store::ops;
+use kafkit::store::ops::chunks::split;
 use kafkit::store::ops::diff::{DiffSpec, Differences};
 use kafkit::store::ops::jq::Pipeline;
 use kafkit::store::ops::json::{json_to_record, record_to_json, write_record, DataType};
@@ -183,7 +184,7 @@ impl ReadArgs {
         topic: &str,
         start: Option<ReadFrom>,
         follow: bool,
-    ) -> anyhow::Result<S::Reader> {
+    ) -> anyhow::Result<ops::chunks::Assembled<S::Reader>> {
         let spec = self.spec(topic, start, follow)?;
         let reader = spec.open(storage, topic).await;
         match &spec.group {
@@ -204,19 +205,38 @@ impl ReadArgs {
 }
 
 /// `produce`: records from JSON lines (or plain lines as values with `lines`).
+/// What `produce` reads, and how it writes values.
+pub struct ProduceInput<'a> {
+    /// The file (else stdin).
+    pub file: Option<&'a PathBuf>,
+    /// Each line is a value, not a JSON record.
+    pub lines: bool,
+    /// Values longer than this are written as chunks.
+    pub chunk_size: Option<usize>,
+}
+
 pub async fn produce(
     storage: &AnyStorage,
     topic: &str,
-    file: Option<&PathBuf>,
-    lines: bool,
+    input: ProduceInput<'_>,
     format: &RecordFormat,
 ) -> anyhow::Result<u64> {
+    let ProduceInput {
+        file,
+        lines,
+        chunk_size,
+    } = input;
     if !storage.exists(topic).await? {
         bail!(
             "topic '{topic}' does not exist on {} (create it with touch)",
             storage.describe()
         );
     }
+    // A keyless chunked value's chunks share a partition: the partitions in turn.
+    let partitions = match chunk_size {
+        Some(_) => storage.partitions(topic).await?.max(1),
+        None => 1,
+    };
     let (input, name): (Box<dyn std::io::Read + Send>, String) = match file {
         Some(path) => (
             Box::new(
@@ -249,8 +269,10 @@ pub async fn produce(
             }))
         };
         let mut chunk = Vec::new();
+        let mut chunk_bytes = 0usize;
         let mut line = String::new();
         let mut n = 0usize;
+        let mut next_partition = 0i32;
         loop {
             line.clear();
             let read = input.read_line(&mut line);
@@ -261,7 +283,19 @@ pub async fn produce(
                 Err(e) => Err(anyhow::Error::new(e).context(format!("{name}: line {n}"))),
             };
             match outcome {
-                Ok(Some(record)) => chunk.push(record),
+                Ok(Some(record)) => match chunk_size {
+                    Some(size) => {
+                        next_partition = (next_partition + 1) % partitions;
+                        for c in split(record, size, Some(next_partition)) {
+                            chunk_bytes += c.value.as_ref().map_or(0, |v| v.len());
+                            chunk.push(c);
+                        }
+                    }
+                    None => {
+                        chunk_bytes += record.value.as_ref().map_or(0, |v| v.len());
+                        chunk.push(record);
+                    }
+                },
                 Ok(None) => {}
                 Err(e) => {
                     if !chunk.is_empty()
@@ -275,11 +309,13 @@ pub async fn produce(
             }
             // What is buffered is there now; beyond it, a read could wait.
             let drained = input.buffer().is_empty();
-            if (chunk.len() >= PRODUCE_CHUNK || drained)
+            if (chunk.len() >= PRODUCE_CHUNK || chunk_bytes >= PRODUCE_CHUNK_BYTES || drained)
                 && !chunk.is_empty()
-                && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
             {
-                return;
+                chunk_bytes = 0;
+                if tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err() {
+                    return;
+                }
             }
         }
         if !chunk.is_empty() {
@@ -304,6 +340,8 @@ pub async fn produce(
 
 /// Most records `produce` writes in one append.
 const PRODUCE_CHUNK: usize = 10_000;
+/// Most value bytes `produce` writes in one append (large values, chunked ones).
+const PRODUCE_CHUNK_BYTES: usize = 16 << 20;
 
 async fn flush(
     storage: &AnyStorage,

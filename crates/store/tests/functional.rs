@@ -362,3 +362,52 @@ async fn compact_and_recreate_work_on_local_storage() {
 async fn compact_and_recreate_work_on_the_broker() {
     the_addons_on(&broker().await, kafkit_testkit::on_kafka()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_values_come_out_whole_and_a_cut_message_is_left_out() {
+    use kafkit_store::ops::chunks::split;
+    use kafkit_store::RecordReader;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalStorage::open(dir.path()).unwrap();
+    store.create_topic("big", 1, &[]).await.unwrap();
+    let value: String = (0..10_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let chunks = split(NewRecord::new(Some("k"), Some(value.clone())), 3000, None);
+    assert_eq!(chunks.len(), 4);
+    // A message cut short (its writer died after two of four chunks), a plain record, then
+    // a whole message.
+    let cut = split(NewRecord::new(Some("cut"), Some(value.clone())), 3000, None);
+    let mut records: Vec<NewRecord> = cut.into_iter().take(2).collect();
+    records.push(NewRecord::new(Some("plain"), Some("p")));
+    records.extend(chunks);
+    store.append("big", records).await.unwrap();
+
+    let (seen, consumed) = Source::new(&store, "big")
+        .map(|r| {
+            (
+                r["key"].as_str().unwrap().to_string(),
+                r["offset"].as_i64().unwrap(),
+                r["value"].as_str().unwrap().len(),
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![("plain".to_string(), 2, 1), ("k".to_string(), 6, 10_000)],
+        "the whole message at its last chunk's offset; the cut one left out"
+    );
+    assert_eq!(consumed, 2);
+
+    // A topic holding only a cut message: nothing comes out, and the reader says so.
+    store.create_topic("cut", 1, &[]).await.unwrap();
+    let cut = split(NewRecord::new(Some("cut"), Some(value)), 3000, None);
+    store
+        .append("cut", cut.into_iter().take(3).collect())
+        .await
+        .unwrap();
+    let mut reader = ReadSpec::default().open(&store, "cut").await.unwrap();
+    assert!(reader.next_records().await.unwrap().is_none());
+    assert_eq!(reader.incomplete(), 1);
+}

@@ -143,6 +143,9 @@ pub struct CopyPlan<'a> {
     pub groups: bool,
     /// What to do when the target holds records.
     pub into_existing: IntoExisting,
+    /// Values longer than this many bytes are written as chunks (see
+    /// [`chunks`](super::chunks)); chunked source messages are read whole.
+    pub chunk_size: Option<usize>,
 }
 
 impl<'a> CopyPlan<'a> {
@@ -158,6 +161,7 @@ impl<'a> CopyPlan<'a> {
             target: RecordFormat::default(),
             groups: false,
             into_existing: IntoExisting::Refuse,
+            chunk_size: None,
         }
     }
 
@@ -171,6 +175,7 @@ impl<'a> CopyPlan<'a> {
             && self.keep_headers
             && self.read.to.is_none()
             && self.limit.is_none()
+            && self.chunk_size.is_none()
     }
 
     /// Whether records go through JSON (a pipeline, or other key or value types in the
@@ -419,7 +424,7 @@ async fn copy_batches(
     if resume_from.is_some() {
         spec.start = resume_from;
     }
-    let mut reader = spec.open(source, topic).await?;
+    let mut reader = spec.open_raw(source, topic).await?;
     let mut at = Progress {
         source: end_name(source, topic),
         target: end_name(target, target_topic),
@@ -544,8 +549,20 @@ pub(super) async fn prepare(
             if !plan.keep_headers {
                 n.headers.clear();
             }
-            out.records.push(n);
-            out.origins.push((partition, offset));
+            match plan.chunk_size {
+                // A keyless message's chunks must share a partition: its own when kept, else
+                // the first.
+                Some(size) => {
+                    for c in super::chunks::split(n, size, Some(0)) {
+                        out.records.push(c);
+                        out.origins.push((partition, offset));
+                    }
+                }
+                None => {
+                    out.records.push(n);
+                    out.origins.push((partition, offset));
+                }
+            }
         }
     }
     Ok(out)

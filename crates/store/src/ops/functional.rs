@@ -181,7 +181,7 @@ impl<'t, 'a, T: Storage> Outbox<'t, 'a, T> {
 /// An open source: its reader and what has been handed on.
 struct Cursor<'s, S: Storage> {
     spec: &'s ReadSpec,
-    reader: S::Reader,
+    reader: super::chunks::Assembled<S::Reader>,
     limit: Option<u64>,
     consumed: u64,
     skipped: u64,

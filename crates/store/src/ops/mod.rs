@@ -16,8 +16,10 @@
 //! - [`functional`]: kafi's functional methods (foldl, map, flatmap, filter, foreach,
 //!   zip_foldl and the `_to` variants) over any storage.
 //! - [`addons`]: kafi's add-ons: compact, compact_to, recreate.
+//! - [`chunks`]: values larger than a broker takes, split over records and joined again.
 
 pub mod addons;
+pub mod chunks;
 pub mod copy;
 pub mod diff;
 pub mod exactly_once;

@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 
+use super::chunks::Assembled;
 use super::schemas::RecordFormat;
 use crate::error::{Result, StoreError};
 use crate::types::{ConsumerRecord, GroupRead, ReadFrom};
@@ -51,7 +52,14 @@ impl ReadSpec {
     /// Opens the reader this spec asks for: a group member's, or one of the chosen
     /// partitions from the chosen start. A group member reads what its group assigns from
     /// the group's commits, so partitions and a start cannot be combined with a group.
-    pub async fn open<S: Storage>(&self, storage: &S, topic: &str) -> Result<S::Reader> {
+    ///
+    /// Chunked messages (see [`chunks`](super::chunks)) come out whole.
+    pub async fn open<S: Storage>(&self, storage: &S, topic: &str) -> Result<Assembled<S::Reader>> {
+        self.open_raw(storage, topic).await.map(Assembled::new)
+    }
+
+    /// Opens the reader as [`open`](Self::open) does, chunks left as they are.
+    pub async fn open_raw<S: Storage>(&self, storage: &S, topic: &str) -> Result<S::Reader> {
         let Some(group) = &self.group else {
             let start = self.start.clone().unwrap_or(ReadFrom::Beginning);
             return storage
