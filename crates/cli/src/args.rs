@@ -53,6 +53,9 @@ pub(crate) enum Command {
     },
     /// Show the API versions a broker supports, and which kafkit will use.
     ApiVersions,
+    /// An interactive shell: these commands at a prompt on one storage (`use STORAGE` to
+    /// switch), with history and tab completion of commands, options, topics and groups.
+    Shell,
     /// Print a shell completion script, e.g. `kafkit completions bash > ~/.local/share/bash-completion/completions/kafkit`.
     Completions {
         /// The shell.

@@ -16,6 +16,7 @@ mod jq;
 mod out;
 mod perf;
 mod registry;
+mod repl;
 mod schema_commands;
 mod schemas;
 use kafkit_cli::settings;
@@ -91,6 +92,7 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
         cli.command,
         Command::Cluster { .. }
             | Command::ApiVersions
+            | Command::Shell
             | Command::Perf(_)
             | Command::Completions { .. }
     );
@@ -511,7 +513,8 @@ async fn run_storage_command(cli: &mut Cli) -> anyhow::Result<Option<Outcome>> {
             };
             files::import(&storage, target, import).await?;
         }
-        Command::Cluster { .. }
+        Command::Shell
+        | Command::Cluster { .. }
         | Command::ApiVersions
         | Command::Perf(_)
         | Command::Completions { .. } => {
@@ -603,6 +606,20 @@ async fn run(mut cli: Cli) -> anyhow::Result<Outcome> {
         let mut out = out::Out::new();
         out.bytes(&script)?;
         out.finish()?;
+        return Ok(Outcome::Done);
+    }
+    if let Command::Shell = cli.command {
+        let storage = storage_spec(&cli).to_string();
+        let exec =
+            |c: Cli| -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>>>> {
+                Box::pin(async move {
+                    if run(c).await? == Outcome::Negative {
+                        println!("(no)");
+                    }
+                    Ok(())
+                })
+            };
+        repl::run(storage, cli.properties.clone(), &exec).await?;
         return Ok(Outcome::Done);
     }
     if let Some(outcome) = run_storage_command(&mut cli).await? {

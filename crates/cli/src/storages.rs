@@ -35,6 +35,23 @@ pub enum StorageSpec {
     Named(String),
 }
 
+/// As `--storage` takes it (what the shell's prompt shows).
+impl std::fmt::Display for StorageSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageSpec::Kafka(b) => write!(f, "kafka:{b}"),
+            StorageSpec::Local(d) => write!(f, "local:{}", d.display()),
+            StorageSpec::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3:{bucket}"),
+            StorageSpec::S3 { bucket, prefix } => write!(f, "s3:{bucket}/{prefix}"),
+            StorageSpec::Azure { container, prefix } if prefix.is_empty() => {
+                write!(f, "azure:{container}")
+            }
+            StorageSpec::Azure { container, prefix } => write!(f, "azure:{container}/{prefix}"),
+            StorageSpec::Named(n) => f.write_str(n),
+        }
+    }
+}
+
 impl std::str::FromStr for StorageSpec {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Self> {
