@@ -2,7 +2,7 @@
 //! file, never a panic.
 #![no_main]
 
-use kafkit_cli::settings::Settings;
+use kafkit_settings::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

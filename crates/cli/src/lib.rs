@@ -1,5 +1,5 @@
-//! The parts of the kafkit command line that other programs and the fuzz targets use:
-//! named YAML configurations ([`settings`]). The binary is `src/main.rs`.
+//! The parts of the kafkit command line that other programs use: named YAML configurations
+//! ([`settings`], from the `kafkit-settings` crate). The binary is `src/main.rs`.
 #![warn(missing_docs)]
 
-pub mod settings;
+pub use kafkit_settings as settings;

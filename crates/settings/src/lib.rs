@@ -40,9 +40,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Result};
 use serde::Deserialize;
 
-use kafkit::client::OffsetReset;
+use kafkit_client::OffsetReset;
 
-use kafkit::store::ops::json::DataType;
+use kafkit_store::ops::json::DataType;
 
 /// Defaults of the commands (the `kafkit` section).
 #[derive(Debug, Clone, Default, Deserialize)]
