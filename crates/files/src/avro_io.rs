@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 
 use crate::columns::{as_text, from_json_cell, json_cell, ColumnType, JSON_CELLS};
 use crate::rows::Row;
+use crate::sink::RowChunks;
 use crate::spill::SpillRows;
-use crate::text_io::CHUNK_ROWS;
 use crate::FileError;
 
 /// A column name as an Avro name: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -182,7 +182,7 @@ pub fn read_avro(
         .get(JSON_CELLS)
         .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or_default();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk = RowChunks::new(sink);
     for datum in reader {
         let row: Row = match datum.map_err(err)? {
             Avro::Record(fields) => fields
@@ -198,13 +198,7 @@ pub fn read_avro(
                 .collect(),
             other => vec![("value".to_string(), to_json(other))],
         };
-        chunk.push(row);
-        if chunk.len() == CHUNK_ROWS {
-            sink(std::mem::take(&mut chunk))?;
-        }
+        chunk.push(row)?;
     }
-    if !chunk.is_empty() {
-        sink(chunk)?;
-    }
-    Ok(())
+    chunk.finish()
 }

@@ -29,6 +29,7 @@ mod avro_io;
 mod columns;
 mod office_io;
 pub mod rows;
+mod sink;
 mod spill;
 mod text_io;
 mod transfer;

@@ -10,8 +10,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use serde_json::Value;
 
 use crate::rows::Row;
+use crate::sink::RowChunks;
 use crate::spill::SpillRows;
-use crate::text_io::CHUNK_ROWS;
 use crate::FileError;
 
 /// Rows a worksheet holds, its header row included.
@@ -134,7 +134,7 @@ pub fn read_excel(
             }
         }
     }
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk = RowChunks::new(sink);
     for line in lines {
         let row: Row = names
             .iter()
@@ -145,15 +145,9 @@ pub fn read_excel(
         if row.iter().all(|(_, v)| v.is_null()) {
             continue;
         }
-        chunk.push(row);
-        if chunk.len() == CHUNK_ROWS {
-            sink(std::mem::take(&mut chunk))?;
-        }
+        chunk.push(row)?;
     }
-    if !chunk.is_empty() {
-        sink(chunk)?;
-    }
-    Ok(())
+    chunk.finish()
 }
 
 /// A column name as an XML element name (characters XML does not allow become `_`).
@@ -245,7 +239,7 @@ pub fn read_xml(
     let mut column: Option<String> = None;
     let mut marked_text = false;
     let mut text = String::new();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk = RowChunks::new(sink);
     let at = |reader: &quick_xml::Reader<_>| {
         format!("{} at byte {}", path.display(), reader.buffer_position())
     };
@@ -299,10 +293,7 @@ pub fn read_xml(
                         row.push((name, cell));
                     }
                 } else if depth == 2 {
-                    chunk.push(std::mem::take(&mut row));
-                    if chunk.len() == CHUNK_ROWS {
-                        sink(std::mem::take(&mut chunk))?;
-                    }
+                    chunk.push(std::mem::take(&mut row))?;
                 }
                 depth = depth.saturating_sub(1);
             }
@@ -311,8 +302,5 @@ pub fn read_xml(
         }
         buf.clear();
     }
-    if !chunk.is_empty() {
-        sink(chunk)?;
-    }
-    Ok(())
+    chunk.finish()
 }

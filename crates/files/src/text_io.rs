@@ -14,11 +14,9 @@ use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::Value;
 
 use crate::rows::Row;
+use crate::sink::{RowChunks, CHUNK_ROWS};
 use crate::spill::SpillRows;
 use crate::FileError;
-
-/// Rows handed on at once while reading.
-pub const CHUNK_ROWS: usize = 8192;
 
 fn csv_text(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
@@ -165,7 +163,7 @@ pub fn read_csv(
         .into_iter()
         .map(|(n, _)| n.trim_start_matches('\u{feff}').to_string())
         .collect();
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk = RowChunks::new(sink);
     while let Some(cells) = next_record(&mut input, &mut line).map_err(read_err)? {
         if cells.len() == 1 && cells[0].0.is_empty() && !cells[0].1 {
             continue; // a blank line
@@ -190,15 +188,9 @@ pub fn read_csv(
                 (n.clone(), v)
             })
             .collect();
-        chunk.push(row);
-        if chunk.len() == CHUNK_ROWS {
-            sink(std::mem::take(&mut chunk))?;
-        }
+        chunk.push(row)?;
     }
-    if !chunk.is_empty() {
-        sink(chunk)?;
-    }
-    Ok(())
+    chunk.finish()
 }
 
 /// Writes rows as JSON objects (JSON Lines, or one JSON array), as they come.
@@ -289,7 +281,7 @@ pub fn read_json_lines(
     sink: &mut dyn FnMut(Vec<Row>) -> Result<(), FileError>,
 ) -> Result<(), FileError> {
     let file = File::open(path).map_err(|e| FileError::io(path, e))?;
-    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut chunk = RowChunks::new(sink);
     for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
         let line = line.map_err(|e| FileError::io(path, e))?;
         if line.trim().is_empty() {
@@ -298,15 +290,9 @@ pub fn read_json_lines(
         let at = format!("{}:{}", path.display(), i + 1);
         let v: Value = serde_json::from_str(&line)
             .map_err(|e| FileError::Format(format!("{at}: not JSON: {e}")))?;
-        chunk.push(object_row(v, &at)?);
-        if chunk.len() == CHUNK_ROWS {
-            sink(std::mem::take(&mut chunk))?;
-        }
+        chunk.push(object_row(v, &at)?)?;
     }
-    if !chunk.is_empty() {
-        sink(chunk)?;
-    }
-    Ok(())
+    chunk.finish()
 }
 
 /// Hands on the elements of a JSON array one chunk at a time, without holding the array.

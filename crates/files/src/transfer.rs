@@ -347,23 +347,17 @@ pub async fn import(
                         .map_err(|e| stopped(at(e), &done))?;
                 pending.push(record);
                 if pending.len() == APPEND_RECORDS {
-                    let n = pending.len() as u64;
-                    storage
-                        .append(topic, std::mem::take(&mut pending))
+                    append_pending((storage, topic), &mut pending, &mut done)
                         .await
-                        .map_err(|e| stopped(e.to_string(), &done))?;
-                    done.records += n;
+                        .map_err(|e| stopped(e, &done))?;
                     progress(done.records);
                 }
             }
         }
         if !pending.is_empty() {
-            let n = pending.len() as u64;
-            storage
-                .append(topic, std::mem::take(&mut pending))
+            append_pending((storage, topic), &mut pending, &mut done)
                 .await
-                .map_err(|e| stopped(e.to_string(), &done))?;
-            done.records += n;
+                .map_err(|e| stopped(e, &done))?;
             progress(done.records);
         }
         Ok(())
@@ -381,6 +375,21 @@ pub async fn import(
     }
     storage.close().await?;
     Ok(done)
+}
+
+/// Appends the pending records, counting them in `done`; `Err` says why not.
+async fn append_pending(
+    (storage, topic): (&AnyStorage, &str),
+    pending: &mut Vec<NewRecord>,
+    done: &mut Imported,
+) -> Result<(), String> {
+    let n = pending.len() as u64;
+    storage
+        .append(topic, std::mem::take(pending))
+        .await
+        .map_err(|e| e.to_string())?;
+    done.records += n;
+    Ok(())
 }
 
 /// How many partitions the rows of a file name (one more than the largest `partition`; 1
