@@ -146,11 +146,13 @@ pub async fn export(
         }
     };
     let mut reader = plan.read.open(storage, topic).await?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Row>>(CHANNEL_CHUNKS);
+    // A tokio channel: the storage side waits for room asynchronously, never blocking a
+    // runtime worker; the file side (on the blocking pool) receives with blocking_recv.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Row>>(CHANNEL_CHUNKS);
     let (path, format, metadata) = (local.clone(), plan.format, !plan.shape.values_only);
     let writer = tokio::task::spawn_blocking(move || -> Result<(), FileError> {
         let mut w = FileWriter::create(&path, format, metadata)?;
-        for chunk in rx {
+        while let Some(chunk) = rx.blocking_recv() {
             for row in &chunk {
                 w.write(row)?;
             }
@@ -193,7 +195,7 @@ pub async fn export(
                 rows.push(record_to_row(m, &plan.shape));
                 done.records += 1;
             }
-            if tx.send(rows).is_err() {
+            if tx.send(rows).await.is_err() {
                 break; // the writer failed: its error is the one to tell
             }
             progress(done.records);

@@ -104,7 +104,7 @@ impl<'a, T: Storage> Target<'a, T> {
         self.ensure(partitions).await?;
         let mut outbox = Outbox::new(self);
         for r in records {
-            outbox.push(r, r)?;
+            outbox.push(r, &Origin::of(r))?;
             outbox.flush(false).await?;
         }
         outbox.flush(true).await?;
@@ -119,6 +119,23 @@ impl<'a, T: Storage> Target<'a, T> {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Where a record came from, for messages about what a closure gave for it.
+struct Origin {
+    topic: String,
+    partition: Value,
+    offset: Value,
+}
+
+impl Origin {
+    fn of(record: &Value) -> Origin {
+        Origin {
+            topic: record["topic"].as_str().unwrap_or_default().to_string(),
+            partition: record["partition"].clone(),
+            offset: record["offset"].clone(),
+        }
     }
 }
 
@@ -139,15 +156,12 @@ impl<'t, 'a, T: Storage> Outbox<'t, 'a, T> {
     }
 
     /// Encodes `out`, given for the record at `from` (for messages).
-    fn push(&mut self, out: &Value, from: &Value) -> Result<()> {
+    fn push(&mut self, out: &Value, from: &Origin) -> Result<()> {
         let record = json_to_record(out, &self.target.format, self.target.keep_partitions)
             .map_err(|e| {
                 StoreError::Invalid(format!(
                     "a record given for topic '{}' partition {} offset {}, for '{}': {e}",
-                    from["topic"].as_str().unwrap_or_default(),
-                    from["partition"],
-                    from["offset"],
-                    self.target.topic
+                    from.topic, from.partition, from.offset, self.target.topic
                 ))
             })?;
         self.pending.push(record);
@@ -337,10 +351,11 @@ impl<'a, S: Storage> Source<'a, S> {
         let mut acc = init;
         while let Some(batch) = cursor.next_batch().await? {
             for record in batch {
-                let (next, out) = f(acc, record.clone());
+                let origin = Origin::of(&record);
+                let (next, out) = f(acc, record);
                 acc = next;
                 for o in &out {
-                    outbox.push(o, &record)?;
+                    outbox.push(o, &origin)?;
                 }
             }
             // A group source commits only what reached the target: its batches are written
